@@ -1,0 +1,232 @@
+// Package sample defines the record the monitor and the bot write for every
+// reading of a ChatWork token's quota, and the CloudWatch metrics it carries
+// in Embedded Metric Format (EMF). The metric namespace, names and dimension
+// are defined here once; template.yaml must agree (a test checks it).
+package sample
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// CloudWatch metric identity. template.yaml's alarm and dashboard use the same
+// strings; internal/template's test fails when they drift apart.
+const (
+	Namespace = "ChatWorkQuota"
+	// Dimension is the one dimension of every metric: the token's label.
+	Dimension = "Token"
+
+	MetricRemaining        = "remaining"
+	MetricUsed             = "used"
+	MetricLimit            = "limit"
+	MetricRemainingPercent = "remaining_percent"
+	MetricErrors           = "errors"
+)
+
+// Source tells who took a reading.
+type Source string
+
+const (
+	// SourceMonitor is a scheduled reading by the monitor function.
+	SourceMonitor Source = "monitor"
+	// SourcePassive is a reading taken for free from the headers of a call the
+	// bot made for its own work (a reply, an alert).
+	SourcePassive Source = "passive"
+	// SourceCheck is a one-off reading by `quotabot check`.
+	SourceCheck Source = "check"
+)
+
+// Record is one line in the samples log group: either a sample (Error empty,
+// the quota figures set) or a failure record (Error set; figures unknown
+// unless the failing response still carried them, as a 429 does).
+type Record struct {
+	Time   time.Time // when the reading was taken
+	Token  string    // label of the monitored token (QUOTA_TOKEN_LABEL)
+	Source Source
+
+	// The quota as ChatWork reported it. Valid only when HasQuota.
+	HasQuota  bool
+	Remaining int
+	Limit     int
+	Reset     int64 // Unix seconds, as X-RateLimit-Reset carries it
+
+	// Final marks the monitor's reading taken just before the reset: the
+	// window's low point.
+	Final bool
+	// Error is a short machine-readable kind ("invalid_token", "quota_exhausted",
+	// "network", "server", ...) for failure records; Detail a safe, human-readable
+	// description. Neither ever holds a secret.
+	Error  string
+	Detail string
+	// Calls is how many ChatWork calls the writer spent to obtain this record.
+	Calls int
+}
+
+// Used is the number of calls spent in the current window.
+func (r Record) Used() int {
+	if !r.HasQuota {
+		return 0
+	}
+	return max(r.Limit-r.Remaining, 0)
+}
+
+// RemainingPercent is remaining as a percentage of the limit, 0 when unknown.
+func (r Record) RemainingPercent() float64 {
+	if !r.HasQuota || r.Limit <= 0 {
+		return 0
+	}
+	return float64(r.Remaining) * 100 / float64(r.Limit)
+}
+
+// IsSample reports whether the record carries quota figures.
+func (r Record) IsSample() bool { return r.HasQuota }
+
+// ResetTime is Reset as a time.Time.
+func (r Record) ResetTime() time.Time { return time.Unix(r.Reset, 0) }
+
+type metricDef struct {
+	Name string `json:"Name"`
+	Unit string `json:"Unit"`
+}
+
+type metricDirective struct {
+	Namespace  string      `json:"Namespace"`
+	Dimensions [][]string  `json:"Dimensions"`
+	Metrics    []metricDef `json:"Metrics"`
+}
+
+type awsMeta struct {
+	Timestamp         int64             `json:"Timestamp"`
+	CloudWatchMetrics []metricDirective `json:"CloudWatchMetrics"`
+}
+
+// wire is the JSON shape of a record. Metric values are top-level members
+// named after the metrics, as EMF requires; remaining, limit and reset are
+// plain integers as design.md's contract says.
+type wire struct {
+	AWS              *awsMeta `json:"_aws,omitempty"`
+	Time             string   `json:"time"`
+	Token            string   `json:"Token"`
+	Source           Source   `json:"source"`
+	Remaining        *int     `json:"remaining,omitempty"`
+	Limit            *int     `json:"limit,omitempty"`
+	Reset            *int64   `json:"reset,omitempty"`
+	Used             *int     `json:"used,omitempty"`
+	RemainingPercent *float64 `json:"remaining_percent,omitempty"`
+	Final            bool     `json:"final,omitempty"`
+	Errors           *int     `json:"errors,omitempty"`
+	Error            string   `json:"error,omitempty"`
+	Detail           string   `json:"detail,omitempty"`
+	Calls            int      `json:"calls"`
+}
+
+// ErrInvalid is wrapped by every validation error from Validate and Parse.
+var ErrInvalid = errors.New("invalid record")
+
+// Validate checks that the record can be written.
+func (r Record) Validate() error {
+	switch {
+	case r.Time.IsZero():
+		return fmt.Errorf("%w: no time", ErrInvalid)
+	case r.Token == "":
+		return fmt.Errorf("%w: no token label", ErrInvalid)
+	case r.Source == "":
+		return fmt.Errorf("%w: no source", ErrInvalid)
+	case !r.HasQuota && r.Error == "":
+		return fmt.Errorf("%w: neither quota figures nor an error", ErrInvalid)
+	case r.HasQuota && (r.Limit <= 0 || r.Remaining < 0 || r.Reset <= 0):
+		return fmt.Errorf("%w: quota figures out of range (remaining %d, limit %d, reset %d)", ErrInvalid, r.Remaining, r.Limit, r.Reset)
+	}
+	return nil
+}
+
+func (r Record) toWire(emf bool) wire {
+	w := wire{
+		Time:   r.Time.UTC().Format(time.RFC3339Nano),
+		Token:  r.Token,
+		Source: r.Source,
+		Final:  r.Final,
+		Error:  r.Error,
+		Detail: r.Detail,
+		Calls:  r.Calls,
+	}
+	var metrics []metricDef
+	if r.HasQuota {
+		rem, lim, reset, used, pct := r.Remaining, r.Limit, r.Reset, r.Used(), r.RemainingPercent()
+		w.Remaining, w.Limit, w.Reset, w.Used, w.RemainingPercent = &rem, &lim, &reset, &used, &pct
+		metrics = append(metrics,
+			metricDef{MetricRemaining, "Count"},
+			metricDef{MetricUsed, "Count"},
+			metricDef{MetricLimit, "Count"},
+			metricDef{MetricRemainingPercent, "Percent"},
+		)
+	}
+	if r.Error != "" {
+		one := 1
+		w.Errors = &one
+		metrics = append(metrics, metricDef{MetricErrors, "Count"})
+	}
+	if emf {
+		w.AWS = &awsMeta{
+			Timestamp: r.Time.UnixMilli(),
+			CloudWatchMetrics: []metricDirective{{
+				Namespace:  Namespace,
+				Dimensions: [][]string{{Dimension}},
+				Metrics:    metrics,
+			}},
+		}
+	}
+	return w
+}
+
+// MarshalJSON encodes the record as one EMF JSON object.
+func (r Record) MarshalJSON() ([]byte, error) {
+	return json.Marshal(r.toWire(true))
+}
+
+// MarshalPlain encodes the record without the EMF `_aws` member: the same
+// data, but CloudWatch extracts no metrics from it. Used for the stdout copy
+// of a record whose metrics already reached CloudWatch through PutLogEvents,
+// so that no metric is counted twice.
+func (r Record) MarshalPlain() ([]byte, error) {
+	return json.Marshal(r.toWire(false))
+}
+
+// UnmarshalJSON decodes a record written by MarshalJSON or MarshalPlain.
+func (r *Record) UnmarshalJSON(b []byte) error {
+	var w wire
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(&w); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	t, err := time.Parse(time.RFC3339Nano, w.Time)
+	if err != nil {
+		return fmt.Errorf("%w: time %q", ErrInvalid, w.Time)
+	}
+	out := Record{
+		Time: t, Token: w.Token, Source: w.Source, Final: w.Final,
+		Error: w.Error, Detail: w.Detail, Calls: w.Calls,
+	}
+	if w.Remaining != nil || w.Limit != nil || w.Reset != nil {
+		if w.Remaining == nil || w.Limit == nil || w.Reset == nil {
+			return fmt.Errorf("%w: remaining, limit and reset must come together", ErrInvalid)
+		}
+		out.HasQuota = true
+		out.Remaining, out.Limit, out.Reset = *w.Remaining, *w.Limit, *w.Reset
+	}
+	if err := out.Validate(); err != nil {
+		return err
+	}
+	*r = out
+	return nil
+}
+
+// Parse decodes one log event's message.
+func Parse(msg []byte) (Record, error) {
+	var r Record
+	err := r.UnmarshalJSON(msg)
+	return r, err
+}
