@@ -1,0 +1,286 @@
+// Package monitor samples a ChatWork token's quota and records every reading.
+//
+// # Strategy
+//
+// Within one rate-limit window the remaining count only falls, so a window's
+// low point is the last reading before its reset. The monitor therefore needs
+// two things: a cheap regular reading (to draw the graph, feed the alarm early
+// and learn the reset time), and one reading as close to the reset as it can
+// get. A scheduled tick (every minute by default) spends one call. When a tick
+// sees that the reset comes before the next tick could, it arranges a final
+// reading FinalLead before the reset:
+//
+//   - with a Waker (on Lambda: an SQS message delayed until a few seconds
+//     before the final reading), the function returns at once and a wake-up
+//     invocation sleeps only the last WakeLead seconds, so almost nothing of
+//     the wait is billed;
+//   - without one (the sandbox, or when the waker fails), the tick sleeps until
+//     the final reading itself, bounded by its deadline.
+//
+// That is at most Window/Interval + 1 calls per window (6 with the defaults),
+// every window seen, and no multi-minute sleep.
+package monitor
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/quotabot/chatwork-quota-bot/internal/chatwork"
+	"github.com/quotabot/chatwork-quota-bot/internal/sample"
+)
+
+// ChatWork reads the quota. *chatwork.Client implements it.
+type ChatWork interface {
+	ReadQuota(ctx context.Context) (chatwork.Reading, error)
+	Calls() int64
+}
+
+// Recorder writes records. cwlogs.Recorder and localstore.Store implement it.
+type Recorder interface {
+	Record(ctx context.Context, r sample.Record) error
+}
+
+// Waker arranges for the monitor to be invoked again with body at time at.
+type Waker interface {
+	WakeAt(ctx context.Context, at time.Time, body []byte) error
+}
+
+// Config tunes the monitor. Zero values take the defaults.
+type Config struct {
+	TokenLabel string        // default "default"
+	Interval   time.Duration // the schedule's period, default 1m
+	// Slack covers schedule jitter: a reset less than Interval+Slack away is
+	// treated as arriving before the next tick. Default 10s.
+	Slack time.Duration
+	// FinalLead is how long before the reset the final reading is taken.
+	// Default 1s: ChatWork's reset is whole seconds and a call takes a few
+	// hundred milliseconds.
+	FinalLead time.Duration
+	// WakeLead is how long before the final reading a wake-up arrives; it
+	// absorbs the waker's delivery jitter. Default 3s.
+	WakeLead time.Duration
+	Now      func() time.Time
+	Sleep    func(ctx context.Context, d time.Duration) error
+	Logger   *slog.Logger
+}
+
+func (c *Config) defaults() {
+	if c.TokenLabel == "" {
+		c.TokenLabel = "default"
+	}
+	if c.Interval <= 0 {
+		c.Interval = time.Minute
+	}
+	if c.Slack <= 0 {
+		c.Slack = 10 * time.Second
+	}
+	if c.FinalLead <= 0 {
+		c.FinalLead = time.Second
+	}
+	if c.WakeLead <= 0 {
+		c.WakeLead = 3 * time.Second
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Sleep == nil {
+		c.Sleep = SleepContext
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// SleepContext sleeps for d or until ctx is done.
+func SleepContext(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Monitor takes readings and records them.
+type Monitor struct {
+	cfg   Config
+	cw    ChatWork
+	rec   Recorder
+	waker Waker
+
+	mu      sync.Mutex
+	planned map[int64]bool // resets whose final reading this container has arranged
+}
+
+// New returns a Monitor. waker may be nil.
+func New(cfg Config, cw ChatWork, rec Recorder, waker Waker) (*Monitor, error) {
+	if cw == nil || rec == nil {
+		return nil, errors.New("monitor: a ChatWork client and a recorder are required")
+	}
+	cfg.defaults()
+	if cfg.FinalLead >= cfg.Interval {
+		return nil, fmt.Errorf("monitor: final lead %v must be shorter than the interval %v", cfg.FinalLead, cfg.Interval)
+	}
+	return &Monitor{cfg: cfg, cw: cw, rec: rec, waker: waker, planned: map[int64]bool{}}, nil
+}
+
+// WakeRequest is the body of a wake-up: take the final reading of the window
+// that resets at Reset, at FinalAt.
+type WakeRequest struct {
+	Action  string `json:"action"` // always "final"
+	Reset   int64  `json:"reset"`  // Unix seconds
+	FinalAt int64  `json:"final_at_ms"`
+}
+
+// Result says what an invocation did.
+type Result struct {
+	Records []sample.Record
+	Calls   int  // ChatWork calls spent
+	Woken   bool // a wake-up was arranged instead of sleeping
+}
+
+// Tick handles one scheduled invocation.
+func (m *Monitor) Tick(ctx context.Context) (Result, error) {
+	var res Result
+	rec, err := m.read(ctx, &res, false)
+	if err != nil || !rec.HasQuota {
+		return res, err
+	}
+	now := m.cfg.Now()
+	reset := rec.ResetTime()
+	if reset.Sub(now) > m.cfg.Interval+m.cfg.Slack {
+		return res, nil // the next tick comes before the reset
+	}
+	if rec.Remaining == 0 {
+		return res, nil // exhausted: the low point is already recorded
+	}
+	if !m.plan(rec.Reset) {
+		return res, nil
+	}
+	finalAt := reset.Add(-m.cfg.FinalLead)
+	if !finalAt.After(now) {
+		return res, nil // this reading is already as late as a final one would be
+	}
+	if m.waker != nil && finalAt.Sub(now) > m.cfg.WakeLead+time.Second {
+		body, _ := json.Marshal(WakeRequest{Action: "final", Reset: rec.Reset, FinalAt: finalAt.UnixMilli()})
+		if err := m.waker.WakeAt(ctx, finalAt.Add(-m.cfg.WakeLead), body); err == nil {
+			res.Woken = true
+			return res, nil
+		} else {
+			// Fall back to sleeping here: better a billed wait than a lost low point.
+			m.cfg.Logger.WarnContext(ctx, "arrange wake-up failed; sleeping instead", "error", err)
+		}
+	}
+	return m.final(ctx, &res, finalAt, rec.Reset)
+}
+
+// plan marks reset's final reading as arranged, reporting false when this
+// container already did.
+func (m *Monitor) plan(reset int64) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.planned[reset] {
+		return false
+	}
+	for r := range m.planned {
+		if r < reset {
+			delete(m.planned, r) // keep the map small: old windows are over
+		}
+	}
+	m.planned[reset] = true
+	return true
+}
+
+// Wake handles a wake-up arranged by an earlier tick.
+func (m *Monitor) Wake(ctx context.Context, w WakeRequest) (Result, error) {
+	var res Result
+	if w.Action != "final" || w.Reset <= 0 || w.FinalAt <= 0 {
+		return res, fmt.Errorf("monitor: malformed wake-up %+v", w)
+	}
+	m.plan(w.Reset) // a later tick in this container must not plan it again
+	return m.final(ctx, &res, time.UnixMilli(w.FinalAt), w.Reset)
+}
+
+// final sleeps until finalAt and takes the window's last reading, unless the
+// window has already reset (a late wake-up, or a redelivered one): a reading
+// then would belong to the next window and cost a call for nothing.
+func (m *Monitor) final(ctx context.Context, res *Result, finalAt time.Time, reset int64) (Result, error) {
+	wait := finalAt.Sub(m.cfg.Now())
+	if dl, ok := ctx.Deadline(); ok && finalAt.After(dl.Add(-2*time.Second)) {
+		return *res, fmt.Errorf("monitor: final reading at %s is past this invocation's deadline", finalAt.UTC().Format(time.RFC3339))
+	}
+	if err := m.cfg.Sleep(ctx, wait); err != nil {
+		return *res, fmt.Errorf("monitor: wait for the final reading: %w", err)
+	}
+	if !m.cfg.Now().Before(time.Unix(reset, 0)) {
+		m.cfg.Logger.WarnContext(ctx, "final reading skipped: the window already reset", "reset", reset)
+		return *res, nil
+	}
+	_, err := m.read(ctx, res, true)
+	return *res, err
+}
+
+// read takes one reading and records it, failures included. It returns an
+// error for failures an operator must act on; an exhausted quota is data.
+func (m *Monitor) read(ctx context.Context, res *Result, final bool) (sample.Record, error) {
+	before := m.cw.Calls()
+	reading, err := m.cw.ReadQuota(ctx)
+	calls := int(m.cw.Calls() - before)
+	res.Calls += calls
+
+	rec := sample.Record{
+		Time:   m.cfg.Now(),
+		Token:  m.cfg.TokenLabel,
+		Source: sample.SourceMonitor,
+		Calls:  calls,
+	}
+	if !reading.At.IsZero() {
+		rec.Time = reading.At
+	}
+	var fail error
+	switch {
+	case err == nil && reading.Quota == nil:
+		rec.Error = "no_rate_limit_headers"
+		rec.Detail = "ChatWork answered without X-RateLimit headers"
+		fail = errors.New("monitor: ChatWork answered without rate-limit headers")
+	case err == nil:
+		setQuota(&rec, reading.Quota)
+		rec.Final = final
+	case chatwork.KindOf(err) == chatwork.KindQuotaExhausted:
+		// A 429 is a reading: nothing left until the reset.
+		rec.Error = chatwork.KindQuotaExhausted.String()
+		rec.Detail = "quota exhausted (HTTP 429)"
+		if q := chatwork.QuotaOf(err); q != nil {
+			setQuota(&rec, q)
+			rec.Remaining = 0
+			rec.Final = final
+		}
+	default:
+		rec.Error = chatwork.KindOf(err).String()
+		rec.Detail = err.Error()
+		fail = fmt.Errorf("monitor: read quota: %w", err)
+	}
+	res.Records = append(res.Records, rec)
+	if rerr := m.rec.Record(ctx, rec); rerr != nil {
+		// The recorder has already copied the record to stdout.
+		return rec, errors.Join(fail, fmt.Errorf("monitor: record sample: %w", rerr))
+	}
+	return rec, fail
+}
+
+func setQuota(rec *sample.Record, q *chatwork.Quota) {
+	rec.HasQuota = true
+	rec.Limit = q.Limit
+	rec.Remaining = q.Remaining
+	rec.Reset = q.Reset.Unix()
+}

@@ -1,0 +1,317 @@
+package monitor
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/quotabot/chatwork-quota-bot/internal/chatwork"
+	"github.com/quotabot/chatwork-quota-bot/internal/sample"
+)
+
+// clock is a virtual clock whose Sleep advances time instantly.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Sleep(ctx context.Context, d time.Duration) error {
+	if d > 0 {
+		c.mu.Lock()
+		c.t = c.t.Add(d)
+		c.mu.Unlock()
+	}
+	return ctx.Err()
+}
+
+// fakeCW answers from a function of the virtual time.
+type fakeCW struct {
+	clk   *clock
+	read  func(now time.Time) (chatwork.Reading, error)
+	calls int64
+	at    []time.Time
+}
+
+func (f *fakeCW) ReadQuota(ctx context.Context) (chatwork.Reading, error) {
+	f.calls++
+	f.at = append(f.at, f.clk.Now())
+	return f.read(f.clk.Now())
+}
+func (f *fakeCW) Calls() int64 { return f.calls }
+
+type memRecorder struct {
+	recs []sample.Record
+	err  error
+}
+
+func (m *memRecorder) Record(_ context.Context, r sample.Record) error {
+	if err := r.Validate(); err != nil {
+		return err
+	}
+	m.recs = append(m.recs, r)
+	return m.err
+}
+
+type fakeWaker struct {
+	at   []time.Time
+	body [][]byte
+	err  error
+}
+
+func (w *fakeWaker) WakeAt(_ context.Context, at time.Time, body []byte) error {
+	if w.err != nil {
+		return w.err
+	}
+	w.at = append(w.at, at)
+	w.body = append(w.body, body)
+	return nil
+}
+
+var t0 = time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
+
+// window models a fixed 5-minute window spending one call a second.
+func window(now time.Time) (chatwork.Reading, error) {
+	start := now.Truncate(5 * time.Minute)
+	used := int(now.Sub(start) / time.Second)
+	q := &chatwork.Quota{Limit: 300, Remaining: 300 - used, Reset: start.Add(5 * time.Minute)}
+	return chatwork.Reading{At: now, Quota: q, AccountID: 42}, nil
+}
+
+func newTest(t *testing.T, start time.Time, read func(time.Time) (chatwork.Reading, error), w Waker) (*Monitor, *clock, *fakeCW, *memRecorder) {
+	t.Helper()
+	clk := &clock{t: start}
+	cw := &fakeCW{clk: clk, read: read}
+	rec := &memRecorder{}
+	m, err := New(Config{TokenLabel: "bots", Now: clk.Now, Sleep: clk.Sleep}, cw, rec, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, clk, cw, rec
+}
+
+func TestTickFarFromResetSpendsOneCall(t *testing.T) {
+	m, _, cw, rec := newTest(t, t0.Add(30*time.Second), window, nil)
+	res, err := m.Tick(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cw.calls != 1 || res.Calls != 1 {
+		t.Fatalf("calls = %d (result %d), want 1", cw.calls, res.Calls)
+	}
+	r := rec.recs[0]
+	if !r.HasQuota || r.Remaining != 270 || r.Limit != 300 || r.Reset != t0.Add(5*time.Minute).Unix() || r.Final || r.Token != "bots" || r.Source != sample.SourceMonitor || r.Calls != 1 {
+		t.Fatalf("record = %+v", r)
+	}
+}
+
+func TestTickNearResetSleepsToFinalReading(t *testing.T) {
+	// 40 s before the reset: the next tick would come after it.
+	m, clk, cw, rec := newTest(t, t0.Add(260*time.Second), window, nil)
+	res, err := m.Tick(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cw.calls != 2 || res.Calls != 2 || len(rec.recs) != 2 {
+		t.Fatalf("calls %d, records %d; want 2 and 2", cw.calls, len(rec.recs))
+	}
+	final := rec.recs[1]
+	if !final.Final || final.Remaining != 1 {
+		t.Fatalf("final record = %+v, want remaining 1 taken 1s before the reset", final)
+	}
+	if got := clk.Now(); !got.Equal(t0.Add(299 * time.Second)) {
+		t.Fatalf("final reading at %v", got)
+	}
+}
+
+func TestTickNearResetArrangesWakeUp(t *testing.T) {
+	w := &fakeWaker{}
+	m, clk, cw, rec := newTest(t, t0.Add(260*time.Second), window, w)
+	res, err := m.Tick(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Woken || cw.calls != 1 || len(w.at) != 1 {
+		t.Fatalf("woken %v, calls %d, wake-ups %d", res.Woken, cw.calls, len(w.at))
+	}
+	if want := t0.Add(296 * time.Second); !w.at[0].Equal(want) {
+		t.Fatalf("wake at %v, want %v", w.at[0], want)
+	}
+	if !clk.Now().Equal(t0.Add(260 * time.Second)) {
+		t.Fatal("the tick slept although it arranged a wake-up")
+	}
+	// The wake-up arrives on time and takes the final reading.
+	clk.t = w.at[0]
+	var req WakeRequest
+	if err := json.Unmarshal(w.body[0], &req); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Wake(context.Background(), req); err != nil {
+		t.Fatal(err)
+	}
+	last := rec.recs[len(rec.recs)-1]
+	if !last.Final || last.Remaining != 1 || cw.calls != 2 {
+		t.Fatalf("final %+v after %d calls", last, cw.calls)
+	}
+	// A second tick in the same window must not arrange another final reading.
+	clk.t = t0.Add(298 * time.Second)
+	if res, _ := m.Tick(context.Background()); res.Woken || res.Calls != 1 {
+		t.Fatalf("second tick: %+v", res)
+	}
+}
+
+func TestWakeAfterResetSpendsNothing(t *testing.T) {
+	m, clk, cw, rec := newTest(t, t0.Add(301*time.Second), window, nil)
+	req := WakeRequest{Action: "final", Reset: t0.Add(5 * time.Minute).Unix(), FinalAt: t0.Add(299 * time.Second).UnixMilli()}
+	if _, err := m.Wake(context.Background(), req); err != nil {
+		t.Fatal(err)
+	}
+	if cw.calls != 0 || len(rec.recs) != 0 {
+		t.Fatalf("a late wake-up spent %d calls and wrote %d records", cw.calls, len(rec.recs))
+	}
+	_ = clk
+}
+
+func TestWakerFailureFallsBackToSleeping(t *testing.T) {
+	w := &fakeWaker{err: errors.New("queue down")}
+	m, _, cw, rec := newTest(t, t0.Add(280*time.Second), window, w)
+	res, err := m.Tick(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Woken || cw.calls != 2 || !rec.recs[1].Final {
+		t.Fatalf("fallback: %+v", res)
+	}
+}
+
+func TestFailures(t *testing.T) {
+	reset := t0.Add(5 * time.Minute)
+	cases := []struct {
+		name      string
+		err       error
+		wantErr   bool
+		wantKind  string
+		wantQuota bool
+	}{
+		{"invalid token", &chatwork.Error{Op: "read quota", Kind: chatwork.KindInvalidToken, Status: 401}, true, "invalid_token", false},
+		{"exhausted is data", &chatwork.Error{Op: "read quota", Kind: chatwork.KindQuotaExhausted, Status: 429,
+			Quota: &chatwork.Quota{Limit: 300, Remaining: 0, Reset: reset}}, false, "quota_exhausted", true},
+		{"server", &chatwork.Error{Op: "read quota", Kind: chatwork.KindServer, Status: 503}, true, "server", false},
+		{"network", &chatwork.Error{Op: "read quota", Kind: chatwork.KindNetwork, Err: errors.New("connection refused")}, true, "network", false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			m, _, cw, rec := newTest(t, t0.Add(10*time.Second), func(time.Time) (chatwork.Reading, error) {
+				return chatwork.Reading{}, c.err
+			}, nil)
+			_, err := m.Tick(context.Background())
+			if (err != nil) != c.wantErr {
+				t.Fatalf("err = %v, want error %v", err, c.wantErr)
+			}
+			if cw.calls != 1 || len(rec.recs) != 1 {
+				t.Fatalf("calls %d records %d", cw.calls, len(rec.recs))
+			}
+			r := rec.recs[0]
+			if r.Error != c.wantKind || r.HasQuota != c.wantQuota {
+				t.Fatalf("record %+v", r)
+			}
+			if c.wantQuota && (r.Remaining != 0 || r.Reset != reset.Unix()) {
+				t.Fatalf("429 record %+v", r)
+			}
+		})
+	}
+}
+
+func TestNoHeadersIsAFailureNotZero(t *testing.T) {
+	m, _, _, rec := newTest(t, t0, func(now time.Time) (chatwork.Reading, error) {
+		return chatwork.Reading{At: now, AccountID: 1}, nil
+	}, nil)
+	if _, err := m.Tick(context.Background()); err == nil {
+		t.Fatal("want an error")
+	}
+	if r := rec.recs[0]; r.HasQuota || r.Error != "no_rate_limit_headers" {
+		t.Fatalf("record %+v", r)
+	}
+}
+
+func TestRecorderFailureIsReported(t *testing.T) {
+	m, _, _, rec := newTest(t, t0, window, nil)
+	rec.err = errors.New("throttled")
+	_, err := m.Tick(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "record sample") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestHandleEvent(t *testing.T) {
+	m, clk, cw, _ := newTest(t, t0.Add(10*time.Second), window, nil)
+	for _, ev := range []string{`{}`, `{"action":"tick"}`, `{"version":"0","detail-type":"Scheduled Event","source":"aws.events","detail":{}}`} {
+		sum, err := m.HandleEvent(context.Background(), json.RawMessage(ev))
+		if err != nil || sum.Calls != 1 || sum.Remaining == nil || *sum.Remaining != 290 {
+			t.Fatalf("%s: %+v %v", ev, sum, err)
+		}
+	}
+	clk.t = t0.Add(296 * time.Second)
+	body, _ := json.Marshal(WakeRequest{Action: "final", Reset: t0.Add(5 * time.Minute).Unix(), FinalAt: t0.Add(299 * time.Second).UnixMilli()})
+	sqsEvent, _ := json.Marshal(map[string]any{"Records": []map[string]any{{"messageId": "m1", "eventSource": "aws:sqs", "body": string(body)}}})
+	before := cw.calls
+	sum, err := m.HandleEvent(context.Background(), sqsEvent)
+	if err != nil || !sum.Final || cw.calls != before+1 || *sum.Remaining != 1 {
+		t.Fatalf("wake: %+v %v", sum, err)
+	}
+	if _, err := m.HandleEvent(context.Background(), json.RawMessage(`{"Records":[{"eventSource":"aws:sqs","body":"nope"}]}`)); err == nil {
+		t.Fatal("a poison wake-up must be an error")
+	}
+	if _, err := m.HandleEvent(context.Background(), json.RawMessage(`{"Records":`)); err == nil {
+		t.Fatal("malformed JSON must be an error")
+	}
+}
+
+// Over many windows with ticks every minute, the monitor sees every window's
+// final reading and spends at most 6 calls per window.
+func TestCoverageAndCostOverManyWindows(t *testing.T) {
+	w := &fakeWaker{}
+	start := t0.Add(17 * time.Second) // ticks out of phase with the windows
+	m, clk, cw, rec := newTest(t, start, window, w)
+	ctx := context.Background()
+	const windows = 100
+	for tick := 0; tick < windows*5; tick++ {
+		clk.t = start.Add(time.Duration(tick) * time.Minute)
+		if _, err := m.Tick(ctx); err != nil {
+			t.Fatal(err)
+		}
+		for len(w.at) > 0 { // deliver due wake-ups on time
+			at, body := w.at[0], w.body[0]
+			w.at, w.body = w.at[1:], w.body[1:]
+			saved := clk.Now()
+			clk.t = at
+			var req WakeRequest
+			_ = json.Unmarshal(body, &req)
+			if _, err := m.Wake(ctx, req); err != nil {
+				t.Fatal(err)
+			}
+			clk.t = saved
+		}
+	}
+	finals := map[int64]int{}
+	for _, r := range rec.recs {
+		if r.Final {
+			finals[r.Reset] = r.Remaining
+		}
+	}
+	if len(finals) < windows-1 {
+		t.Fatalf("final readings in %d of %d windows", len(finals), windows)
+	}
+	for reset, low := range finals {
+		if low != 1 {
+			t.Fatalf("window %d: final remaining %d, want 1", reset, low)
+		}
+	}
+	if perWindow := float64(cw.calls) / windows; perWindow > 6 {
+		t.Fatalf("%.2f calls per window, want at most 6", perWindow)
+	}
+}
