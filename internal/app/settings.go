@@ -1,0 +1,164 @@
+// Package app wires the Lambda functions and the operator CLI from the
+// environment: the variables of design.md's contract become adapters
+// (SSM token source, CloudWatch Logs recorder, ChatWork client) and the
+// monitor and bot built on them.
+package app
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Getenv is os.Getenv, injectable for tests.
+type Getenv func(string) string
+
+// Settings are the contract's environment variables, parsed and checked.
+type Settings struct {
+	APIURL            string        // CHATWORK_API_URL
+	TokenParameter    string        // CHATWORK_TOKEN_PARAMETER
+	WebhookTokenParam string        // CHATWORK_WEBHOOK_TOKEN_PARAMETER
+	RoomID            int64         // CHATWORK_ROOM_ID
+	AllowedRooms      string        // CHATWORK_ALLOWED_ROOM_IDS (parsed by the bot)
+	LogGroup          string        // QUOTA_LOG_GROUP
+	TokenLabel        string        // QUOTA_TOKEN_LABEL
+	Language          string        // QUOTA_LANGUAGE
+	TimeZone          string        // QUOTA_TIME_ZONE
+	Interval          time.Duration // from QUOTA_SCHEDULE, or QUOTA_MONITOR_INTERVAL
+	WakeQueueURL      string        // QUOTA_WAKE_QUEUE_URL (monitor; empty: sleep instead)
+	Threshold         int           // QUOTA_ALARM_THRESHOLD
+	ThresholdPercent  bool          // QUOTA_ALARM_THRESHOLD_KIND=percent
+	AlarmName         string        // QUOTA_ALARM_NAME
+	DashboardURL      string        // QUOTA_DASHBOARD_URL
+	AlertMentions     string        // QUOTA_ALERT_MENTIONS: "all" or comma-separated account ids
+	BotAccountID      int64         // CHATWORK_BOT_ACCOUNT_ID (optional)
+}
+
+const defaultAPIURL = "https://api.chatwork.com/v2"
+
+var labelRE = regexp.MustCompile(`^[A-Za-z0-9_.\-]{1,64}$`)
+
+// Load reads the settings every binary shares. Each problem is reported
+// with the variable's name; values are echoed only where they are not
+// secret (none of these variables holds a secret: tokens live in SSM).
+func Load(getenv Getenv) (Settings, error) {
+	s := Settings{
+		APIURL:            strings.TrimRight(or(getenv("CHATWORK_API_URL"), defaultAPIURL), "/"),
+		TokenParameter:    strings.TrimSpace(getenv("CHATWORK_TOKEN_PARAMETER")),
+		WebhookTokenParam: strings.TrimSpace(getenv("CHATWORK_WEBHOOK_TOKEN_PARAMETER")),
+		AllowedRooms:      getenv("CHATWORK_ALLOWED_ROOM_IDS"),
+		LogGroup:          strings.TrimSpace(getenv("QUOTA_LOG_GROUP")),
+		TokenLabel:        or(getenv("QUOTA_TOKEN_LABEL"), "default"),
+		Language:          or(getenv("QUOTA_LANGUAGE"), "ja"),
+		TimeZone:          or(getenv("QUOTA_TIME_ZONE"), "Asia/Tokyo"),
+		WakeQueueURL:      strings.TrimSpace(getenv("QUOTA_WAKE_QUEUE_URL")),
+		AlarmName:         getenv("QUOTA_ALARM_NAME"),
+		DashboardURL:      getenv("QUOTA_DASHBOARD_URL"),
+		AlertMentions:     getenv("QUOTA_ALERT_MENTIONS"),
+	}
+	var errs []error
+	if u, err := url.Parse(s.APIURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		errs = append(errs, fmt.Errorf("CHATWORK_API_URL %q is not an http(s) URL", s.APIURL))
+	}
+	if !labelRE.MatchString(s.TokenLabel) {
+		errs = append(errs, fmt.Errorf("QUOTA_TOKEN_LABEL %q: use 1-64 letters, digits, '.', '_' or '-'", s.TokenLabel))
+	}
+	if s.Language != "ja" && s.Language != "en" {
+		errs = append(errs, fmt.Errorf("QUOTA_LANGUAGE %q: want ja or en", s.Language))
+	}
+	if _, err := time.LoadLocation(s.TimeZone); err != nil {
+		errs = append(errs, fmt.Errorf("QUOTA_TIME_ZONE %q: %v", s.TimeZone, err))
+	}
+	var err error
+	if v := getenv("QUOTA_MONITOR_INTERVAL"); v != "" {
+		s.Interval, err = time.ParseDuration(v)
+		if err != nil || s.Interval < 10*time.Second {
+			errs = append(errs, fmt.Errorf("QUOTA_MONITOR_INTERVAL %q: want a duration of at least 10s", v))
+		}
+	} else if s.Interval, err = ScheduleInterval(or(getenv("QUOTA_SCHEDULE"), "rate(1 minute)")); err != nil {
+		errs = append(errs, fmt.Errorf("QUOTA_SCHEDULE: %w (or set QUOTA_MONITOR_INTERVAL)", err))
+	}
+	if v := getenv("CHATWORK_ROOM_ID"); v != "" {
+		if s.RoomID, err = strconv.ParseInt(strings.TrimSpace(v), 10, 64); err != nil || s.RoomID <= 0 {
+			errs = append(errs, fmt.Errorf("CHATWORK_ROOM_ID %q is not a room id", v))
+		}
+	}
+	if v := getenv("CHATWORK_BOT_ACCOUNT_ID"); v != "" {
+		if s.BotAccountID, err = strconv.ParseInt(strings.TrimSpace(v), 10, 64); err != nil || s.BotAccountID <= 0 {
+			errs = append(errs, fmt.Errorf("CHATWORK_BOT_ACCOUNT_ID %q is not an account id", v))
+		}
+	}
+	if v := getenv("QUOTA_ALARM_THRESHOLD"); v != "" {
+		if s.Threshold, err = strconv.Atoi(strings.TrimSpace(v)); err != nil || s.Threshold < 0 {
+			errs = append(errs, fmt.Errorf("QUOTA_ALARM_THRESHOLD %q is not a non-negative integer", v))
+		}
+	}
+	switch k := or(getenv("QUOTA_ALARM_THRESHOLD_KIND"), "count"); k {
+	case "count":
+	case "percent":
+		s.ThresholdPercent = true
+		if s.Threshold > 100 {
+			errs = append(errs, fmt.Errorf("QUOTA_ALARM_THRESHOLD %d is over 100 percent", s.Threshold))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("QUOTA_ALARM_THRESHOLD_KIND %q: want count or percent", k))
+	}
+	return s, errors.Join(errs...)
+}
+
+// Location is the parsed QUOTA_TIME_ZONE.
+func (s Settings) Location() *time.Location {
+	loc, err := time.LoadLocation(s.TimeZone)
+	if err != nil {
+		return time.UTC
+	}
+	return loc
+}
+
+func or(v, def string) string {
+	if v = strings.TrimSpace(v); v == "" {
+		return def
+	}
+	return v
+}
+
+var (
+	rateRE = regexp.MustCompile(`^rate\((\d+)\s+(minute|minutes|hour|hours)\)$`)
+	cronRE = regexp.MustCompile(`^cron\((\S+)\s`)
+	stepRE = regexp.MustCompile(`^(?:\*|0)/(\d+)$`)
+)
+
+// ScheduleInterval derives the period of an EventBridge schedule expression:
+// rate(N minute[s]|hour[s]), or a cron whose minutes field is * or */N.
+// The monitor needs the period to know whether the next tick comes before
+// the reset.
+func ScheduleInterval(expr string) (time.Duration, error) {
+	expr = strings.TrimSpace(expr)
+	if m := rateRE.FindStringSubmatch(expr); m != nil {
+		n, _ := strconv.Atoi(m[1])
+		if n <= 0 {
+			return 0, fmt.Errorf("schedule %q has a zero period", expr)
+		}
+		unit := time.Minute
+		if strings.HasPrefix(m[2], "hour") {
+			unit = time.Hour
+		}
+		return time.Duration(n) * unit, nil
+	}
+	if m := cronRE.FindStringSubmatch(expr); m != nil {
+		if m[1] == "*" {
+			return time.Minute, nil
+		}
+		if s := stepRE.FindStringSubmatch(m[1]); s != nil {
+			n, _ := strconv.Atoi(s[1])
+			if n > 0 {
+				return time.Duration(n) * time.Minute, nil
+			}
+		}
+	}
+	return 0, fmt.Errorf("cannot derive a period from schedule %q", expr)
+}

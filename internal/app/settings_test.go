@@ -1,0 +1,63 @@
+package app
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) Getenv { return func(k string) string { return m[k] } }
+
+func TestLoadDefaults(t *testing.T) {
+	s, err := Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.APIURL != "https://api.chatwork.com/v2" || s.TokenLabel != "default" || s.Language != "ja" ||
+		s.TimeZone != "Asia/Tokyo" || s.Interval != time.Minute || s.ThresholdPercent {
+		t.Fatalf("defaults: %+v", s)
+	}
+}
+
+func TestLoadErrorsNameTheVariable(t *testing.T) {
+	cases := map[string]string{
+		"CHATWORK_API_URL":           "ftp://x",
+		"QUOTA_TOKEN_LABEL":          "a:b",
+		"QUOTA_LANGUAGE":             "fr",
+		"QUOTA_TIME_ZONE":            "Mars/Olympus",
+		"QUOTA_SCHEDULE":             "every now and then",
+		"QUOTA_MONITOR_INTERVAL":     "1s",
+		"CHATWORK_ROOM_ID":           "room",
+		"CHATWORK_BOT_ACCOUNT_ID":    "-4",
+		"QUOTA_ALARM_THRESHOLD":      "lots",
+		"QUOTA_ALARM_THRESHOLD_KIND": "ratio",
+	}
+	for k, v := range cases {
+		_, err := Load(env(map[string]string{k: v}))
+		if err == nil || !strings.Contains(err.Error(), k) {
+			t.Errorf("%s=%q: err = %v", k, v, err)
+		}
+	}
+}
+
+func TestScheduleInterval(t *testing.T) {
+	cases := map[string]time.Duration{
+		"rate(1 minute)":           time.Minute,
+		"rate(2 minutes)":          2 * time.Minute,
+		"rate(1 hour)":             time.Hour,
+		"cron(* * * * ? *)":        time.Minute,
+		"cron(*/5 * * * ? *)":      5 * time.Minute,
+		"cron(0/2 8-18 ? * MON *)": 2 * time.Minute,
+	}
+	for expr, want := range cases {
+		got, err := ScheduleInterval(expr)
+		if err != nil || got != want {
+			t.Errorf("%s: %v, %v; want %v", expr, got, err, want)
+		}
+	}
+	for _, bad := range []string{"rate(0 minutes)", "cron(15 10 * * ? *)", "rate(1 day)", ""} {
+		if _, err := ScheduleInterval(bad); err == nil {
+			t.Errorf("%q: want error", bad)
+		}
+	}
+}
