@@ -1,0 +1,100 @@
+// Package cwlogs records quota samples to a CloudWatch Logs group and reads
+// them back. Each token label has a log stream of its own; each sample is
+// one event whose message is the record's EMF JSON (sample.Record.MarshalJSON),
+// so CloudWatch extracts the metrics the alarm watches.
+package cwlogs
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	"github.com/aws/smithy-go"
+)
+
+// WriteAPI is the part of *cloudwatchlogs.Client that Recorder uses.
+type WriteAPI interface {
+	CreateLogStream(ctx context.Context, in *cloudwatchlogs.CreateLogStreamInput, optFns ...func(*cloudwatchlogs.Options)) (*cloudwatchlogs.CreateLogStreamOutput, error)
+	PutLogEvents(ctx context.Context, in *cloudwatchlogs.PutLogEventsInput, optFns ...func(*cloudwatchlogs.Options)) (*cloudwatchlogs.PutLogEventsOutput, error)
+}
+
+// ReadAPI is the part of *cloudwatchlogs.Client that History uses.
+type ReadAPI interface {
+	GetLogEvents(ctx context.Context, in *cloudwatchlogs.GetLogEventsInput, optFns ...func(*cloudwatchlogs.Options)) (*cloudwatchlogs.GetLogEventsOutput, error)
+	FilterLogEvents(ctx context.Context, in *cloudwatchlogs.FilterLogEventsInput, optFns ...func(*cloudwatchlogs.Options)) (*cloudwatchlogs.FilterLogEventsOutput, error)
+}
+
+// API is everything the package uses; *cloudwatchlogs.Client implements it.
+type API interface {
+	WriteAPI
+	ReadAPI
+}
+
+var _ API = (*cloudwatchlogs.Client)(nil)
+
+// Causes of failures, for errors.Is. Errors from the SDK are wrapped too.
+var (
+	// ErrGroupNotFound: the log group does not exist. The SAM template owns
+	// the group; this package never creates it.
+	ErrGroupNotFound = errors.New("log group not found")
+	// ErrRejected: CloudWatch Logs accepted the request but refused events
+	// (too old, too new, or older than the group's retention).
+	ErrRejected     = errors.New("rejected by CloudWatch Logs")
+	ErrThrottled    = errors.New("throttled")
+	ErrUnavailable  = errors.New("service unavailable")
+	ErrAccessDenied = errors.New("access denied")
+	ErrFailed       = errors.New("request failed")
+)
+
+// maxStreamName is CloudWatch Logs' limit on a stream name, in bytes.
+const maxStreamName = 512
+
+// StreamName is the log stream that holds a token label's samples: the
+// label with ':' and '*', which stream names cannot contain, replaced by
+// '_', cut to 512 bytes. Different labels can share a stream this way, so
+// readers filter by the label inside each record.
+func StreamName(token string) string {
+	s := strings.Map(func(r rune) rune {
+		if r == ':' || r == '*' {
+			return '_'
+		}
+		return r
+	}, token)
+	if len(s) > maxStreamName {
+		s = s[:maxStreamName]
+		for !utf8.ValidString(s) {
+			s = s[:len(s)-1]
+		}
+	}
+	return s
+}
+
+func errorCode(err error) string {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return ae.ErrorCode()
+	}
+	return ""
+}
+
+// classify maps an SDK error to one of the package's causes. Throttling and
+// unavailability arrive here only after the SDK's retryer gave up.
+func classify(err error) error {
+	switch errorCode(err) {
+	case "ResourceNotFoundException":
+		return ErrGroupNotFound
+	case "ThrottlingException":
+		return ErrThrottled
+	case "ServiceUnavailableException":
+		return ErrUnavailable
+	case "AccessDeniedException", "UnrecognizedClientException":
+		return ErrAccessDenied
+	}
+	return ErrFailed
+}
+
+func isContextErr(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}

@@ -1,0 +1,532 @@
+package cwlogs_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
+
+	"github.com/quotabot/chatwork-quota-bot/internal/awstest"
+	"github.com/quotabot/chatwork-quota-bot/internal/cwlogs"
+	"github.com/quotabot/chatwork-quota-bot/internal/sample"
+)
+
+func TestMain(m *testing.M) { awstest.Main(m) }
+
+// base is recent (moto, like AWS, rejects events older than 14 days) and
+// has sub-millisecond digits, which the record keeps and the event
+// timestamp does not.
+var base = time.Now().UTC().Add(-time.Hour).Truncate(time.Second).Add(123456789)
+
+func quota(token string, at time.Duration, remaining int) sample.Record {
+	return sample.Record{
+		Time: base.Add(at), Token: token, Source: sample.SourceMonitor,
+		HasQuota: true, Remaining: remaining, Limit: 300, Reset: base.Add(5 * time.Minute).Unix(), Calls: 1,
+	}
+}
+
+func failure(token string, at time.Duration) sample.Record {
+	return sample.Record{
+		Time: base.Add(at), Token: token, Source: sample.SourcePassive,
+		Error: "server", Detail: "HTTP 503 from ChatWork", Calls: 1,
+	}
+}
+
+func emf(t *testing.T, r sample.Record) string {
+	t.Helper()
+	b, err := r.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func plain(t *testing.T, r sample.Record) string {
+	t.Helper()
+	b, err := r.MarshalPlain()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func lines(s string) []string {
+	return strings.Split(strings.TrimSuffix(s, "\n"), "\n")
+}
+
+// counter wraps the client and counts calls per operation.
+type counter struct {
+	cwlogs.API
+	mu    sync.Mutex
+	calls map[string]int
+	// optional hooks, run before the real call; an error is returned as is
+	beforePut func(n int) error
+	pageLimit int32
+}
+
+func (c *counter) count(op string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.calls == nil {
+		c.calls = map[string]int{}
+	}
+	c.calls[op]++
+	return c.calls[op]
+}
+
+func (c *counter) n(op string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.calls[op]
+}
+
+func (c *counter) CreateLogStream(ctx context.Context, in *cloudwatchlogs.CreateLogStreamInput, o ...func(*cloudwatchlogs.Options)) (*cloudwatchlogs.CreateLogStreamOutput, error) {
+	c.count("CreateLogStream")
+	return c.API.CreateLogStream(ctx, in, o...)
+}
+
+func (c *counter) PutLogEvents(ctx context.Context, in *cloudwatchlogs.PutLogEventsInput, o ...func(*cloudwatchlogs.Options)) (*cloudwatchlogs.PutLogEventsOutput, error) {
+	n := c.count("PutLogEvents")
+	if c.beforePut != nil {
+		if err := c.beforePut(n); err != nil {
+			return nil, err
+		}
+	}
+	return c.API.PutLogEvents(ctx, in, o...)
+}
+
+func (c *counter) GetLogEvents(ctx context.Context, in *cloudwatchlogs.GetLogEventsInput, o ...func(*cloudwatchlogs.Options)) (*cloudwatchlogs.GetLogEventsOutput, error) {
+	c.count("GetLogEvents")
+	if c.pageLimit > 0 {
+		in.Limit = aws.Int32(c.pageLimit)
+	}
+	return c.API.GetLogEvents(ctx, in, o...)
+}
+
+type env struct {
+	cfg   aws.Config
+	api   *counter
+	group string
+}
+
+// setup returns a client for the shared moto and a fresh log group.
+func setup(t *testing.T) env {
+	t.Helper()
+	cfg := awstest.Config(t, awstest.StartMoto(t))
+	group := "/" + awstest.UniqueName(t, "quotabot/samples/")
+	awstest.CreateLogGroup(t, cfg, group)
+	return env{cfg: cfg, api: &counter{API: cloudwatchlogs.NewFromConfig(cfg)}, group: group}
+}
+
+func TestRecordThenHistory(t *testing.T) {
+	e := setup(t)
+	var out bytes.Buffer
+	rec := cwlogs.NewRecorder(e.api, e.group, &out)
+	written := []sample.Record{quota("default", 0, 280), failure("default", time.Minute), quota("default", 2*time.Minute, 12)}
+	written[2].Final = true
+	for _, r := range written {
+		if err := rec.Record(t.Context(), r); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Created once, on the first put's ResourceNotFoundException.
+	if got := e.api.n("CreateLogStream"); got != 1 {
+		t.Errorf("CreateLogStream calls = %d, want 1", got)
+	}
+	if got := e.api.n("PutLogEvents"); got != 4 {
+		t.Errorf("PutLogEvents calls = %d, want 4 (first one retried after creating the stream)", got)
+	}
+	// The events are the EMF records, one per sample.
+	var want []string
+	for _, r := range written {
+		want = append(want, emf(t, r))
+	}
+	if got := awstest.LogEvents(t, e.cfg, e.group, "default"); !reflect.DeepEqual(got, want) {
+		t.Errorf("events =\n%q\nwant\n%q", got, want)
+	}
+	// stdout got the plain copies only: a successful put must not put the
+	// metrics on stdout too.
+	var wantOut []string
+	for _, r := range written {
+		wantOut = append(wantOut, plain(t, r))
+	}
+	if got := lines(out.String()); !reflect.DeepEqual(got, wantOut) {
+		t.Errorf("stdout =\n%q\nwant\n%q", got, wantOut)
+	}
+	if strings.Contains(out.String(), "_aws") {
+		t.Error("stdout holds EMF although every put succeeded")
+	}
+
+	got, err := cwlogs.NewHistory(e.api, e.group).Samples(t.Context(), "default", base.Add(-time.Minute), base.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, written) {
+		t.Errorf("History =\n%+v\nwant\n%+v", got, written)
+	}
+}
+
+func TestHistoryTimeRange(t *testing.T) {
+	e := setup(t)
+	rec := cwlogs.NewRecorder(e.api, e.group, nil)
+	var all []sample.Record
+	for i := range 5 {
+		all = append(all, quota("default", time.Duration(i)*time.Minute, 300-i))
+	}
+	if err := rec.RecordBatch(t.Context(), all); err != nil {
+		t.Fatal(err)
+	}
+	h := cwlogs.NewHistory(e.api, e.group)
+	tests := []struct {
+		name         string
+		since, until time.Time
+		want         []sample.Record
+	}{
+		{"open", time.Time{}, time.Time{}, all},
+		{"since is inclusive", all[1].Time, time.Time{}, all[1:]},
+		{"until is exclusive", time.Time{}, all[3].Time, all[:3]},
+		// all[2] lies 123456789 ns past a second: its event timestamp is
+		// .123, and a bound within the same millisecond must still split.
+		{"sub-millisecond bounds", all[2].Time.Add(-time.Nanosecond), all[2].Time.Add(time.Nanosecond), all[2:3]},
+		{"sub-millisecond until excludes", time.Time{}, all[2].Time.Add(-time.Nanosecond), all[:2]},
+		{"empty", base.Add(time.Hour), base.Add(2 * time.Hour), nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := h.Samples(t.Context(), "default", tt.since, tt.until)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("got %d records %+v\nwant %d %+v", len(got), got, len(tt.want), tt.want)
+			}
+		})
+	}
+}
+
+func TestStreamNames(t *testing.T) {
+	e := setup(t)
+	rec := cwlogs.NewRecorder(e.api, e.group, nil)
+	// Both labels map to the stream "team_a_b"; each reader gets its own.
+	a, b := quota("team:a*b", 0, 100), quota("team*a:b", time.Second, 200)
+	if err := rec.RecordBatch(t.Context(), []sample.Record{a, b}); err != nil {
+		t.Fatal(err)
+	}
+	if got := cwlogs.StreamName("team:a*b"); got != "team_a_b" {
+		t.Errorf("StreamName = %q", got)
+	}
+	if n := len(awstest.LogEvents(t, e.cfg, e.group, "team_a_b")); n != 2 {
+		t.Errorf("stream team_a_b holds %d events, want 2", n)
+	}
+	got, err := cwlogs.NewHistory(e.api, e.group).Samples(t.Context(), "team:a*b", time.Time{}, time.Time{})
+	if err != nil || len(got) != 1 || got[0] != a {
+		t.Errorf("Samples(team:a*b) = %+v, %v; want only its own record", got, err)
+	}
+	if long := cwlogs.StreamName(strings.Repeat("é", 300)); len(long) != 512 {
+		t.Errorf("long label gives a %d-byte stream name, want 512", len(long))
+	}
+}
+
+func TestStreamRaceAlreadyExistsIsSuccess(t *testing.T) {
+	e := setup(t)
+	// Another container creates the stream between our failed put and our
+	// CreateLogStream: ours then gets ResourceAlreadyExistsException.
+	e.api.beforePut = func(n int) error {
+		if n == 1 {
+			if _, err := e.api.API.CreateLogStream(context.Background(), &cloudwatchlogs.CreateLogStreamInput{
+				LogGroupName: aws.String(e.group), LogStreamName: aws.String("default"),
+			}); err != nil {
+				return err
+			}
+			return &types.ResourceNotFoundException{Message: aws.String("The specified log stream does not exist.")}
+		}
+		return nil
+	}
+	r := quota("default", 0, 5)
+	if err := cwlogs.NewRecorder(e.api, e.group, nil).Record(t.Context(), r); err != nil {
+		t.Fatalf("Record: %v", err)
+	}
+	if got := awstest.LogEvents(t, e.cfg, e.group, "default"); !reflect.DeepEqual(got, []string{emf(t, r)}) {
+		t.Errorf("events = %q, want the record once", got)
+	}
+}
+
+func TestExistingStreamNeedsNoCreate(t *testing.T) {
+	e := setup(t)
+	if err := cwlogs.NewRecorder(e.api, e.group, nil).Record(t.Context(), quota("default", 0, 5)); err != nil {
+		t.Fatal(err)
+	}
+	// A new container (new Recorder) finds the stream by putting.
+	api := &counter{API: e.api.API}
+	if err := cwlogs.NewRecorder(api, e.group, nil).Record(t.Context(), quota("default", time.Second, 4)); err != nil {
+		t.Fatal(err)
+	}
+	if api.n("CreateLogStream") != 0 || api.n("PutLogEvents") != 1 {
+		t.Errorf("calls = %v, want a single PutLogEvents", api.calls)
+	}
+}
+
+func TestMissingGroup(t *testing.T) {
+	cfg := awstest.Config(t, awstest.StartMoto(t))
+	api := cloudwatchlogs.NewFromConfig(cfg)
+	group := "/" + awstest.UniqueName(t, "never-created/")
+	var out bytes.Buffer
+	r := quota("default", 0, 5)
+
+	err := cwlogs.NewRecorder(api, group, &out).Record(t.Context(), r)
+	if !errors.Is(err, cwlogs.ErrGroupNotFound) {
+		t.Fatalf("err = %v, want ErrGroupNotFound", err)
+	}
+	wantPrefix := fmt.Sprintf("put sample to log group %q: create log stream %q: log group not found: ", group, "default")
+	if !strings.HasPrefix(err.Error(), wantPrefix) {
+		t.Errorf("err = %q\nwant prefix %q", err, wantPrefix)
+	}
+	// Nothing lost: the EMF line went to stdout after the plain one.
+	if got, want := lines(out.String()), []string{plain(t, r), emf(t, r)}; !reflect.DeepEqual(got, want) {
+		t.Errorf("stdout = %q, want %q", got, want)
+	}
+
+	_, err = cwlogs.NewHistory(api, group).Samples(t.Context(), "default", time.Time{}, time.Time{})
+	if !errors.Is(err, cwlogs.ErrGroupNotFound) || !strings.Contains(err.Error(), group) {
+		t.Errorf("History err = %v, want ErrGroupNotFound naming the group", err)
+	}
+}
+
+func TestHistoryMissingStreamIsEmpty(t *testing.T) {
+	e := setup(t)
+	got, err := cwlogs.NewHistory(e.api, e.group).Samples(t.Context(), "nobody", time.Time{}, time.Time{})
+	if err != nil || got != nil {
+		t.Errorf("Samples = %v, %v; want no samples and no error", got, err)
+	}
+}
+
+func TestHistoryPagesAndSkips(t *testing.T) {
+	e := setup(t)
+	var all []sample.Record
+	for i := range 7 {
+		all = append(all, quota("default", time.Duration(i)*time.Second, 300-i))
+	}
+	if err := cwlogs.NewRecorder(e.api, e.group, nil).RecordBatch(t.Context(), all); err != nil {
+		t.Fatal(err)
+	}
+	// Lines that are not records: skipped and counted.
+	_, err := e.api.API.PutLogEvents(t.Context(), &cloudwatchlogs.PutLogEventsInput{
+		LogGroupName: aws.String(e.group), LogStreamName: aws.String("default"),
+		LogEvents: []types.InputLogEvent{
+			{Message: aws.String("START RequestId: 1"), Timestamp: aws.Int64(base.Add(10 * time.Second).UnixMilli())},
+			{Message: aws.String(`{"remaining": 1}`), Timestamp: aws.Int64(base.Add(11 * time.Second).UnixMilli())},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.api.pageLimit = 2
+	res, err := cwlogs.NewHistory(e.api, e.group).Read(t.Context(), "default", time.Time{}, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(res.Records, all) || res.Skipped != 2 || res.Truncated {
+		t.Errorf("Read = %d records, skipped %d, truncated %v; want 7, 2, false", len(res.Records), res.Skipped, res.Truncated)
+	}
+	if n := e.api.n("GetLogEvents"); n < 5 {
+		t.Errorf("GetLogEvents calls = %d, want at least 5 pages of 2 for 9 events", n)
+	}
+}
+
+func TestHistoryPageBoundKeepsNewest(t *testing.T) {
+	e := setup(t)
+	var all []sample.Record
+	for i := range cwlogs.MaxPages + 10 {
+		all = append(all, quota("default", time.Duration(i)*time.Second, 300-i))
+	}
+	if err := cwlogs.NewRecorder(e.api, e.group, nil).RecordBatch(t.Context(), all); err != nil {
+		t.Fatal(err)
+	}
+	e.api.pageLimit = 1
+	res, err := cwlogs.NewHistory(e.api, e.group).Read(t.Context(), "default", time.Time{}, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Truncated || !reflect.DeepEqual(res.Records, all[10:]) {
+		t.Errorf("Read = %d records (truncated %v), want the newest %d and Truncated", len(res.Records), res.Truncated, cwlogs.MaxPages)
+	}
+}
+
+func TestRecordBatchSortsAndSplitsStreams(t *testing.T) {
+	e := setup(t)
+	var out bytes.Buffer
+	recs := []sample.Record{quota("b", 3*time.Second, 1), quota("a", 2*time.Second, 2), quota("b", time.Second, 3), quota("a", 0, 4)}
+	if err := cwlogs.NewRecorder(e.api, e.group, &out).RecordBatch(t.Context(), recs); err != nil {
+		t.Fatal(err) // moto, like AWS, refuses events out of time order
+	}
+	if got, want := awstest.LogEvents(t, e.cfg, e.group, "a"), []string{emf(t, recs[3]), emf(t, recs[1])}; !reflect.DeepEqual(got, want) {
+		t.Errorf("stream a = %q, want %q", got, want)
+	}
+	if got, want := awstest.LogEvents(t, e.cfg, e.group, "b"), []string{emf(t, recs[2]), emf(t, recs[0])}; !reflect.DeepEqual(got, want) {
+		t.Errorf("stream b = %q, want %q", got, want)
+	}
+	if n := len(lines(out.String())); n != 4 {
+		t.Errorf("stdout has %d lines, want 4 plain ones", n)
+	}
+}
+
+func TestTooOldIsRejected(t *testing.T) {
+	e := setup(t)
+	var out bytes.Buffer
+	old := quota("default", -15*24*time.Hour, 9)
+	err := cwlogs.NewRecorder(e.api, e.group, &out).Record(t.Context(), old)
+	if !errors.Is(err, cwlogs.ErrRejected) || !strings.Contains(err.Error(), "too old") {
+		t.Fatalf("err = %v, want ErrRejected (too old)", err)
+	}
+	if got, want := lines(out.String()), []string{plain(t, old), emf(t, old)}; !reflect.DeepEqual(got, want) {
+		t.Errorf("stdout = %q, want %q", got, want)
+	}
+}
+
+func TestInvalidRecordWritesNothing(t *testing.T) {
+	var out bytes.Buffer
+	api := &fake{}
+	err := cwlogs.NewRecorder(api, "g", &out).Record(t.Context(), sample.Record{Time: base, Token: "default"})
+	if !errors.Is(err, sample.ErrInvalid) {
+		t.Errorf("err = %v, want sample.ErrInvalid", err)
+	}
+	if out.Len() != 0 || api.puts.Load() != 0 {
+		t.Errorf("an invalid record reached stdout (%q) or the API (%d puts)", out.String(), api.puts.Load())
+	}
+}
+
+// fake is a WriteAPI whose PutLogEvents answers with fixed results.
+type fake struct {
+	put  func(*cloudwatchlogs.PutLogEventsInput) (*cloudwatchlogs.PutLogEventsOutput, error)
+	puts atomic.Int64
+}
+
+func (f *fake) CreateLogStream(context.Context, *cloudwatchlogs.CreateLogStreamInput, ...func(*cloudwatchlogs.Options)) (*cloudwatchlogs.CreateLogStreamOutput, error) {
+	return &cloudwatchlogs.CreateLogStreamOutput{}, nil
+}
+
+func (f *fake) PutLogEvents(_ context.Context, in *cloudwatchlogs.PutLogEventsInput, _ ...func(*cloudwatchlogs.Options)) (*cloudwatchlogs.PutLogEventsOutput, error) {
+	f.puts.Add(1)
+	if f.put == nil {
+		return &cloudwatchlogs.PutLogEventsOutput{}, nil
+	}
+	return f.put(in)
+}
+
+func TestStdoutPolicy(t *testing.T) {
+	r0, r1, r2 := quota("default", 0, 10), quota("default", time.Second, 9), quota("default", 2*time.Second, 8)
+	batch := []sample.Record{r2, r0, r1} // put in time order: r0, r1, r2
+	rejectedInfo := func(info types.RejectedLogEventsInfo) func(*cloudwatchlogs.PutLogEventsInput) (*cloudwatchlogs.PutLogEventsOutput, error) {
+		return func(*cloudwatchlogs.PutLogEventsInput) (*cloudwatchlogs.PutLogEventsOutput, error) {
+			return &cloudwatchlogs.PutLogEventsOutput{RejectedLogEventsInfo: &info}, nil
+		}
+	}
+	fail := func(err error) func(*cloudwatchlogs.PutLogEventsInput) (*cloudwatchlogs.PutLogEventsOutput, error) {
+		return func(*cloudwatchlogs.PutLogEventsInput) (*cloudwatchlogs.PutLogEventsOutput, error) { return nil, err }
+	}
+	tests := []struct {
+		name    string
+		put     func(*cloudwatchlogs.PutLogEventsInput) (*cloudwatchlogs.PutLogEventsOutput, error)
+		recs    []sample.Record
+		wantErr error
+		errText string
+		emf     []sample.Record // records whose EMF line must follow the plain lines
+	}{
+		{"success", nil, []sample.Record{r0}, nil, "", nil},
+		{"throttled", fail(&types.ThrottlingException{Message: aws.String("Rate exceeded")}), []sample.Record{r0},
+			cwlogs.ErrThrottled, `put sample to log group "g": throttled: `, []sample.Record{r0}},
+		{"unavailable", fail(&types.ServiceUnavailableException{Message: aws.String("down")}), []sample.Record{r0},
+			cwlogs.ErrUnavailable, `put sample to log group "g": service unavailable: `, []sample.Record{r0}},
+		{"network", fail(errors.New("dial tcp: connection refused")), []sample.Record{r0},
+			cwlogs.ErrFailed, `put sample to log group "g": request failed: `, []sample.Record{r0}},
+		{"canceled", fail(fmt.Errorf("operation error: %w", context.Canceled)), []sample.Record{r0},
+			context.Canceled, `put sample to log group "g": operation error`, []sample.Record{r0}},
+		{"too old", rejectedInfo(types.RejectedLogEventsInfo{TooOldLogEventEndIndex: aws.Int32(1)}), []sample.Record{r0},
+			cwlogs.ErrRejected, `put sample to log group "g": rejected by CloudWatch Logs: 1 too old`, []sample.Record{r0}},
+		{"too new", rejectedInfo(types.RejectedLogEventsInfo{TooNewLogEventStartIndex: aws.Int32(0)}), []sample.Record{r0},
+			cwlogs.ErrRejected, `put sample to log group "g": rejected by CloudWatch Logs: 1 too new`, []sample.Record{r0}},
+		{"expired", rejectedInfo(types.RejectedLogEventsInfo{ExpiredLogEventEndIndex: aws.Int32(1)}), []sample.Record{r0},
+			cwlogs.ErrRejected, `put sample to log group "g": rejected by CloudWatch Logs: 1 older than the group's retention`, []sample.Record{r0}},
+		{"batch, only rejected ones to stdout", rejectedInfo(types.RejectedLogEventsInfo{TooOldLogEventEndIndex: aws.Int32(1), TooNewLogEventStartIndex: aws.Int32(2)}), batch,
+			cwlogs.ErrRejected, `put 3 samples to log group "g": rejected by CloudWatch Logs: 1 too old (over 14 days), 1 too new`, []sample.Record{r0, r2}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			err := cwlogs.NewRecorder(&fake{put: tt.put}, "g", &out).RecordBatch(t.Context(), tt.recs)
+			if tt.wantErr == nil {
+				if err != nil {
+					t.Fatal(err)
+				}
+			} else if !errors.Is(err, tt.wantErr) || !strings.HasPrefix(err.Error(), tt.errText) {
+				t.Fatalf("err = %v\nwant %v with prefix %q", err, tt.wantErr, tt.errText)
+			}
+			var want []string
+			for _, r := range tt.recs {
+				want = append(want, plain(t, r))
+			}
+			for _, r := range tt.emf {
+				want = append(want, emf(t, r))
+			}
+			if got := lines(out.String()); !reflect.DeepEqual(got, want) {
+				t.Errorf("stdout =\n%q\nwant\n%q", got, want)
+			}
+		})
+	}
+}
+
+// The SDK's retryer makes 3 attempts on throttling and unavailability; what
+// comes out after that must still say what happened.
+func TestRetriedErrorsSurface(t *testing.T) {
+	tests := []struct {
+		code   string
+		status int
+		want   error
+	}{
+		{"ThrottlingException", http.StatusBadRequest, cwlogs.ErrThrottled},
+		{"ServiceUnavailableException", http.StatusServiceUnavailable, cwlogs.ErrUnavailable},
+	}
+	for _, tt := range tests {
+		t.Run(tt.code, func(t *testing.T) {
+			var hits atomic.Int64
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				hits.Add(1)
+				w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+				w.WriteHeader(tt.status)
+				fmt.Fprintf(w, `{"__type":"%s","message":"try later"}`, tt.code)
+			}))
+			defer srv.Close()
+			client := cloudwatchlogs.NewFromConfig(awstest.Config(t, srv.URL), func(o *cloudwatchlogs.Options) {
+				// Default attempts, no waiting between them.
+				o.Retryer = retry.NewStandard(func(o *retry.StandardOptions) {
+					o.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return 0, nil })
+				})
+			})
+			err := cwlogs.NewRecorder(client, "g", nil).Record(t.Context(), quota("default", 0, 1))
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("err = %v, want %v", err, tt.want)
+			}
+			if got := hits.Load(); got != 3 {
+				t.Errorf("%d requests, want 3 (the default retryer's attempts)", got)
+			}
+			if !strings.Contains(err.Error(), tt.code) || strings.Contains(err.Error(), "\n") {
+				t.Errorf("err = %q: want one line naming %s", err, tt.code)
+			}
+			t.Log(err)
+		})
+	}
+}

@@ -1,0 +1,175 @@
+// Package ssmparam supplies the ChatWork API token from an SSM Parameter
+// Store SecureString. The value is read once per container and cached;
+// Invalidate drops it after ChatWork answers 401, since the token may have
+// been rotated. The value never appears in an error.
+package ssmparam
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	"github.com/aws/smithy-go"
+)
+
+// API is the part of *ssm.Client that Source uses.
+type API interface {
+	GetParameter(ctx context.Context, in *ssm.GetParameterInput, optFns ...func(*ssm.Options)) (*ssm.GetParameterOutput, error)
+}
+
+// Causes of a failed read, for errors.Is. Every error from Token wraps one of
+// them (except context errors, which are wrapped as they are) and, where
+// there is one, the SDK's error.
+var (
+	ErrNoName       = errors.New("no parameter name configured")
+	ErrNotFound     = errors.New("not found")
+	ErrAccessDenied = errors.New("access denied")
+	ErrKMS          = errors.New("cannot decrypt (KMS key)")
+	ErrThrottled    = errors.New("throttled")
+	ErrEmpty        = errors.New("empty value")
+	ErrFailed       = errors.New("request failed")
+)
+
+// Source is a chatwork.TokenSource and chatwork.Invalidator backed by one
+// SSM parameter. It is safe for concurrent use; concurrent callers while
+// nothing is cached share one GetParameter call.
+type Source struct {
+	api  API
+	name string
+
+	mu       sync.Mutex
+	token    string // valid when cached
+	cached   bool
+	inflight *fetch // the read under way, if any
+}
+
+// fetch is one GetParameter call whose result several callers may wait for.
+type fetch struct {
+	done  chan struct{}
+	token string
+	err   error
+}
+
+// New returns a Source for the parameter name (e.g. "/quotabot/token"). An
+// empty name is reported by the first Token call, so wiring code can build
+// its dependencies unconditionally.
+func New(api API, name string) *Source {
+	return &Source{api: api, name: name}
+}
+
+// Name is the parameter's name.
+func (s *Source) Name() string { return s.name }
+
+// Token returns the parameter's decrypted value with surrounding white space
+// removed (a value stored from a file often ends in a newline; ChatWork
+// tokens hold no spaces). The first call reads SSM; later calls return the
+// cached value until Invalidate.
+func (s *Source) Token(ctx context.Context) (string, error) {
+	for {
+		s.mu.Lock()
+		if s.cached {
+			tok := s.token
+			s.mu.Unlock()
+			return tok, nil
+		}
+		f := s.inflight
+		if f == nil {
+			f = &fetch{done: make(chan struct{})}
+			s.inflight = f
+			s.mu.Unlock()
+			s.run(ctx, f)
+			return f.token, f.err
+		}
+		s.mu.Unlock()
+
+		select {
+		case <-f.done:
+		case <-ctx.Done():
+			return "", fmt.Errorf("read SSM parameter %q: %w", s.name, context.Cause(ctx))
+		}
+		// A read that failed only because its caller gave up says nothing
+		// about this caller's chances: try again with this caller's context.
+		if f.err != nil && isContextErr(f.err) && ctx.Err() == nil {
+			continue
+		}
+		return f.token, f.err
+	}
+}
+
+// run performs the read for f and publishes the result.
+func (s *Source) run(ctx context.Context, f *fetch) {
+	f.token, f.err = s.read(ctx)
+	s.mu.Lock()
+	// If Invalidate ran meanwhile, this read may predate a rotation: give it
+	// to the callers that waited for it but do not cache it.
+	if s.inflight == f {
+		s.inflight = nil
+		if f.err == nil {
+			s.token, s.cached = f.token, true
+		}
+	}
+	s.mu.Unlock()
+	close(f.done)
+}
+
+// Invalidate drops the cached value, so the next Token reads SSM again.
+func (s *Source) Invalidate() {
+	s.mu.Lock()
+	s.token, s.cached = "", false
+	s.inflight = nil
+	s.mu.Unlock()
+}
+
+func (s *Source) read(ctx context.Context) (string, error) {
+	if s.name == "" {
+		return "", fmt.Errorf("read SSM parameter: %w", ErrNoName)
+	}
+	out, err := s.api.GetParameter(ctx, &ssm.GetParameterInput{
+		Name:           aws.String(s.name),
+		WithDecryption: aws.Bool(true),
+	})
+	if err != nil {
+		if isContextErr(err) {
+			return "", fmt.Errorf("read SSM parameter %q: %w", s.name, err)
+		}
+		return "", fmt.Errorf("read SSM parameter %q: %w: %w", s.name, classify(err), err)
+	}
+	var v string
+	if out != nil && out.Parameter != nil {
+		v = strings.TrimSpace(aws.ToString(out.Parameter.Value))
+	}
+	if v == "" {
+		return "", fmt.Errorf("read SSM parameter %q: %w", s.name, ErrEmpty)
+	}
+	return v, nil
+}
+
+// classify maps an SDK error to one of the package's causes by its AWS
+// error code.
+func classify(err error) error {
+	var ae smithy.APIError
+	if !errors.As(err, &ae) {
+		return ErrFailed // no answer from SSM: network, endpoint, credentials
+	}
+	switch code := ae.ErrorCode(); {
+	case code == "ParameterNotFound", code == "ParameterVersionNotFound":
+		return ErrNotFound
+	case code == "AccessDeniedException", code == "AccessDenied",
+		code == "UnrecognizedClientException", code == "InvalidClientTokenId",
+		code == "ExpiredTokenException":
+		return ErrAccessDenied
+	case code == "InvalidKeyId", strings.HasPrefix(code, "KMS"):
+		return ErrKMS
+	case code == "ThrottlingException", code == "TooManyUpdates":
+		return ErrThrottled
+	}
+	return ErrFailed
+}
+
+func isContextErr(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
