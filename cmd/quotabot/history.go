@@ -1,0 +1,249 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+
+	"github.com/quotabot/chatwork-quota-bot/internal/app"
+	"github.com/quotabot/chatwork-quota-bot/internal/cwlogs"
+	"github.com/quotabot/chatwork-quota-bot/internal/sample"
+)
+
+// window is one rate-limit window's low point, and history's --json form.
+type window struct {
+	Reset     time.Time `json:"reset"`
+	Low       int       `json:"low_remaining"`
+	Limit     int       `json:"limit"`
+	LowAt     time.Time `json:"low_at"`
+	Samples   int       `json:"samples"`
+	Failures  int       `json:"failures"` // failure records that carried this window's figures (429s)
+	Exhausted bool      `json:"exhausted"`
+}
+
+// failure is one failure record.
+type failure struct {
+	At     time.Time `json:"at"`
+	Kind   string    `json:"kind"`
+	Detail string    `json:"detail,omitempty"`
+	Source string    `json:"source"`
+}
+
+type historyReport struct {
+	Source    string         `json:"source"` // "file PATH" or "log group NAME"
+	Token     string         `json:"token"`
+	Since     time.Time      `json:"since"`
+	Windows   []window       `json:"windows"`
+	Records   int            `json:"records"`
+	Failures  []failure      `json:"failures"`
+	ByKind    map[string]int `json:"failures_by_kind"`
+	Skipped   int            `json:"skipped"`   // lines or events that were not records
+	Truncated bool           `json:"truncated"` // the log group had more than one read returns
+}
+
+func runHistory(ctx context.Context, args []string, e env) int {
+	fs := flag.NewFlagSet("history", flag.ContinueOnError)
+	group := fs.String("log-group", e.getenv("QUOTA_LOG_GROUP"), "CloudWatch Logs group `name` holding the samples (QUOTA_LOG_GROUP)")
+	file := fs.String("file", "", "JSON-lines samples `file` written by quotabot sandbox, instead of a log group")
+	label := fs.String("token-label", or(e.getenv("QUOTA_TOKEN_LABEL"), "default"), "the monitored token's `label` (QUOTA_TOKEN_LABEL)")
+	since := fs.Duration("since", 24*time.Hour, "how far back to look")
+	asJSON := fs.Bool("json", false, "print the windows as JSON")
+	if code, done := parseFlags(fs, args, e, "(--log-group NAME | --file PATH) [--since 24h] [--token-label LABEL] [--json]"); done {
+		return code
+	}
+	switch {
+	case *since <= 0:
+		return usageError(e, "history", "--since must be positive")
+	case flagSet(fs, "log-group") && *file != "":
+		return usageError(e, "history", "give --log-group or --file, not both")
+	case *file == "" && *group == "":
+		return usageError(e, "history", "no samples to read: give --log-group NAME (or set QUOTA_LOG_GROUP) or --file PATH")
+	}
+	from := time.Now().Add(-*since)
+	rep := historyReport{Token: *label, Since: from}
+	var recs []sample.Record
+	if *file != "" {
+		rep.Source = "file " + *file
+		var err error
+		recs, rep.Skipped, err = readFile(*file, *label, from)
+		if err != nil {
+			return fail(e, "history", err)
+		}
+	} else {
+		rep.Source = "log group " + *group
+		cfg, err := app.LoadAWS(ctx)
+		if err != nil {
+			return fail(e, "history", err)
+		}
+		res, err := cwlogs.NewHistory(cloudwatchlogs.NewFromConfig(cfg), *group).Read(ctx, *label, from, time.Time{})
+		if err != nil {
+			return fail(e, "history", err)
+		}
+		recs, rep.Skipped, rep.Truncated = res.Records, res.Skipped, res.Truncated
+	}
+	summarize(&rep, recs)
+	if *asJSON {
+		b, _ := json.MarshalIndent(rep, "", "  ")
+		fmt.Fprintln(e.stdout, string(b))
+		return exitOK
+	}
+	printHistory(e.stdout, rep, *since)
+	return exitOK
+}
+
+// readFile reads the token label's records at or after since from a
+// samples file; lines that are not records are counted, not fatal.
+func readFile(path, label string, since time.Time) ([]sample.Record, int, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, fmt.Errorf("read samples: %w", err)
+	}
+	defer f.Close()
+	var out []sample.Record
+	skipped := 0
+	br := bufio.NewReader(f)
+	for {
+		line, err := br.ReadBytes('\n')
+		if len(bytes.TrimSpace(line)) > 0 {
+			r, perr := sample.Parse(line)
+			switch {
+			case perr != nil:
+				skipped++
+			case r.Token == label && !r.Time.Before(since):
+				out = append(out, r)
+			}
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, 0, fmt.Errorf("read samples from %s: %w", path, err)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b sample.Record) int { return a.Time.Compare(b.Time) })
+	return out, skipped, nil
+}
+
+// summarize groups the records into windows by their reset, keeping each
+// window's lowest remaining (the earliest reading of it), and collects the
+// failure records.
+func summarize(rep *historyReport, recs []sample.Record) {
+	rep.Records = len(recs)
+	rep.ByKind = map[string]int{}
+	rep.Failures = []failure{}
+	rep.Windows = []window{}
+	byReset := map[int64]*window{}
+	for _, r := range recs {
+		if r.Error != "" {
+			rep.Failures = append(rep.Failures, failure{At: r.Time, Kind: r.Error, Detail: r.Detail, Source: string(r.Source)})
+			rep.ByKind[r.Error]++
+		}
+		if !r.HasQuota {
+			continue
+		}
+		w := byReset[r.Reset]
+		if w == nil {
+			w = &window{Reset: time.Unix(r.Reset, 0), Low: r.Remaining, Limit: r.Limit, LowAt: r.Time}
+			byReset[r.Reset] = w
+		}
+		w.Samples++
+		if r.Error != "" {
+			w.Failures++
+		}
+		if r.Remaining < w.Low {
+			w.Low, w.Limit, w.LowAt = r.Remaining, r.Limit, r.Time
+		}
+		if r.Remaining == 0 {
+			w.Exhausted = true
+		}
+	}
+	for _, w := range byReset {
+		rep.Windows = append(rep.Windows, *w)
+	}
+	sort.Slice(rep.Windows, func(i, j int) bool { return rep.Windows[i].Reset.Before(rep.Windows[j].Reset) })
+}
+
+var bars = []rune("▁▂▃▄▅▆▇█")
+
+// sparkline draws each window's low point as a share of its limit.
+func sparkline(ws []window) string {
+	var b strings.Builder
+	for _, w := range ws {
+		frac := 0.0
+		if w.Limit > 0 {
+			frac = float64(w.Low) / float64(w.Limit)
+		}
+		i := int(math.Round(frac * float64(len(bars)-1)))
+		b.WriteRune(bars[min(max(i, 0), len(bars)-1)])
+	}
+	return b.String()
+}
+
+func printHistory(w io.Writer, rep historyReport, since time.Duration) {
+	layout := "15:04:05"
+	if since > 20*time.Hour {
+		layout = "01-02 15:04:05"
+	}
+	fmt.Fprintf(w, "Quota of token %q from %s, since %s: %d records, %d windows\n",
+		rep.Token, rep.Source, rep.Since.Local().Format("2006-01-02 15:04:05 MST"), rep.Records, len(rep.Windows))
+	if rep.Truncated {
+		fmt.Fprintln(w, "(the log group holds more than one read returns: the oldest samples are left out)")
+	}
+	if rep.Skipped > 0 {
+		fmt.Fprintf(w, "(%d lines were not sample records and were skipped)\n", rep.Skipped)
+	}
+	if len(rep.Windows) > 0 {
+		fmt.Fprintf(w, "\n%-*s  %-15s  %-*s  %s\n", len(layout), "window reset", "low point", len(layout), "at", "samples")
+		for _, win := range rep.Windows {
+			pct := 0.0
+			if win.Limit > 0 {
+				pct = float64(win.Low) * 100 / float64(win.Limit)
+			}
+			note := ""
+			if win.Exhausted {
+				note = "  exhausted (429)"
+			}
+			low := fmt.Sprintf("%d/%d %3.0f%%", win.Low, win.Limit, pct)
+			fmt.Fprintf(w, "%s  %-15s  %s  %7d%s\n",
+				win.Reset.Local().Format(layout), low, win.LowAt.Local().Format(layout), win.Samples, note)
+		}
+		fmt.Fprintf(w, "\nlow points  %s  (oldest first; ▁ empty … █ full)\n", sparkline(rep.Windows))
+	} else {
+		fmt.Fprintln(w, "\nno samples in this period")
+	}
+	if len(rep.Failures) == 0 {
+		fmt.Fprintln(w, "failures    none")
+		return
+	}
+	kinds := make([]string, 0, len(rep.ByKind))
+	for k := range rep.ByKind {
+		kinds = append(kinds, k)
+	}
+	sort.Strings(kinds)
+	parts := make([]string, len(kinds))
+	for i, k := range kinds {
+		parts[i] = fmt.Sprintf("%s %d", k, rep.ByKind[k])
+	}
+	fmt.Fprintf(w, "failures    %d (%s)\n", len(rep.Failures), strings.Join(parts, ", "))
+	const show = 10
+	list := rep.Failures
+	if len(list) > show {
+		fmt.Fprintf(w, "  the last %d:\n", show)
+		list = list[len(list)-show:]
+	}
+	for _, f := range list {
+		fmt.Fprintf(w, "  %s  %-8s %-16s %s\n", f.At.Local().Format(layout), f.Source, f.Kind, f.Detail)
+	}
+}

@@ -1,0 +1,128 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// Exit codes.
+const (
+	exitOK    = 0
+	exitFail  = 1 // an error, or check's threshold reached
+	exitUsage = 2
+)
+
+const usage = `quotabot: the ChatWork API quota bot's command line.
+
+Usage:
+  quotabot sandbox [flags]   run ChatWork (simulated), the monitor, the alarm and the bot on this machine
+  quotabot check [flags]     read a token's quota once (spends one API call)
+  quotabot history [flags]   show each rate-limit window's low point from the recorded samples
+  quotabot help [command]    show this, or a command's flags
+
+Run "quotabot help COMMAND" for a command's flags.
+`
+
+type command struct {
+	name, summary string
+	run           func(ctx context.Context, args []string, env env) int
+}
+
+// env is what a command gets from the process.
+type env struct {
+	getenv         func(string) string
+	stdin          io.Reader
+	stdout, stderr io.Writer
+}
+
+var commands = []command{
+	{"sandbox", "run the whole bot on this machine", runSandbox},
+	{"check", "read a token's quota once", runCheck},
+	{"history", "show each window's low point", runHistory},
+}
+
+// run is the program: main only adds the signals and exits with its code.
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
+	e := env{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	switch args[0] {
+	case "help", "-h", "-help", "--help":
+		if len(args) > 1 {
+			for _, c := range commands {
+				if c.name == args[1] {
+					return c.run(ctx, []string{"-h"}, e)
+				}
+			}
+			fmt.Fprintf(stderr, "quotabot: unknown command %q\n\n%s", args[1], usage)
+			return exitUsage
+		}
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	}
+	for _, c := range commands {
+		if c.name == args[0] {
+			return c.run(ctx, args[1:], e)
+		}
+	}
+	fmt.Fprintf(stderr, "quotabot: unknown command %q\n\n%s", args[0], usage)
+	return exitUsage
+}
+
+// parseFlags parses a command's flags. done means the command should
+// return code at once: after -h (usage on stdout, 0) or a usage error
+// (message and usage on stderr, 2).
+func parseFlags(fs *flag.FlagSet, args []string, e env, synopsis string) (code int, done bool) {
+	fs.SetOutput(io.Discard)
+	printUsage := func(w io.Writer) {
+		fmt.Fprintf(w, "Usage: quotabot %s %s\n\nFlags:\n", fs.Name(), synopsis)
+		fs.SetOutput(w)
+		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
+	}
+	err := fs.Parse(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		printUsage(e.stdout)
+		return exitOK, true
+	case err != nil:
+		fmt.Fprintf(e.stderr, "quotabot %s: %v\n", fs.Name(), err)
+		printUsage(e.stderr)
+		return exitUsage, true
+	case fs.NArg() > 0:
+		fmt.Fprintf(e.stderr, "quotabot %s: unexpected argument %q\n", fs.Name(), strings.Join(fs.Args(), " "))
+		printUsage(e.stderr)
+		return exitUsage, true
+	}
+	return exitOK, false
+}
+
+// usageError reports a flag value that parsed but makes no sense.
+func usageError(e env, cmd string, format string, args ...any) int {
+	fmt.Fprintf(e.stderr, "quotabot %s: %s\nRun \"quotabot help %s\" for the flags.\n", cmd, fmt.Sprintf(format, args...), cmd)
+	return exitUsage
+}
+
+// fail reports an error as one line.
+func fail(e env, cmd string, err error) int {
+	msg := strings.Join(strings.Fields(err.Error()), " ")
+	fmt.Fprintf(e.stderr, "quotabot %s: %s\n", cmd, msg)
+	return exitFail
+}
+
+// flagSet reports whether the named flag was given on the command line.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == name {
+			set = true
+		}
+	})
+	return set
+}

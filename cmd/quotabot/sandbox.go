@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"os"
+	"time"
+
+	"github.com/quotabot/chatwork-quota-bot/internal/sandbox"
+)
+
+// sandboxHook, when set by a test, sees the configuration before the
+// sandbox starts (to learn its generated tokens through Config.Secrets).
+var sandboxHook func(*sandbox.Config)
+
+func runSandbox(ctx context.Context, args []string, e env) int {
+	fs := flag.NewFlagSet("sandbox", flag.ContinueOnError)
+	window := fs.Duration("window", time.Minute, "length of the simulated rate-limit `window` (ChatWork's is 5m); also the alarm's period")
+	limit := fs.Int("limit", 300, "calls allowed per window")
+	threshold := fs.Int("threshold", -1, "alarm when the remaining count (or percent) is at or under this; default 20% of the limit")
+	kind := fs.String("threshold-kind", "count", "what --threshold counts: count or percent")
+	interval := fs.Duration("interval", 5*time.Second, "how often the monitor reads the quota")
+	lang := fs.String("lang", or(e.getenv("QUOTA_LANGUAGE"), "ja"), "the bot's language: ja or en")
+	dir := fs.String("dir", "", "`directory` for the samples file and the log (default: a new temporary directory)")
+	port := fs.Int("port", 0, "loopback port of the ChatWork simulator (default: a free one)")
+	if code, done := parseFlags(fs, args, e, "[flags]"); done {
+		return code
+	}
+	cfg := sandbox.Config{
+		Window: *window, Limit: *limit, Interval: *interval,
+		Language: *lang, Dir: *dir, Port: *port,
+		Interactive: isTerminal(e.stdin),
+	}
+	switch *kind {
+	case "count":
+	case "percent":
+		cfg.ThresholdPercent = true
+	default:
+		return usageError(e, "sandbox", "--threshold-kind %q: want count or percent", *kind)
+	}
+	switch {
+	case *threshold >= 0:
+		cfg.Threshold = *threshold
+	case *limit > 0:
+		cfg.Threshold = sandbox.DefaultThreshold(*limit, cfg.ThresholdPercent)
+	}
+	if *lang != "ja" && *lang != "en" {
+		return usageError(e, "sandbox", "--lang %q: want ja or en", *lang)
+	}
+	if tz := e.getenv("QUOTA_TIME_ZONE"); tz != "" {
+		loc, err := time.LoadLocation(tz)
+		if err != nil {
+			return usageError(e, "sandbox", "QUOTA_TIME_ZONE %q: %v", tz, err)
+		}
+		cfg.Location = loc
+	}
+	if err := cfg.Validate(); err != nil {
+		return usageError(e, "sandbox", "%v", err)
+	}
+	if sandboxHook != nil {
+		sandboxHook(&cfg)
+	}
+	if err := sandbox.Run(ctx, cfg, e.stdin, e.stdout); err != nil {
+		return fail(e, "sandbox", err)
+	}
+	return exitOK
+}
+
+// isTerminal reports whether r is a terminal, where a person types.
+func isTerminal(r any) bool {
+	f, ok := r.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+func or(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}

@@ -1,0 +1,140 @@
+package sandbox
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// maxWait bounds !wait, so a typo cannot hang a script for a day.
+const maxWait = time.Hour
+
+const help = `In the room:
+  any text      a message from you in the room (/quota asks the bot, /quota help explains it)
+  !burn N       spend N API calls as another program using the bot's token would
+  !wait D       wait for a duration such as 5s or 1m (for scripts); !wait reset waits for the window's reset
+  !status       the token's quota right now, from the simulator (spends nothing), and the alarm's state
+  !quit         stop (so does Ctrl-C, or the end of the input)
+  !help         this list`
+
+// interact reads lines until the input ends (true) or ctx is done (false).
+// Reading happens in a goroutine of its own: a terminal read cannot be
+// interrupted, so on Ctrl-C that goroutine is left blocked in it and the
+// process exits around it.
+func (s *session) interact(ctx context.Context, in io.Reader) bool {
+	lines := make(chan string)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(in)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			select {
+			case lines <- sc.Text():
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case line, ok := <-lines:
+			if !ok {
+				return true
+			}
+			if !s.command(ctx, line) {
+				return true
+			}
+		}
+	}
+}
+
+// command handles one input line; false means stop.
+func (s *session) command(ctx context.Context, line string) bool {
+	text := strings.TrimSpace(line)
+	if text == "" {
+		return true
+	}
+	if !s.cfg.Interactive {
+		s.out.Event(time.Now(), "%s: %s", humanName, text)
+	}
+	if !strings.HasPrefix(text, "!") {
+		s.sim.Say(RoomID, HumanID, text)
+		if !s.cfg.Interactive {
+			// A script's next line waits for the answer, so a transcript
+			// reads in order and !burn cannot overtake a /quota.
+			s.settle(ctx)
+		}
+		return true
+	}
+	name, arg, _ := strings.Cut(text, " ")
+	arg = strings.TrimSpace(arg)
+	switch strings.ToLower(name) {
+	case "!help":
+		s.out.Println(help)
+	case "!burn":
+		n, err := strconv.Atoi(arg)
+		if err != nil || n < 1 {
+			s.out.Println("!burn takes a number of calls, e.g. !burn 250")
+			return true
+		}
+		ok := s.sim.Spend(s.apiToken, n)
+		msg := fmt.Sprintf("another client spent %d calls", n)
+		if ok < n {
+			msg += fmt.Sprintf(" (%d of them got 429)", n-ok)
+		}
+		s.out.Event(time.Now(), "%s; %s", msg, s.quotaLine())
+	case "!wait":
+		s.wait(ctx, arg)
+	case "!status":
+		s.out.Event(time.Now(), "%s; alarm %s", s.quotaLine(), s.alarm.State())
+	case "!quit", "!exit":
+		return false
+	default:
+		s.out.Printf("unknown command %s; !help lists the commands (a message starting with ! is not sent)", name)
+	}
+	return true
+}
+
+func (s *session) wait(ctx context.Context, arg string) {
+	var d time.Duration
+	if strings.EqualFold(arg, "reset") {
+		_, _, reset := s.sim.Quota(s.apiToken)
+		// A little past the reset, so the next call is in the new window.
+		d = time.Until(reset) + 50*time.Millisecond
+	} else {
+		var err error
+		d, err = time.ParseDuration(arg)
+		if err != nil || d < 0 || d > maxWait {
+			s.out.Printf("!wait takes a duration up to %v, e.g. !wait 10s, or !wait reset", maxWait)
+			return
+		}
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+// quotaLine describes the token's quota as the simulator holds it.
+func (s *session) quotaLine() string {
+	limit, remaining, reset := s.sim.Quota(s.apiToken)
+	pct := 0.0
+	if limit > 0 {
+		pct = float64(remaining) * 100 / float64(limit)
+	}
+	return fmt.Sprintf("quota %d of %d left (%.0f%%), resets %s (in %v)",
+		remaining, limit, pct, reset.In(s.cfg.Location).Format("15:04:05"), until(reset))
+}
+
+// until is the time left until t, to the second.
+func until(t time.Time) time.Duration {
+	return max(time.Until(t), 0).Round(time.Second)
+}

@@ -1,0 +1,220 @@
+package sandbox
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/quotabot/chatwork-quota-bot/internal/alarm"
+	"github.com/quotabot/chatwork-quota-bot/internal/localstore"
+	"github.com/quotabot/chatwork-quota-bot/internal/sample"
+)
+
+// console serialises the lines the sandbox's goroutines print.
+type console struct {
+	mu  sync.Mutex
+	w   io.Writer
+	loc *time.Location
+}
+
+func newConsole(w io.Writer, loc *time.Location) *console { return &console{w: w, loc: loc} }
+
+func (c *console) Println(s string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	fmt.Fprintln(c.w, s)
+}
+
+func (c *console) Printf(format string, args ...any) { c.Println(fmt.Sprintf(format, args...)) }
+
+// Event prints a line stamped with t's time of day.
+func (c *console) Event(t time.Time, format string, args ...any) {
+	c.Println(t.In(c.loc).Format("15:04:05") + "  " + fmt.Sprintf(format, args...))
+}
+
+// recorder writes every record to the file and shows it to the alarm, as
+// the log group's metric filter would show it to CloudWatch.
+type recorder struct {
+	store *localstore.Store
+	alarm *standIn
+	first chan struct{} // closed by the first record
+	once  sync.Once
+}
+
+func (r *recorder) Record(ctx context.Context, rec sample.Record) error {
+	// A reading cut short because the sandbox is stopping is not a reading
+	// (a killed Lambda invocation writes nothing either).
+	if err := ctx.Err(); err != nil && rec.Error != "" {
+		return err
+	}
+	if err := r.store.Record(ctx, rec); err != nil {
+		return err
+	}
+	r.alarm.Observe(rec)
+	r.once.Do(func() { close(r.first) })
+	return nil
+}
+
+// standIn is the CloudWatch alarm: alarm.Evaluator behind a lock.
+type standIn struct {
+	mu sync.Mutex
+	ev *alarm.Evaluator
+}
+
+func newStandIn(rule alarm.Rule, name string) *standIn {
+	return &standIn{ev: alarm.NewEvaluator(rule, name)}
+}
+
+func (a *standIn) Observe(r sample.Record) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.ev.Observe(r)
+}
+
+func (a *standIn) Evaluate(now time.Time) (alarm.Event, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.ev.Evaluate(now)
+}
+
+func (a *standIn) State() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.ev.State()
+}
+
+// monitorLoop ticks the monitor on its schedule, each tick on its own as
+// scheduled Lambda invocations are: a tick that waits for a window's final
+// reading does not hold up the next one.
+func (s *session) monitorLoop(ctx context.Context) {
+	var ticks sync.WaitGroup
+	defer ticks.Wait()
+	tick := func() {
+		ticks.Go(func() {
+			// A Lambda's timeout, generous enough for the final reading.
+			tctx, cancel := context.WithTimeout(ctx, s.cfg.Window+s.cfg.Interval+15*time.Second)
+			defer cancel()
+			if _, err := s.mon.Tick(tctx); err != nil && ctx.Err() == nil {
+				s.out.Event(time.Now(), "monitor: %v", err)
+			}
+		})
+	}
+	t := time.NewTicker(s.cfg.Interval)
+	defer t.Stop()
+	tick()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			tick()
+		}
+	}
+}
+
+// alarmLoop evaluates the alarm every second, as CloudWatch evaluates its
+// alarms every minute; deliver carries the bot's work past the loop's end.
+func (s *session) alarmLoop(ctx, deliver context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.evaluate(ctx, deliver)
+		}
+	}
+}
+
+// evaluate runs one alarm evaluation and delivers a state change to the bot
+// the way EventBridge would: as JSON, which the receiver parses.
+func (s *session) evaluate(ctx, deliver context.Context) {
+	if ctx.Err() != nil {
+		return
+	}
+	ev, changed := s.alarm.Evaluate(time.Now())
+	if !changed {
+		return
+	}
+	s.out.Event(ev.Time, "alarm %s: %s → %s (%s)", ev.Detail.AlarmName, ev.Detail.PreviousState.Value, ev.Detail.State.Value, ev.Detail.State.Reason)
+	raw, err := json.Marshal(ev)
+	if err != nil {
+		s.out.Event(time.Now(), "alarm: encode event: %v", err)
+		return
+	}
+	parsed, err := alarm.Parse(raw)
+	if err != nil {
+		s.out.Event(time.Now(), "alarm: %v", err)
+		return
+	}
+	if s.handler == nil {
+		s.noAlarms.Do(func() {
+			s.out.Println("          (this build of the bot does not handle alarm events yet: nothing is posted)")
+		})
+		return
+	}
+	hctx, cancel := context.WithTimeout(deliver, 30*time.Second)
+	defer cancel()
+	if err := s.handler.HandleAlarm(hctx, parsed); err != nil {
+		s.out.Event(time.Now(), "bot: alarm event not handled: %v", err)
+	}
+}
+
+// roomLoop shows the bot's messages as they land in the room.
+func (s *session) roomLoop(ctx context.Context) {
+	t := time.NewTicker(150 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.showRoom()
+		}
+	}
+}
+
+// showRoom prints the room's messages not shown yet, except the person's
+// own: they typed them.
+func (s *session) showRoom() {
+	s.showMu.Lock()
+	defer s.showMu.Unlock()
+	for _, m := range s.sim.Messages(RoomID) {
+		id, err := strconv.ParseInt(m.ID, 10, 64)
+		if err != nil || id <= s.printed {
+			continue
+		}
+		s.printed = id
+		if m.AccountID == HumanID {
+			continue
+		}
+		body := Format(m.Body, accountName)
+		s.out.Event(time.Unix(m.SendTime, 0), "%s:\n%s", accountName(m.AccountID), indent(body, "          "))
+	}
+}
+
+func accountName(id int64) string {
+	switch id {
+	case BotID:
+		return botName
+	case HumanID:
+		return humanName
+	}
+	return ""
+}
+
+func indent(s, prefix string) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		if l != "" {
+			lines[i] = prefix + l
+		}
+	}
+	return strings.Join(lines, "\n")
+}

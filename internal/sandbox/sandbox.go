@@ -1,0 +1,359 @@
+// Package sandbox runs the whole quota bot on loopback, with no AWS account
+// and no ChatWork token: the ChatWork simulator, the monitor ticking against
+// it through the real client, the bot's webhook handler receiving the
+// simulator's signed deliveries, samples in a local JSON-lines file in the
+// log group's record format, and a stand-in for the CloudWatch alarm that
+// hands the bot the state change events EventBridge would. A terminal (or a
+// script on stdin) is a person in the room.
+package sandbox
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/quotabot/chatwork-quota-bot/bot"
+	"github.com/quotabot/chatwork-quota-bot/internal/alarm"
+	"github.com/quotabot/chatwork-quota-bot/internal/chatwork"
+	"github.com/quotabot/chatwork-quota-bot/internal/chatworksim"
+	"github.com/quotabot/chatwork-quota-bot/internal/localstore"
+	"github.com/quotabot/chatwork-quota-bot/monitor"
+)
+
+// Identities in the simulated ChatWork.
+const (
+	RoomID     = 1001
+	BotID      = 9001
+	HumanID    = 2001
+	botName    = "Quota Bot"
+	humanName  = "You"
+	TokenLabel = "default"
+	// AlarmName is the stand-in alarm's name, as the template names its own.
+	AlarmName = "chatwork-quota-sandbox"
+)
+
+// Config configures a sandbox. Zero values take the defaults noted.
+type Config struct {
+	Window           time.Duration // rate-limit window and alarm period; default 60s
+	Limit            int           // calls per window; default 300
+	Threshold        int           // alarm threshold; default 20% of Limit as a count
+	ThresholdPercent bool          // Threshold is a percentage of the limit
+	Interval         time.Duration // monitor schedule; default 5s
+	Language         string        // the bot's language, "ja" (default) or "en"
+	Location         *time.Location
+	Dir              string // where the records file goes; default a new temp dir
+	Port             int    // the simulator's port; 0 picks a free one
+	// Interactive is true when a person types (stdin is a terminal): input
+	// lines are not echoed back.
+	Interactive bool
+	// Secrets, when set, is told the generated API and webhook tokens, so
+	// tests can check that no output holds them. Nothing else ever shows them.
+	Secrets func(apiToken, webhookToken string)
+}
+
+// Validate reports a setting Run would refuse, naming it.
+func (c Config) Validate() error { return c.defaults() }
+
+func (c *Config) defaults() error {
+	if c.Window == 0 {
+		c.Window = time.Minute
+	}
+	if c.Limit == 0 {
+		c.Limit = 300
+	}
+	if c.Interval == 0 {
+		c.Interval = 5 * time.Second
+	}
+	if c.Language == "" {
+		c.Language = "ja"
+	}
+	if c.Location == nil {
+		c.Location = time.Local
+	}
+	switch {
+	case c.Window < time.Second:
+		return fmt.Errorf("window %v: want at least 1s", c.Window)
+	case c.Limit < 1:
+		return fmt.Errorf("limit %d: want at least 1", c.Limit)
+	case c.Interval < 100*time.Millisecond:
+		return fmt.Errorf("interval %v: want at least 100ms", c.Interval)
+	case c.Interval >= c.Window:
+		return fmt.Errorf("interval %v must be shorter than the window %v, or the alarm sees no data", c.Interval, c.Window)
+	case c.Threshold < 0:
+		return fmt.Errorf("threshold %d: must not be negative", c.Threshold)
+	case c.ThresholdPercent && c.Threshold > 100:
+		return fmt.Errorf("threshold %d%%: must be at most 100", c.Threshold)
+	case c.Port < 0 || c.Port > 65535:
+		return fmt.Errorf("port %d: not a TCP port", c.Port)
+	case c.Language != "ja" && c.Language != "en":
+		return fmt.Errorf("language %q: want ja or en", c.Language)
+	}
+	return nil
+}
+
+// DefaultThreshold is the threshold when none is given: 20% of the limit,
+// as a count of calls, or 20 with a percentage.
+func DefaultThreshold(limit int, percent bool) int {
+	if percent {
+		return 20
+	}
+	return limit / 5
+}
+
+// alarmHandler is the bot's alarm entry point (issue 4), declared here so
+// the sandbox works with a bot that does not have it yet.
+type alarmHandler interface {
+	HandleAlarm(ctx context.Context, ev alarm.Event) error
+}
+
+// session is one running sandbox.
+type session struct {
+	cfg      Config
+	out      *console
+	sim      *chatworksim.Server
+	apiToken string
+	store    *localstore.Store
+	alarm    *standIn
+	mon      *monitor.Monitor
+	handler  alarmHandler // nil while the bot cannot handle alarms
+	simURL   string
+	hookURL  string
+	logPath  string
+	logFile  *os.File
+	showMu   sync.Mutex
+	printed  int64 // id of the newest room message shown; guarded by showMu
+	noAlarms sync.Once
+}
+
+// Run runs a sandbox until ctx is done (exiting cleanly) or, when the input
+// ends, until the answers to it have landed and been shown. Its errors are
+// one line each and never hold a token.
+func Run(ctx context.Context, cfg Config, in io.Reader, out io.Writer) error {
+	if err := cfg.defaults(); err != nil {
+		return err
+	}
+	if cfg.Threshold == 0 {
+		cfg.Threshold = DefaultThreshold(cfg.Limit, cfg.ThresholdPercent)
+	}
+	s := &session{cfg: cfg, out: newConsole(out, cfg.Location)}
+	return s.run(ctx, in)
+}
+
+func (s *session) run(ctx context.Context, in io.Reader) (err error) {
+	cfg := s.cfg
+	// Listeners first: a port in use is the likeliest failure, and nothing
+	// has been created yet that would need cleaning up.
+	simLn, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(cfg.Port)))
+	if err != nil {
+		return fmt.Errorf("start the ChatWork simulator: %w", err)
+	}
+	defer simLn.Close()
+	hookLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("start the webhook listener: %w", err)
+	}
+	defer hookLn.Close()
+
+	dir := cfg.Dir
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "quotabot-sandbox-"); err != nil {
+			return fmt.Errorf("create the sandbox directory: %w", err)
+		}
+	}
+	s.store, err = localstore.Open(filepath.Join(dir, "samples.jsonl"))
+	if err != nil {
+		return err
+	}
+	defer s.store.Close()
+	s.logPath = filepath.Join(dir, "sandbox.log")
+	s.logFile, err = os.OpenFile(s.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("open the sandbox log: %w", err)
+	}
+	defer s.logFile.Close()
+	logger := slog.New(slog.NewTextHandler(s.logFile, nil))
+
+	apiToken, err := randomHex(20)
+	if err != nil {
+		return err
+	}
+	s.apiToken = apiToken
+	humanToken, err := randomHex(20)
+	if err != nil {
+		return err
+	}
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return fmt.Errorf("generate the webhook token: %w", err)
+	}
+	webhookToken := base64.StdEncoding.EncodeToString(key)
+	if cfg.Secrets != nil {
+		cfg.Secrets(apiToken, webhookToken)
+	}
+
+	// ChatWork.
+	s.sim = chatworksim.New(chatworksim.Config{
+		Limit: cfg.Limit, Window: cfg.Window, Mode: chatworksim.WindowFixed,
+		Logf: func(format string, args ...any) { logger.Info("chatworksim: " + fmt.Sprintf(format, args...)) },
+	})
+	defer s.sim.Close()
+	s.sim.AddAccount(apiToken, BotID, botName)
+	s.sim.AddAccount(humanToken, HumanID, humanName)
+	s.sim.AddRoom(RoomID)
+	s.simURL = "http://" + simLn.Addr().String() + "/v2"
+	s.hookURL = "http://" + hookLn.Addr().String() + "/webhook"
+	if err := s.sim.AddWebhook(chatworksim.Webhook{URL: s.hookURL, Token: webhookToken, RoomID: RoomID}); err != nil {
+		return fmt.Errorf("register the webhook: %w", err)
+	}
+
+	// The bot and the monitor, on the real client; every record they write
+	// goes to the file and to the alarm stand-in.
+	client, err := chatwork.New(chatwork.Config{BaseURL: s.simURL, Token: chatwork.StaticToken(apiToken)})
+	if err != nil {
+		return fmt.Errorf("create the ChatWork client: %w", err)
+	}
+	s.alarm = newStandIn(alarm.Rule{Percent: cfg.ThresholdPercent, Threshold: float64(cfg.Threshold), Period: cfg.Window}, AlarmName)
+	rec := &recorder{store: s.store, alarm: s.alarm, first: make(chan struct{})}
+	verifier, err := chatwork.NewVerifier(webhookToken)
+	if err != nil {
+		return fmt.Errorf("create the webhook verifier: %w", err)
+	}
+	b, err := bot.New(bot.Config{
+		RoomID:           RoomID,
+		BotAccountID:     BotID,
+		Language:         cfg.Language,
+		Location:         cfg.Location,
+		TokenLabel:       TokenLabel,
+		Threshold:        cfg.Threshold,
+		ThresholdPercent: cfg.ThresholdPercent,
+		MonitorInterval:  cfg.Interval,
+	}, bot.Deps{ChatWork: client, Recorder: rec, History: s.store, Verifier: verifier, Logger: logger})
+	if err != nil {
+		return err
+	}
+	if h, ok := any(b).(alarmHandler); ok {
+		s.handler = h
+	}
+	s.mon, err = monitor.New(monitor.Config{
+		TokenLabel: TokenLabel,
+		Interval:   cfg.Interval,
+		FinalLead:  min(time.Second, cfg.Interval/2),
+		Logger:     logger,
+	}, client, rec, nil)
+	if err != nil {
+		return err
+	}
+
+	// Servers. They stop last, after the work that needs them.
+	serveCtx, stopServing := context.WithCancel(context.Background())
+	var servers sync.WaitGroup
+	defer func() {
+		stopServing()
+		servers.Wait()
+	}()
+	servers.Go(func() {
+		if err := s.sim.Serve(serveCtx, simLn); err != nil {
+			logger.Error("simulator stopped", "err", err)
+		}
+	})
+	hs := &http.Server{Handler: b.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	servers.Go(func() {
+		if err := hs.Serve(hookLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("webhook server stopped", "err", err)
+		}
+	})
+	servers.Go(func() {
+		<-serveCtx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if hs.Shutdown(sctx) != nil {
+			hs.Close()
+		}
+	})
+
+	s.summary()
+
+	// Background work: the monitor, the alarm and the room's printer. They
+	// stop when work is canceled, before the servers do.
+	work, stopWork := context.WithCancel(ctx)
+	var workers sync.WaitGroup
+	stopWorkers := func() {
+		stopWork()
+		workers.Wait()
+	}
+	defer stopWorkers()
+	workers.Go(func() { s.monitorLoop(work) })
+	workers.Go(func() { s.alarmLoop(work, serveCtx) })
+	workers.Go(func() { s.roomLoop(work) })
+	// The monitor's first reading, so the first /quota finds it running.
+	select {
+	case <-rec.first:
+	case <-time.After(15 * time.Second):
+	case <-ctx.Done():
+	}
+
+	ended := s.interact(ctx, in)
+	if ended && ctx.Err() == nil {
+		// End of input: let the answers land, give the alarm a last look,
+		// and show what arrived.
+		s.settle(ctx)
+		stopWorkers()
+		s.evaluate(ctx, serveCtx)
+		s.settle(ctx)
+	}
+	stopWorkers()
+	s.showRoom()
+	if ctx.Err() != nil {
+		s.out.Println("stopped.")
+	}
+	return nil
+}
+
+// settle waits until the simulator has no webhook delivery queued or in
+// flight, the bot's replies included, bounded so a stuck receiver cannot
+// hold up the exit.
+func (s *session) settle(ctx context.Context) {
+	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	_ = s.sim.WaitIdle(wctx)
+	s.showRoom()
+}
+
+func (s *session) summary() {
+	unit := " remaining"
+	if s.cfg.ThresholdPercent {
+		unit = "% remaining"
+	}
+	o := s.out
+	o.Println("quotabot sandbox: ChatWork, the monitor, the alarm and the bot, all on this machine.")
+	o.Printf("  ChatWork simulator  %s  (room %d; you are account %d, the bot %d)", s.simURL, RoomID, HumanID, BotID)
+	o.Printf("  bot webhook         %s  (signed room webhook)", s.hookURL)
+	o.Printf("  samples             %s", s.store.Path())
+	o.Printf("  log                 %s", s.logPath)
+	o.Printf("  quota               %d calls per %v window; the monitor reads it every %v", s.cfg.Limit, s.cfg.Window, s.cfg.Interval)
+	o.Printf("  alarm               at or under %d%s over %v", s.cfg.Threshold, unit, s.cfg.Window)
+	o.Println("Type a message for the room: /quota asks the bot, !burn N spends N calls, !help lists more.")
+	if s.cfg.Interactive {
+		o.Println("Ctrl-C quits.")
+	}
+}
+
+func randomHex(n int) (string, error) {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("generate a token: %w", err)
+	}
+	return hex.EncodeToString(b), nil
+}
