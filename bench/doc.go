@@ -1,0 +1,15 @@
+// Package bench measures the monitor's sampling strategy against the 2018
+// design it replaces (issue 7), and the webhook's hot paths.
+//
+// The coverage benchmark drives the real monitor.Monitor, through its Lambda
+// handler and the real ChatWork client, against the ChatWork simulator over
+// HTTP, on the simulator's virtual clock. A discrete-event loop (sched) plays
+// the parts of AWS around it: EventBridge Scheduler ticks with jitter, SQS
+// wake-ups with their whole-second delay and a delivery lag, Lambda
+// containers that serve one invocation at a time (a second concurrent
+// invocation gets a fresh container, as on Lambda), and other programs
+// sharing the token. Lambda billing is modelled per invocation; see Params.
+//
+// BENCHMARKS.md at the repository root has the command, the figures and
+// what they mean.
+package bench
