@@ -1,0 +1,242 @@
+// Package bot is the webhook side of the quota bot: it verifies ChatWork's
+// signed webhook deliveries, recognises the /quota command in a room, and
+// answers with the token's current quota and its recent history.
+//
+// The heart is an http.Handler (Bot.Handler), so the same code serves the
+// Lambda Function URL adapter, the local sandbox and httptest. Every
+// dependency is a small interface declared here; cmd/webhook wires the real
+// ChatWork client, the CloudWatch Logs recorder and history.
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/quotabot/chatwork-quota-bot/internal/chatwork"
+	"github.com/quotabot/chatwork-quota-bot/internal/sample"
+)
+
+// ChatWork is what the bot needs from the ChatWork API. *chatwork.Client
+// implements it.
+type ChatWork interface {
+	ReadQuota(ctx context.Context) (chatwork.Reading, error)
+	Post(ctx context.Context, roomID int64, body string) (chatwork.Posted, error)
+}
+
+// Recorder writes one sample record, the same way the monitor does.
+type Recorder interface {
+	Record(ctx context.Context, r sample.Record) error
+}
+
+// History reads back the records written for token between since and until.
+type History interface {
+	Samples(ctx context.Context, token string, since, until time.Time) ([]sample.Record, error)
+}
+
+// Deps are the bot's collaborators. All but Logger are required.
+type Deps struct {
+	ChatWork
+	Recorder
+	History
+	Verifier *chatwork.Verifier
+	Logger   *slog.Logger // nil discards logs
+}
+
+// Config tunes the bot. Zero values take the defaults noted per field.
+type Config struct {
+	// RoomID is CHATWORK_ROOM_ID: the room alerts go to. It may always ask.
+	RoomID int64
+	// AllowedRoomIDs are further rooms that may ask (CHATWORK_ALLOWED_ROOM_IDS).
+	AllowedRoomIDs []int64
+	// BotAccountID is the bot's own account, whose messages are ignored.
+	// 0 learns it from the first reading's AccountID.
+	BotAccountID int64
+	// Language is "ja" (default) or "en".
+	Language string
+	// Location is QUOTA_TIME_ZONE for times in messages; default Asia/Tokyo.
+	Location *time.Location
+	// TokenLabel is QUOTA_TOKEN_LABEL; default "default".
+	TokenLabel string
+	// Threshold is the alarm threshold shown in answers: a count of remaining
+	// calls, or with ThresholdPercent a percentage of the limit.
+	Threshold        int
+	ThresholdPercent bool
+	// MonitorInterval is the monitor's schedule period (default 1m, the
+	// monitor's own default). A latest monitor sample older than twice this
+	// plus a minute of slack makes the answer warn that the monitor looks
+	// stopped.
+	MonitorInterval time.Duration
+	// MaxBody is the largest webhook body accepted; default 64 KiB.
+	MaxBody int64
+	// Now is the clock for messages and records; default time.Now.
+	Now func() time.Time
+	// Sleep waits out the per-room posting limit; default waits for d or
+	// until ctx is done.
+	Sleep func(ctx context.Context, d time.Duration) error
+}
+
+const (
+	defaultMaxBody         = 64 << 10
+	defaultMonitorInterval = time.Minute
+	defaultTimeZone        = "Asia/Tokyo"
+)
+
+func (c *Config) defaults() {
+	if c.Language == "" {
+		c.Language = "ja"
+	}
+	if c.Location == nil {
+		c.Location = defaultLocation()
+	}
+	if c.TokenLabel == "" {
+		c.TokenLabel = "default"
+	}
+	if c.MonitorInterval == 0 {
+		c.MonitorInterval = defaultMonitorInterval
+	}
+	if c.MaxBody == 0 {
+		c.MaxBody = defaultMaxBody
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Sleep == nil {
+		c.Sleep = sleepContext
+	}
+}
+
+// defaultLocation is Asia/Tokyo, or a fixed +09:00 "JST" zone when the
+// system has no tz database (a bare Lambda image unless cmd imports
+// time/tzdata): Japan has no daylight saving, so the two agree.
+func defaultLocation() *time.Location {
+	if loc, err := time.LoadLocation(defaultTimeZone); err == nil {
+		return loc
+	}
+	return time.FixedZone("JST", 9*60*60)
+}
+
+func (c *Config) validate() error {
+	switch {
+	case c.RoomID <= 0:
+		return fmt.Errorf("room id must be a positive ChatWork room id, got %d", c.RoomID)
+	case c.BotAccountID < 0:
+		return fmt.Errorf("bot account id must not be negative, got %d", c.BotAccountID)
+	case c.Threshold < 0:
+		return fmt.Errorf("threshold must not be negative, got %d", c.Threshold)
+	case c.ThresholdPercent && c.Threshold > 100:
+		return fmt.Errorf("threshold is a percentage and must be at most 100, got %d", c.Threshold)
+	case c.MonitorInterval < 0:
+		return fmt.Errorf("monitor interval must not be negative, got %v", c.MonitorInterval)
+	case c.MaxBody < 0:
+		return fmt.Errorf("max body must not be negative, got %d", c.MaxBody)
+	}
+	if _, ok := languages[c.Language]; !ok {
+		return fmt.Errorf("language must be \"ja\" or \"en\", got %q", c.Language)
+	}
+	for _, id := range c.AllowedRoomIDs {
+		if id <= 0 {
+			return fmt.Errorf("allowed room ids must be positive, got %d", id)
+		}
+	}
+	return nil
+}
+
+// Bot answers /quota commands delivered by ChatWork webhooks.
+type Bot struct {
+	cfg      Config
+	text     *phrases
+	rooms    map[int64]bool
+	cw       ChatWork
+	rec      Recorder
+	hist     History
+	verifier *chatwork.Verifier
+	log      *slog.Logger
+
+	// self is the bot's own account id: Config.BotAccountID, or learned from
+	// a reading. Atomic because concurrent deliveries may learn it at once.
+	self atomic.Int64
+	seen *recentSet
+}
+
+// New checks cfg and deps and returns a Bot. It never panics: every problem
+// is an error naming the setting.
+func New(cfg Config, deps Deps) (*Bot, error) {
+	cfg.defaults()
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("bot config: %w", err)
+	}
+	switch {
+	case deps.ChatWork == nil:
+		return nil, errors.New("bot: a ChatWork client is required")
+	case deps.Recorder == nil:
+		return nil, errors.New("bot: a recorder is required")
+	case deps.History == nil:
+		return nil, errors.New("bot: a history source is required")
+	case deps.Verifier == nil:
+		return nil, errors.New("bot: a webhook signature verifier is required")
+	}
+	log := deps.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	rooms := map[int64]bool{cfg.RoomID: true}
+	for _, id := range cfg.AllowedRoomIDs {
+		rooms[id] = true
+	}
+	b := &Bot{
+		cfg:      cfg,
+		text:     languages[cfg.Language],
+		rooms:    rooms,
+		cw:       deps.ChatWork,
+		rec:      deps.Recorder,
+		hist:     deps.History,
+		verifier: deps.Verifier,
+		log:      log,
+		seen:     newRecentSet(recentCapacity, recentTTL),
+	}
+	b.self.Store(cfg.BotAccountID)
+	return b, nil
+}
+
+// ParseAllowedRooms parses CHATWORK_ALLOWED_ROOM_IDS: comma-separated room
+// ids, spaces allowed around each. An empty string means no extra rooms.
+func ParseAllowedRooms(s string) ([]int64, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	parts := strings.Split(s, ",")
+	ids := make([]int64, 0, len(parts))
+	for i, p := range parts {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			return nil, fmt.Errorf("allowed room ids: item %d is empty (want comma-separated room ids like 123,456)", i+1)
+		}
+		id, err := strconv.ParseInt(p, 10, 64)
+		if err != nil || id <= 0 {
+			return nil, fmt.Errorf("allowed room ids: item %d %q is not a positive room id", i+1, p)
+		}
+		ids = append(ids, id)
+	}
+	return ids, nil
+}
+
+// sleepContext sleeps for d or until ctx is done.
+func sleepContext(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,199 @@
+package bot
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/quotabot/chatwork-quota-bot/internal/chatwork"
+)
+
+const (
+	signatureHeader = "X-ChatWorkWebhookSignature"
+	signatureQuery  = "chatwork_webhook_signature"
+
+	// workBudget bounds the reply when the request carries no deadline (the
+	// local sandbox). On Lambda the invocation's deadline is used instead.
+	workBudget = 30 * time.Second
+)
+
+// Handler returns the webhook endpoint. Every path is served the same way:
+// a Function URL has no routing and ChatWork posts to whatever URL it was
+// given.
+func (b *Bot) Handler() http.Handler {
+	return b.handleWebhook()
+}
+
+// handleWebhook checks, in order: method, size, signature over the raw
+// body, JSON. Nothing reaches ChatWork before the signature is verified,
+// and a genuine delivery always gets 200: ChatWork never retries and
+// disables a webhook whose deliveries keep failing, so the bot's own
+// failures must not look like the receiver's.
+func (b *Bot) handleWebhook() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", http.MethodPost)
+			respond(w, http.StatusMethodNotAllowed, "method not allowed")
+			return
+		}
+		body, err := b.readBody(w, r)
+		if err != nil {
+			var tooLarge *http.MaxBytesError
+			if errors.As(err, &tooLarge) {
+				b.log.WarnContext(r.Context(), "webhook body too large", "limit", b.cfg.MaxBody)
+				respond(w, http.StatusRequestEntityTooLarge, "too large")
+				return
+			}
+			b.log.WarnContext(r.Context(), "webhook body unreadable", "err", err)
+			respond(w, http.StatusBadRequest, "bad request")
+			return
+		}
+		if !b.signed(r, body) {
+			// No detail in the log beyond this: the signature itself is
+			// attacker-controlled noise, and the body may be anything.
+			b.log.WarnContext(r.Context(), "webhook signature missing or wrong", "bytes", len(body))
+			respond(w, http.StatusUnauthorized, "unauthorized")
+			return
+		}
+		var p chatwork.WebhookPayload
+		if err := json.Unmarshal(body, &p); err != nil {
+			b.log.WarnContext(r.Context(), "signed webhook body is not JSON", "err", err)
+			respond(w, http.StatusBadRequest, "bad request")
+			return
+		}
+		// The reply must not die with the HTTP request: ChatWork may hang up
+		// before the answer is posted. On Lambda the invocation's deadline
+		// still bounds the work.
+		ctx, cancel := workContext(r.Context())
+		defer cancel()
+		outcome, err := b.deliver(ctx, p)
+		if err != nil {
+			b.log.WarnContext(ctx, "signed webhook event is malformed", "event", truncate(p.EventType, 40), "err", err)
+			respond(w, http.StatusBadRequest, "bad request")
+			return
+		}
+		respond(w, http.StatusOK, outcome)
+	})
+}
+
+// respond writes a short plain-text answer; ChatWork wants at most 2,048
+// bytes and reads nothing from it.
+func respond(w http.ResponseWriter, status int, text string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = io.WriteString(w, text+"\n")
+}
+
+func (b *Bot) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	if r.ContentLength > b.cfg.MaxBody {
+		return nil, &http.MaxBytesError{Limit: b.cfg.MaxBody}
+	}
+	if r.Body == nil {
+		return nil, nil
+	}
+	return io.ReadAll(http.MaxBytesReader(w, r.Body, b.cfg.MaxBody))
+}
+
+// signed reports whether the header or the query parameter carries body's
+// signature; either suffices, as ChatWork sends both.
+func (b *Bot) signed(r *http.Request, body []byte) bool {
+	for _, sig := range signatures(r) {
+		if b.verifier.Verify(body, sig) {
+			return true
+		}
+	}
+	return false
+}
+
+// signatures collects the candidate signatures of a request. Header names
+// are matched case-insensitively even when the map was filled without
+// canonicalising (an adapter copying a Function URL's lower-cased headers).
+// A query value whose '+' was decoded to ' ' (an unescaped base64 value) is
+// tried as written too; the HMAC check decides, so extra candidates cost
+// nothing in safety.
+func signatures(r *http.Request) []string {
+	var sigs []string
+	for name, values := range r.Header {
+		if strings.EqualFold(name, signatureHeader) {
+			sigs = append(sigs, values...)
+		}
+	}
+	if r.URL != nil {
+		for _, v := range r.URL.Query()[signatureQuery] {
+			sigs = append(sigs, v)
+			if strings.Contains(v, " ") {
+				sigs = append(sigs, strings.ReplaceAll(v, " ", "+"))
+			}
+		}
+	}
+	const maxCandidates = 4 // bounds the work an unsigned request can cause
+	if len(sigs) > maxCandidates {
+		sigs = sigs[:maxCandidates]
+	}
+	return sigs
+}
+
+func workContext(parent context.Context) (context.Context, context.CancelFunc) {
+	ctx := context.WithoutCancel(parent)
+	if dl, ok := parent.Deadline(); ok {
+		return context.WithDeadline(ctx, dl)
+	}
+	return context.WithTimeout(ctx, workBudget)
+}
+
+// deliver handles one verified payload and returns the text of the 200
+// answer. An error means the event was malformed (400).
+func (b *Bot) deliver(ctx context.Context, p chatwork.WebhookPayload) (string, error) {
+	switch p.EventType {
+	case chatwork.EventMessageCreated, chatwork.EventMentionToMe:
+	case chatwork.EventMessageUpdated:
+		// An edit must not answer a second time.
+		b.log.DebugContext(ctx, "webhook edit ignored", "event", p.EventType)
+		return "ignored", nil
+	default:
+		b.log.InfoContext(ctx, "webhook event type ignored", "event", truncate(p.EventType, 40))
+		return "ignored", nil
+	}
+	var ev chatwork.WebhookEvent
+	if err := json.Unmarshal(p.Event, &ev); err != nil {
+		return "", err
+	}
+	attrs := []any{"event", p.EventType, "room_id", ev.RoomID, "message_id", truncate(ev.MessageID, 40), "sender", ev.Sender()}
+	if self := b.self.Load(); self != 0 && ev.Sender() == self {
+		// The bot's own replies come back as events too; answering them
+		// would loop.
+		b.log.DebugContext(ctx, "own message ignored", attrs...)
+		return "ignored", nil
+	}
+	if !b.rooms[ev.RoomID] {
+		b.log.InfoContext(ctx, "message from a room that is not allowed", attrs...)
+		return "ignored", nil
+	}
+	cmd := parseCommand(ev.Body)
+	if cmd.kind == cmdNone {
+		return "ignored", nil
+	}
+	// A message that mentions the bot in a room with a room webhook arrives
+	// twice (message_created and mention_to_me): answer it once.
+	if ev.MessageID != "" && !b.seen.add(fmt.Sprintf("%d-%s", ev.RoomID, ev.MessageID), b.cfg.Now()) {
+		b.log.InfoContext(ctx, "duplicate delivery ignored", attrs...)
+		return "ignored", nil
+	}
+	b.log.InfoContext(ctx, "command", append(attrs, "command", cmd.kind.String())...)
+	to := replyTo{Account: ev.Sender(), Room: ev.RoomID, MessageID: ev.MessageID}
+	b.run(ctx, cmd, to)
+	return "ok", nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}

@@ -1,0 +1,318 @@
+package bot
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/quotabot/chatwork-quota-bot/internal/chatwork"
+)
+
+// Rendering is pure: each message is a function of a view struct and the
+// language's phrases, so golden files pin every message and the alert
+// messages (issue 4) can be added as more views and phrases beside these.
+
+// replyTo identifies the message being answered.
+type replyTo struct {
+	Account   int64
+	Room      int64
+	MessageID string
+}
+
+// tag is ChatWork's reply notation. No name follows it: ChatWork shows the
+// replied-to person itself. The message id comes from the event; anything
+// but digits would break the notation, so then the reply falls back to a
+// plain To.
+func (r replyTo) tag() string {
+	switch {
+	case r.Account <= 0:
+		return ""
+	case isDigits(r.MessageID) && r.Room > 0:
+		return fmt.Sprintf("[rp aid=%d to=%d-%s]", r.Account, r.Room, r.MessageID)
+	}
+	return fmt.Sprintf("[To:%d]", r.Account)
+}
+
+// prefix is the tag on a line of its own, or nothing.
+func (r replyTo) prefix() string {
+	if t := r.tag(); t != "" {
+		return t + "\n"
+	}
+	return ""
+}
+
+func isDigits(s string) bool {
+	if s == "" || len(s) > 32 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// threshold is the alarm threshold as configured.
+type threshold struct {
+	Value   int
+	Percent bool // Value is a percentage of the limit, not a count
+}
+
+// reached reports whether q is at or below the threshold.
+func (t threshold) reached(q chatwork.Quota) bool {
+	if t.Percent {
+		return q.Limit > 0 && q.Remaining*100 <= t.Value*q.Limit
+	}
+	return q.Remaining <= t.Value
+}
+
+// low is the lowest remaining count seen in a period.
+type low struct {
+	Remaining, Limit int
+	At               time.Time
+	FreshOnly        bool // no recorded sample in the period: only this answer's reading
+}
+
+// monitorStatus is what the recorded history says about the monitor.
+type monitorStatus int
+
+const (
+	monitorOK      monitorStatus = iota
+	monitorStale                 // latest sample older than the schedule implies
+	monitorMissing               // no monitor sample in the last 24 hours
+	monitorUnknown               // history could not be read
+)
+
+// quotaView is everything the /quota answer shows.
+type quotaView struct {
+	To        replyTo
+	Label     string // token label
+	Now       time.Time
+	Loc       *time.Location
+	Quota     chatwork.Quota
+	History   bool // false when history could not be read: lows are the fresh reading only
+	Hour, Day low
+	Threshold threshold
+	Monitor   monitorStatus
+	MonitorAt time.Time // the latest monitor sample, when monitorStale
+}
+
+// phrases holds one language's wording. Format verbs are documented per
+// field; every message is assembled by the render functions below, so the
+// two languages cannot drift apart in structure.
+type phrases struct {
+	title          string // %s token label
+	remaining      string // %d remaining, %d limit, %s percent
+	used           string // %d used
+	reset          string // %s clock time, %s duration
+	resetPassed    string // %s clock time
+	lowHour        string // %s low text
+	lowDay         string // %s low text
+	lowAt          string // %d remaining, %s percent, %s time
+	lowFresh       string // %d remaining, %s percent
+	noHistory      string
+	threshold      string // %s threshold value
+	thresholdCount string // %d count
+	thresholdPct   string // %d percent
+	reached        string
+	monitorStale   string // %s age, %s time
+	monitorMissing string
+	duration       func(time.Duration) string
+
+	helpTitle   string
+	help        string // %s threshold text
+	unknown     string // %s "/quota xyz"
+	unknownAny  string // when the subcommand is not safe to repeat
+	unavailable string
+	answerTitle string
+}
+
+var languages = map[string]*phrases{"ja": &ja, "en": &en}
+
+var ja = phrases{
+	title:          "ChatWork API の残り（%s）",
+	remaining:      "残り: %d / %d 回（%s）",
+	used:           "この枠で使用: %d 回",
+	reset:          "リセット: %s（あと%s）",
+	resetPassed:    "リセット: %s（まもなく新しい枠）",
+	lowHour:        "過去1時間の最少残り: %s",
+	lowDay:         "過去24時間の最少残り: %s",
+	lowAt:          "%d 回（%s、%s）",
+	lowFresh:       "%d 回（%s、今回の読み取りのみ）",
+	noHistory:      "記録を読めなかったため、過去の最少残りは表示できません。",
+	threshold:      "アラートのしきい値: %s",
+	thresholdCount: "残り %d 回",
+	thresholdPct:   "残り %d%%",
+	reached:        "⚠ 残りがしきい値以下です。",
+	monitorStale:   "⚠ 監視の最新の記録は %s前（%s）です。監視が止まっている可能性があります。",
+	monitorMissing: "⚠ 過去24時間に監視の記録がありません。監視が動いているか確認してください。",
+	duration:       durationJA,
+	helpTitle:      "quota bot の使い方",
+	help: "/quota … API の残り回数、リセットまでの時間、過去1時間と24時間の最少残りを返信します（API を2回使います）。\n" +
+		"/quota help … この説明を返信します（API を1回使います）。\n" +
+		"先頭に To や返信を付けても、全角の「／quota」でも使えます。\n" +
+		"残りがしきい値（%s）以下になると、アラートが投稿されます。",
+	unknown:     "「%s」は知らないコマンドです。使い方は /quota help で表示できます。",
+	unknownAny:  "その /quota のコマンドは知りません。使い方は /quota help で表示できます。",
+	unavailable: "今は API の残りを読み取れませんでした。しばらくしてからもう一度お試しください。",
+	answerTitle: "ChatWork API の残り",
+}
+
+var en = phrases{
+	title:          "ChatWork API quota (%s)",
+	remaining:      "Remaining: %d of %d (%s)",
+	used:           "Used this window: %d",
+	reset:          "Resets at %s (in %s)",
+	resetPassed:    "Resets at %s (a new window is starting)",
+	lowHour:        "Lowest in the last hour: %s",
+	lowDay:         "Lowest in the last 24 hours: %s",
+	lowAt:          "%d (%s, at %s)",
+	lowFresh:       "%d (%s, this reading only)",
+	noHistory:      "The recorded history could not be read, so the lowest figures are unavailable.",
+	threshold:      "Alert threshold: %s",
+	thresholdCount: "%d remaining",
+	thresholdPct:   "%d%% remaining",
+	reached:        "⚠ Remaining is at or below the threshold.",
+	monitorStale:   "⚠ The monitor's latest sample is %s old (%s). The monitor may have stopped.",
+	monitorMissing: "⚠ No monitor sample in the last 24 hours. Check that the monitor is running.",
+	duration:       durationEN,
+	helpTitle:      "How to use the quota bot",
+	help: "/quota: replies with the API calls remaining, the time until the reset, and the lowest remaining over the last hour and 24 hours (uses 2 API calls).\n" +
+		"/quota help: replies with this text (uses 1 API call).\n" +
+		"A To or reply tag in front works, and so does the full-width \"／quota\".\n" +
+		"An alert is posted when the quota falls to the threshold (%s).",
+	unknown:     "\"%s\" is not a command I know. /quota help shows how to use me.",
+	unknownAny:  "That is not a /quota command I know. /quota help shows how to use me.",
+	unavailable: "The API quota could not be read just now. Please try again in a little while.",
+	answerTitle: "ChatWork API quota",
+}
+
+// renderAnswer renders the answer to /quota.
+func renderAnswer(p *phrases, v quotaView) string {
+	q := v.Quota
+	lines := []string{
+		fmt.Sprintf(p.remaining, q.Remaining, q.Limit, percent(q.Remaining, q.Limit)),
+		fmt.Sprintf(p.used, q.Used()),
+	}
+	resetAt := clock(q.Reset, v.Now, v.Loc)
+	if until := q.Reset.Sub(v.Now).Truncate(time.Second); until > 0 {
+		lines = append(lines, fmt.Sprintf(p.reset, resetAt, p.duration(until)))
+	} else {
+		lines = append(lines, fmt.Sprintf(p.resetPassed, resetAt))
+	}
+	if v.History {
+		lines = append(lines,
+			fmt.Sprintf(p.lowHour, renderLow(p, v.Hour, v.Now, v.Loc)),
+			fmt.Sprintf(p.lowDay, renderLow(p, v.Day, v.Now, v.Loc)),
+		)
+	} else {
+		lines = append(lines, p.noHistory)
+	}
+	lines = append(lines, fmt.Sprintf(p.threshold, thresholdValue(p, v.Threshold)))
+	var warnings []string
+	if v.Threshold.reached(q) {
+		warnings = append(warnings, p.reached)
+	}
+	switch v.Monitor {
+	case monitorStale:
+		age := v.Now.Sub(v.MonitorAt).Truncate(time.Second)
+		warnings = append(warnings, fmt.Sprintf(p.monitorStale, p.duration(age), clock(v.MonitorAt, v.Now, v.Loc)))
+	case monitorMissing:
+		warnings = append(warnings, p.monitorMissing)
+	}
+	if len(warnings) > 0 {
+		lines = append(lines, "[hr]"+strings.Join(warnings, "\n"))
+	}
+	return info(v.To, fmt.Sprintf(p.title, v.Label), strings.Join(lines, "\n"))
+}
+
+// renderHelp renders the answer to /quota help.
+func renderHelp(p *phrases, to replyTo, t threshold) string {
+	return info(to, p.helpTitle, fmt.Sprintf(p.help, thresholdValue(p, t)))
+}
+
+// renderUnknown renders the hint for /quota with an unknown subcommand.
+func renderUnknown(p *phrases, to replyTo, arg string) string {
+	if arg == "" {
+		return to.prefix() + p.unknownAny
+	}
+	return to.prefix() + fmt.Sprintf(p.unknown, "/quota "+arg)
+}
+
+// renderUnavailable renders the answer when the quota could not be read. It
+// says nothing about why: internal errors stay in the logs.
+func renderUnavailable(p *phrases, to replyTo) string {
+	return info(to, p.answerTitle, p.unavailable)
+}
+
+func info(to replyTo, title, body string) string {
+	return to.prefix() + "[info][title]" + title + "[/title]" + body + "[/info]"
+}
+
+// thresholdValue is the threshold as a phrase: "残り 30 回", "10% remaining".
+func thresholdValue(p *phrases, t threshold) string {
+	if t.Percent {
+		return fmt.Sprintf(p.thresholdPct, t.Value)
+	}
+	return fmt.Sprintf(p.thresholdCount, t.Value)
+}
+
+func renderLow(p *phrases, l low, now time.Time, loc *time.Location) string {
+	pct := percent(l.Remaining, l.Limit)
+	if l.FreshOnly {
+		return fmt.Sprintf(p.lowFresh, l.Remaining, pct)
+	}
+	return fmt.Sprintf(p.lowAt, l.Remaining, pct, clock(l.At, now, loc))
+}
+
+// percent formats n of total as a percentage with at most one decimal, never
+// rounding a last call up to the next figure: 1 of 300 is "0.3%", not "0%".
+func percent(n, total int) string {
+	if total <= 0 {
+		return "-"
+	}
+	tenths := n * 1000 / total
+	if tenths%10 == 0 {
+		return strconv.Itoa(tenths/10) + "%"
+	}
+	return fmt.Sprintf("%d.%d%%", tenths/10, tenths%10)
+}
+
+// clock formats t in loc: the time of day with the zone, and the date too
+// when t falls on another day than now.
+func clock(t, now time.Time, loc *time.Location) string {
+	t, now = t.In(loc), now.In(loc)
+	if t.YearDay() != now.YearDay() || t.Year() != now.Year() {
+		return t.Format("01-02 15:04:05 MST")
+	}
+	return t.Format("15:04:05 MST")
+}
+
+func durationJA(d time.Duration) string {
+	h, m, s := splitDuration(d)
+	switch {
+	case h > 0:
+		return fmt.Sprintf("%d時間%d分", h, m)
+	case m > 0:
+		return fmt.Sprintf("%d分%d秒", m, s)
+	}
+	return fmt.Sprintf("%d秒", s)
+}
+
+func durationEN(d time.Duration) string {
+	h, m, s := splitDuration(d)
+	switch {
+	case h > 0:
+		return fmt.Sprintf("%dh%dm", h, m)
+	case m > 0:
+		return fmt.Sprintf("%dm%ds", m, s)
+	}
+	return fmt.Sprintf("%ds", s)
+}
+
+func splitDuration(d time.Duration) (h, m, s int) {
+	total := int(d / time.Second)
+	return total / 3600, total % 3600 / 60, total % 60
+}
