@@ -1,0 +1,88 @@
+package main
+
+import (
+	"context"
+	"net"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/quotabot/chatwork-quota-bot/bot"
+	"github.com/quotabot/chatwork-quota-bot/internal/alarm"
+	"github.com/quotabot/chatwork-quota-bot/internal/sandbox"
+)
+
+// A scripted session through run, as `quotabot sandbox < script` runs it:
+// the answer to /quota, the alarm after !burn and the recovery after the
+// window resets, then exit 0 at the end of the input. The script burns at
+// the start of a window (!wait reset), so the bot's reading that follows
+// lands in the same 4-second window even on a slow machine.
+func TestSandboxScript(t *testing.T) {
+	var secrets []string
+	sandboxHook = func(c *sandbox.Config) {
+		c.Secrets = func(api, hook string) { secrets = []string{api, hook} }
+	}
+	t.Cleanup(func() { sandboxHook = nil })
+	script := strings.Join([]string{
+		"/quota",
+		"!wait reset",
+		"!burn 250",
+		"/quota",
+		"!status",
+		"!wait 2s",
+		"!wait reset",
+		"!wait 6s",
+		"!help",
+	}, "\n")
+	r := runWith(t, nil, strings.NewReader(script),
+		"sandbox", "--window", "4s", "--interval", "1s", "--threshold", "60", "--lang", "en", "--dir", t.TempDir())
+	if r.code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	out := r.stdout
+	for _, want := range []string{"ChatWork simulator  http://127.0.0.1:", "samples.jsonl", "Quota Bot:", "Remaining:", "another client spent 250 calls", "!burn N"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+	alarmAt := strings.Index(out, "→ ALARM")
+	if alarmAt < 0 {
+		t.Fatalf("no alarm in the output:\n%s", out)
+	}
+	after := out[alarmAt:]
+	if !strings.Contains(after, "ALARM → OK") {
+		t.Errorf("no recovery after the alarm:\n%s", out)
+	}
+	type alarmHandler interface {
+		HandleAlarm(context.Context, alarm.Event) error
+	}
+	if _, ok := any((*bot.Bot)(nil)).(alarmHandler); ok {
+		// The bot posts the alert and the recovery into the room.
+		if strings.Count(after, "Quota Bot:") < 2 {
+			t.Errorf("the bot posted no alert and recovery:\n%s", out)
+		}
+	} else {
+		t.Log("the bot does not handle alarm events yet: only the alarm's state changes are checked")
+	}
+	if len(secrets) != 2 {
+		t.Fatal("the secrets hook was not called")
+	}
+	for _, s := range secrets {
+		if s == "" || strings.Contains(r.stdout+r.stderr, s) {
+			t.Fatal("the output holds a generated token")
+		}
+	}
+}
+
+func TestSandboxPortInUse(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	r := runWith(t, nil, nil, "sandbox", "--port", port, "--dir", t.TempDir())
+	if r.code != 1 || !strings.Contains(r.stderr, port) || strings.Count(r.stderr, "\n") != 1 {
+		t.Fatalf("exit %d\nstderr:\n%s", r.code, r.stderr)
+	}
+}

@@ -1,0 +1,199 @@
+package sandbox
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/quotabot/chatwork-quota-bot/internal/sample"
+)
+
+// syncBuffer is the sandbox's stdout, read by the test while it runs.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// waitFor polls until cond holds on the output, or fails the test. The
+// timeouts are generous: the machine may be slow and shared.
+func waitFor(t *testing.T, out *syncBuffer, what string, timeout time.Duration, cond func(string) bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond(out.String()) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s within %v; output:\n%s", what, timeout, out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// A person in the room: /quota is answered, spending most of the quota
+// raises the alarm, and the next windows clear it. Driven through a pipe,
+// so each step waits for the last one's effect instead of for a time.
+func TestSessionQuotaAlarmRecovery(t *testing.T) {
+	dir := t.TempDir()
+	inR, inW := io.Pipe()
+	out := &syncBuffer{}
+	var apiToken, webhookToken string
+	cfg := Config{
+		Window: 4 * time.Second, Interval: time.Second, Limit: 300, Threshold: 60,
+		Language: "en", Dir: dir,
+		Secrets: func(api, hook string) { apiToken, webhookToken = api, hook },
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, cfg, inR, out) }()
+	say := func(line string) {
+		t.Helper()
+		if _, err := io.WriteString(inW, line+"\n"); err != nil {
+			t.Fatalf("write %q: %v", line, err)
+		}
+	}
+
+	waitFor(t, out, "summary", time.Minute, func(s string) bool { return strings.Contains(s, "!help lists more") })
+	say("/quota")
+	waitFor(t, out, "answer to /quota", time.Minute, func(s string) bool {
+		return strings.Contains(s, "Quota Bot:") && strings.Contains(s, "Remaining:")
+	})
+
+	// Burn at the start of a window, so the bot's reading lands in the same
+	// window; try again in a later window if the machine was too slow.
+	for attempt := 0; !strings.Contains(out.String(), "→ ALARM"); attempt++ {
+		if attempt == 5 {
+			t.Fatalf("no alarm after %d burns; output:\n%s", attempt, out.String())
+		}
+		say("!wait reset")
+		say("!burn 250")
+		say("/quota")
+		say("!status")
+		deadline := time.Now().Add(8 * time.Second)
+		for time.Now().Before(deadline) && !strings.Contains(out.String(), "→ ALARM") {
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	waitFor(t, out, "recovery", time.Minute, func(s string) bool {
+		return strings.Contains(s[strings.Index(s, "→ ALARM"):], "ALARM → OK")
+	})
+	say("!bogus")
+	waitFor(t, out, "hint", time.Minute, func(s string) bool { return strings.Contains(s, "unknown command !bogus") })
+	inW.Close()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(2 * time.Minute):
+		t.Fatalf("Run did not return after the end of input; output:\n%s", out.String())
+	}
+
+	// The records file holds the monitor's and the bot's samples, in the
+	// log group's format.
+	raw, err := os.ReadFile(filepath.Join(dir, "samples.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sources := map[sample.Source]int{}
+	for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+		r, err := sample.Parse([]byte(line))
+		if err != nil {
+			t.Fatalf("record %q: %v", line, err)
+		}
+		sources[r.Source]++
+	}
+	if sources[sample.SourceMonitor] == 0 || sources[sample.SourcePassive] == 0 {
+		t.Errorf("records by source: %v", sources)
+	}
+	logText, _ := os.ReadFile(filepath.Join(dir, "sandbox.log"))
+	for _, secret := range []string{apiToken, webhookToken} {
+		if secret == "" {
+			t.Fatal("the Secrets hook was not called")
+		}
+		for name, text := range map[string]string{"output": out.String(), "log": string(logText), "records": string(raw)} {
+			if strings.Contains(text, secret) {
+				t.Errorf("the %s holds a generated token", name)
+			}
+		}
+	}
+}
+
+// Ctrl-C (ctx canceled) stops a session cleanly while it waits for input.
+func TestSessionStopsOnCancel(t *testing.T) {
+	inR, inW := io.Pipe()
+	defer inW.Close()
+	out := &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Config{Window: 2 * time.Second, Interval: 500 * time.Millisecond, Dir: t.TempDir(), Interactive: true}, inR, out)
+	}()
+	waitFor(t, out, "summary", time.Minute, func(s string) bool { return strings.Contains(s, "Ctrl-C quits") })
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("Run did not return after cancel")
+	}
+	if !strings.Contains(out.String(), "stopped.") {
+		t.Errorf("output:\n%s", out.String())
+	}
+}
+
+func TestPortInUse(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+	err = Run(context.Background(), Config{Port: port, Dir: t.TempDir()}, strings.NewReader(""), io.Discard)
+	if err == nil || !strings.Contains(err.Error(), strconv.Itoa(port)) || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	bad := []Config{
+		{Window: 500 * time.Millisecond},
+		{Window: 10 * time.Second, Interval: 10 * time.Second},
+		{Interval: time.Millisecond},
+		{Threshold: 101, ThresholdPercent: true},
+		{Language: "fr"},
+		{Port: 70000},
+	}
+	for _, c := range bad {
+		if err := c.Validate(); err == nil {
+			t.Errorf("%+v: no error", c)
+		}
+	}
+	if err := (Config{}).Validate(); err != nil {
+		t.Errorf("defaults: %v", err)
+	}
+	var zero Config
+	if err := zero.Validate(); err != nil || zero.Window != 0 {
+		t.Errorf("Validate changed its receiver or failed: %v", err)
+	}
+}
