@@ -1,0 +1,166 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+
+	"github.com/quotabot/chatwork-quota-bot/internal/awstest"
+	"github.com/quotabot/chatwork-quota-bot/internal/cwlogs"
+	"github.com/quotabot/chatwork-quota-bot/internal/localstore"
+	"github.com/quotabot/chatwork-quota-bot/internal/sample"
+)
+
+type recorder interface {
+	Record(ctx context.Context, r sample.Record) error
+}
+
+// seed writes three windows of the "default" token (the middle one running
+// out), a network failure, another token's sample and one too old to show.
+func seed(t *testing.T, rec recorder) (r1, r2, r3 time.Time) {
+	t.Helper()
+	base := time.Now().Add(-2 * time.Hour).Truncate(5 * time.Minute)
+	r1, r2, r3 = base.Add(5*time.Minute), base.Add(10*time.Minute), base.Add(15*time.Minute)
+	q := func(at time.Time, remaining int, reset time.Time, src sample.Source) sample.Record {
+		return sample.Record{Time: at, Token: "default", Source: src, HasQuota: true, Remaining: remaining, Limit: 300, Reset: reset.Unix(), Calls: 1}
+	}
+	exhausted := q(base.Add(8*time.Minute), 0, r2, sample.SourceMonitor)
+	exhausted.Error, exhausted.Detail = "quota_exhausted", "quota exhausted (HTTP 429)"
+	other := q(base.Add(time.Minute), 3, r1, sample.SourceMonitor)
+	other.Token = "other-bots"
+	old := q(time.Now().Add(-30*time.Hour), 1, time.Now().Add(-30*time.Hour+time.Minute), sample.SourceMonitor)
+	recs := []sample.Record{
+		old,
+		q(base.Add(time.Minute), 280, r1, sample.SourceMonitor),
+		q(base.Add(3*time.Minute), 150, r1, sample.SourcePassive),
+		q(base.Add(4*time.Minute+59*time.Second), 140, r1, sample.SourceMonitor),
+		other,
+		q(base.Add(6*time.Minute), 200, r2, sample.SourceMonitor),
+		exhausted,
+		{Time: base.Add(11 * time.Minute), Token: "default", Source: sample.SourceMonitor, Error: "network", Detail: "chatwork read quota: network: timeout", Calls: 3},
+		q(base.Add(12*time.Minute), 299, r3, sample.SourceMonitor),
+	}
+	for _, r := range recs {
+		if err := rec.Record(context.Background(), r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return r1, r2, r3
+}
+
+func checkReport(t *testing.T, rep historyReport, r1, r2, r3 time.Time) {
+	t.Helper()
+	if len(rep.Windows) != 3 {
+		t.Fatalf("windows %+v", rep.Windows)
+	}
+	want := []struct {
+		reset     time.Time
+		low       int
+		samples   int
+		exhausted bool
+	}{{r1, 140, 3, false}, {r2, 0, 2, true}, {r3, 299, 1, false}}
+	for i, w := range want {
+		got := rep.Windows[i]
+		if !got.Reset.Equal(w.reset) || got.Low != w.low || got.Limit != 300 || got.Samples != w.samples || got.Exhausted != w.exhausted {
+			t.Errorf("window %d: %+v, want %+v", i, got, w)
+		}
+	}
+	if len(rep.Failures) != 2 || rep.ByKind["network"] != 1 || rep.ByKind["quota_exhausted"] != 1 || rep.Records != 7 {
+		t.Errorf("records %d, failures %+v, by kind %v", rep.Records, rep.Failures, rep.ByKind)
+	}
+}
+
+func TestHistoryFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "samples.jsonl")
+	store, err := localstore.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r1, r2, r3 := seed(t, store)
+	store.Close()
+	f, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString("not a record\n")
+	f.Close()
+
+	r := runWith(t, nil, nil, "history", "--file", path)
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	for _, want := range []string{
+		`token "default"`, "7 records, 3 windows",
+		"140/300  47%", "0/300   0%", "exhausted (429)", "299/300 100%",
+		"low points  ▄▁█",
+		"failures    2 (network 1, quota_exhausted 1)",
+		"chatwork read quota: network: timeout",
+		"1 lines were not sample records",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	// Oldest first.
+	if i, j := strings.Index(r.stdout, "140/300"), strings.Index(r.stdout, "299/300"); i < 0 || j < i {
+		t.Errorf("windows out of order:\n%s", r.stdout)
+	}
+
+	r = runWith(t, map[string]string{"QUOTA_TOKEN_LABEL": "default"}, nil, "history", "--file", path, "--json", "--since", "48h")
+	var rep historyReport
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || r.code != 0 {
+		t.Fatalf("exit %d, %v:\n%s", r.code, err, r.stdout)
+	}
+	if len(rep.Windows) != 4 { // the 30-hour-old window is in range now
+		t.Fatalf("with --since 48h: %d windows", len(rep.Windows))
+	}
+	rep.Windows = rep.Windows[1:]
+	rep.Records--
+	checkReport(t, rep, r1, r2, r3)
+
+	r = runWith(t, nil, nil, "history", "--file", path, "--token-label", "other-bots")
+	if r.code != 0 || !strings.Contains(r.stdout, "3/300") || !strings.Contains(r.stdout, "1 records, 1 windows") {
+		t.Errorf("other label:\n%s", r.stdout)
+	}
+}
+
+func TestHistoryUnreadableFile(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "nope.jsonl")
+	r := runWith(t, nil, nil, "history", "--file", missing)
+	if r.code != 1 || !strings.Contains(r.stderr, missing) || strings.Count(r.stderr, "\n") != 1 {
+		t.Fatalf("exit %d\nstderr:\n%s", r.code, r.stderr)
+	}
+}
+
+func TestHistoryEmpty(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "empty.jsonl")
+	os.WriteFile(path, nil, 0o644)
+	r := runWith(t, nil, nil, "history", "--file", path)
+	if r.code != 0 || !strings.Contains(r.stdout, "no samples in this period") {
+		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+func TestHistoryLogGroup(t *testing.T) {
+	endpoint := awstest.StartMoto(t)
+	cfg := awstest.Config(t, endpoint)
+	awsEnv(t, endpoint)
+	group := awstest.UniqueName(t, "quotabot-test/samples")
+	awstest.CreateLogGroup(t, cfg, group)
+	r1, r2, r3 := seed(t, cwlogs.NewRecorder(cloudwatchlogs.NewFromConfig(cfg), group, nil))
+
+	r := runWith(t, map[string]string{"QUOTA_LOG_GROUP": group}, nil, "history", "--json")
+	var rep historyReport
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || r.code != 0 {
+		t.Fatalf("exit %d, %v\nstdout:\n%s\nstderr:\n%s", r.code, err, r.stdout, r.stderr)
+	}
+	checkReport(t, rep, r1, r2, r3)
+
+	r = runWith(t, nil, nil, "history", "--log-group", "quotabot-test/no-such-group")
+	if r.code != 1 || !strings.Contains(r.stderr, "no-such-group") || strings.Count(r.stderr, "\n") != 1 {
+		t.Fatalf("exit %d\nstderr:\n%s", r.code, r.stderr)
+	}
+}
