@@ -1,0 +1,159 @@
+package app
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/quotabot/chatwork-quota-bot/internal/awstest"
+	"github.com/quotabot/chatwork-quota-bot/internal/chatwork"
+)
+
+const (
+	webhookToken = "A9ne+ygvdV0IZBaPFV2zC1e5Bk+IsI14BPwieRoBQNU="
+	roomID       = 4242
+	humanID      = 777
+)
+
+type webhookEnv struct {
+	*monitorEnv
+	handle func(context.Context, json.RawMessage) (any, error)
+}
+
+func setupWebhook(t *testing.T) *webhookEnv {
+	t.Helper()
+	e := setup(t)
+	cfg := awstest.Config(t, e.endpont)
+	param := "/" + awstest.UniqueName(t, "quotabot-test/webhook-token")
+	awstest.PutSecureString(t, cfg, param, webhookToken)
+	e.sim.AddRoom(roomID)
+	e.vars["CHATWORK_WEBHOOK_TOKEN_PARAMETER"] = param
+	e.vars["CHATWORK_ROOM_ID"] = fmt.Sprint(roomID)
+	e.vars["QUOTA_LANGUAGE"] = "en"
+	log := Logger(e.logs)
+	b, err := NewWebhook(context.Background(), env(e.vars), cfg, e.stdout, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	alarms, _ := any(b).(AlarmHandler)
+	return &webhookEnv{monitorEnv: e, handle: WebhookHandler(b.Handler(), alarms, log)}
+}
+
+// request builds a Function URL event carrying a webhook delivery, shaped
+// like internal/funcurl/testdata/function-url-post.json.
+func request(t *testing.T, body []byte, signature string, b64 bool) json.RawMessage {
+	t.Helper()
+	raw, err := os.ReadFile("../funcurl/testdata/function-url-post.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ev events.LambdaFunctionURLRequest
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		t.Fatal(err)
+	}
+	ev.RawQueryString = ""
+	ev.QueryStringParameters = nil
+	ev.Headers["x-chatworkwebhooksignature"] = signature
+	ev.Headers["content-length"] = fmt.Sprint(len(body))
+	ev.Body, ev.IsBase64Encoded = string(body), b64
+	if b64 {
+		ev.Body = base64.StdEncoding.EncodeToString(body)
+	}
+	out, _ := json.Marshal(ev)
+	return out
+}
+
+func delivery(t *testing.T, text string) []byte {
+	t.Helper()
+	now := time.Now().Unix()
+	event, _ := json.Marshal(chatwork.WebhookEvent{MessageID: fmt.Sprint(1_000_000_000_000 + now), RoomID: roomID, AccountID: humanID, Body: text, SendTime: now})
+	body, _ := json.Marshal(chatwork.WebhookPayload{SettingID: "1", EventType: chatwork.EventMessageCreated, EventTime: now, Event: event})
+	return body
+}
+
+func TestWebhookAnswersQuota(t *testing.T) {
+	for _, b64 := range []bool{false, true} {
+		t.Run(fmt.Sprintf("base64=%v", b64), func(t *testing.T) {
+			e := setupWebhook(t)
+			body := delivery(t, "/quota")
+			sig, _ := chatwork.Sign(webhookToken, body)
+			out, err := e.handle(context.Background(), request(t, body, sig, b64))
+			if err != nil {
+				t.Fatal(err)
+			}
+			res := out.(events.LambdaFunctionURLResponse)
+			if res.StatusCode != 200 || len(res.Body) >= 2048 {
+				t.Fatalf("response %+v", res)
+			}
+			msgs := e.sim.Messages(roomID)
+			if len(msgs) != 1 || msgs[0].AccountID != 9001 || !strings.Contains(msgs[0].Body, "[rp aid=777") {
+				t.Fatalf("room: %+v", msgs)
+			}
+			if spent := e.sim.Calls(apiToken); spent != 2 {
+				t.Fatalf("the answer spent %d calls, want 2", spent)
+			}
+			// Both responses were recorded as passive samples in moto's log group.
+			recs := e.records(t)
+			if len(recs) != 2 || recs[0].Source != "passive" || recs[1].Source != "passive" {
+				t.Fatalf("records %+v", recs)
+			}
+			e.noSecret(t)
+			if strings.Contains(e.stdout.String()+e.logs.String()+msgs[0].Body, webhookToken) {
+				t.Fatal("the webhook token leaked")
+			}
+		})
+	}
+}
+
+func TestWebhookRejectsForgery(t *testing.T) {
+	e := setupWebhook(t)
+	body := delivery(t, "/quota")
+	out, err := e.handle(context.Background(), request(t, body, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := out.(events.LambdaFunctionURLResponse); res.StatusCode != 401 {
+		t.Fatalf("status %d", res.StatusCode)
+	}
+	if n := e.sim.Calls(apiToken); n != 0 {
+		t.Fatalf("a forged request cost %d ChatWork calls", n)
+	}
+}
+
+func TestWebhookUnknownEvent(t *testing.T) {
+	e := setupWebhook(t)
+	if _, err := e.handle(context.Background(), json.RawMessage(`{"hello":"world"}`)); err == nil {
+		t.Fatal("want an error for an unrecognised event")
+	}
+	raw, _ := os.ReadFile("../../testdata/events/alarm-state-malformed.json")
+	if _, err := e.handle(context.Background(), raw); err != nil {
+		t.Fatalf("a malformed alarm event is logged, not retried: %v", err)
+	}
+	if len(e.sim.Messages(roomID)) != 0 || !strings.Contains(e.logs.String(), "malformed alarm event") {
+		t.Fatalf("malformed alarm event: room %v, log %s", e.sim.Messages(roomID), e.logs.String())
+	}
+}
+
+func TestWebhookConfigErrors(t *testing.T) {
+	e := setup(t)
+	cfg := awstest.Config(t, e.endpont)
+	_, err := NewWebhook(context.Background(), env(e.vars), cfg, e.stdout, Logger(e.logs))
+	for _, v := range []string{"CHATWORK_WEBHOOK_TOKEN_PARAMETER", "CHATWORK_ROOM_ID"} {
+		if err == nil || !strings.Contains(err.Error(), v) {
+			t.Fatalf("err = %v, want it to name %s", err, v)
+		}
+	}
+	e.vars["CHATWORK_ROOM_ID"] = "5"
+	e.vars["CHATWORK_WEBHOOK_TOKEN_PARAMETER"] = "/quotabot-test/missing-webhook-token"
+	_, err = NewWebhook(context.Background(), env(e.vars), cfg, e.stdout, Logger(e.logs))
+	if err == nil || !strings.Contains(err.Error(), "/quotabot-test/missing-webhook-token") {
+		t.Fatalf("err = %v", err)
+	}
+}
