@@ -15,18 +15,11 @@ import (
 )
 
 func main() {
-	ctx := context.Background()
 	log := app.Logger(os.Stderr)
-	awsCfg, err := app.LoadAWS(ctx)
+	awsCfg, err := app.LoadAWS(context.Background())
 	if err != nil {
 		lambda.Start(app.Failing[json.RawMessage](log, err))
 		return
 	}
-	b, err := app.NewWebhook(ctx, os.Getenv, awsCfg, os.Stdout, log)
-	if err != nil {
-		lambda.Start(app.Failing[json.RawMessage](log, err))
-		return
-	}
-	alarms, _ := any(b).(app.AlarmHandler)
-	lambda.Start(app.WebhookHandler(b.Handler(), alarms, log))
+	lambda.Start(app.LazyWebhook(os.Getenv, awsCfg, os.Stdout, log))
 }

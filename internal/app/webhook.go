@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -106,4 +107,33 @@ func NewWebhook(ctx context.Context, getenv Getenv, awsCfg aws.Config, stdout io
 		Verifier: verifier,
 		Logger:   log,
 	})
+}
+
+// LazyWebhook builds the webhook handler on first use and again on every
+// invocation until building succeeds. The webhook token exists only after
+// the URL is registered with ChatWork, which needs the deployed URL: until
+// the operator stores it, each invocation fails with one clear line, and the
+// first one after it is stored starts working, with no redeploy or restart.
+func LazyWebhook(getenv Getenv, awsCfg aws.Config, stdout io.Writer, log *slog.Logger) func(context.Context, json.RawMessage) (any, error) {
+	var (
+		mu     sync.Mutex
+		handle func(context.Context, json.RawMessage) (any, error)
+	)
+	return func(ctx context.Context, raw json.RawMessage) (any, error) {
+		mu.Lock()
+		h := handle
+		if h == nil {
+			b, err := NewWebhook(ctx, getenv, awsCfg, stdout, log)
+			if err != nil {
+				mu.Unlock()
+				log.ErrorContext(ctx, "webhook not configured", "error", err.Error())
+				return nil, err
+			}
+			alarms, _ := any(b).(AlarmHandler)
+			h = WebhookHandler(b.Handler(), alarms, log)
+			handle = h
+		}
+		mu.Unlock()
+		return h(ctx, raw)
+	}
 }

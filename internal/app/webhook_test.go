@@ -157,3 +157,28 @@ func TestWebhookConfigErrors(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// Until the webhook token is stored every invocation fails with a line that
+// names the parameter; the first one after it is stored works.
+func TestLazyWebhookPicksUpTheTokenOnceStored(t *testing.T) {
+	e := setup(t)
+	cfg := awstest.Config(t, e.endpont)
+	param := "/" + awstest.UniqueName(t, "quotabot-test/late-webhook-token")
+	e.sim.AddRoom(roomID)
+	e.vars["CHATWORK_WEBHOOK_TOKEN_PARAMETER"] = param
+	e.vars["CHATWORK_ROOM_ID"] = fmt.Sprint(roomID)
+	handle := LazyWebhook(env(e.vars), cfg, e.stdout, Logger(e.logs))
+	body := delivery(t, "/quota")
+	sig, _ := chatwork.Sign(webhookToken, body)
+	if _, err := handle(context.Background(), request(t, body, sig, false)); err == nil || !strings.Contains(err.Error(), param) {
+		t.Fatalf("before the token is stored: %v", err)
+	}
+	awstest.PutSecureString(t, cfg, param, webhookToken)
+	out, err := handle(context.Background(), request(t, body, sig, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := out.(events.LambdaFunctionURLResponse); res.StatusCode != 200 || len(e.sim.Messages(roomID)) != 1 {
+		t.Fatalf("after: %+v, room %v", res, e.sim.Messages(roomID))
+	}
+}
