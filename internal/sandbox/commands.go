@@ -134,7 +134,9 @@ func (s *session) quotaLine() string {
 		remaining, limit, pct, reset.In(s.cfg.Location).Format("15:04:05"), until(reset))
 }
 
-// until is the time left until t, to the second.
+// until is the time left until t, rounded up to the second: "in 0s" would
+// read as "already".
 func until(t time.Time) time.Duration {
-	return max(time.Until(t), 0).Round(time.Second)
+	d := max(time.Until(t), 0)
+	return (d + time.Second - 1).Truncate(time.Second)
 }
