@@ -1,0 +1,116 @@
+package bot_test
+
+import (
+	"context"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/quotabot/chatwork-quota-bot/bot"
+	"github.com/quotabot/chatwork-quota-bot/internal/chatwork"
+	"github.com/quotabot/chatwork-quota-bot/internal/chatworksim"
+	"github.com/quotabot/chatwork-quota-bot/internal/sample"
+)
+
+const (
+	simAPIToken     = "e2e-api-token-5f1c9a0b7d"
+	simWebhookToken = "A9ne+ygvdV0IZBaPFV2zC1e5Bk+IsI14BPwieRoBQNU="
+	simRoom         = 31337
+	simBot          = 9001
+	simHuman        = 2001
+)
+
+type memStore struct {
+	mu   sync.Mutex
+	recs []sample.Record
+}
+
+func (m *memStore) Record(_ context.Context, r sample.Record) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.recs = append(m.recs, r)
+	return nil
+}
+
+func (m *memStore) Samples(_ context.Context, token string, since, until time.Time) ([]sample.Record, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []sample.Record
+	for _, r := range m.recs {
+		if r.Token == token && !r.Time.Before(since) && (until.IsZero() || r.Time.Before(until)) {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// A message typed into a simulated room reaches the bot through the
+// simulator's signed delivery, and the reply appears in that room. The reply
+// is delivered back to the bot too, as ChatWork does, and must not loop.
+func TestSimulatedRoomEndToEnd(t *testing.T) {
+	sim, base := chatworksim.Start(t, chatworksim.Config{Mode: chatworksim.WindowFirstCall})
+	sim.AddAccount(simAPIToken, simBot, "Quota Bot")
+	sim.AddRoom(simRoom)
+	cw, err := chatwork.New(chatwork.Config{BaseURL: base, Token: chatwork.StaticToken(simAPIToken)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	verifier, err := chatwork.NewVerifier(simWebhookToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := &memStore{}
+	b, err := bot.New(bot.Config{RoomID: simRoom, Language: "en"}, bot.Deps{ChatWork: cw, Recorder: store, History: store, Verifier: verifier})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(b.Handler())
+	t.Cleanup(srv.Close)
+	if err := sim.AddWebhook(chatworksim.Webhook{URL: srv.URL + "/webhook", Token: simWebhookToken, RoomID: simRoom}); err != nil {
+		t.Fatal(err)
+	}
+	if err := sim.AddWebhook(chatworksim.Webhook{URL: srv.URL + "/webhook", Token: simWebhookToken, MentionAccountID: simBot}); err != nil {
+		t.Fatal(err)
+	}
+
+	sim.Say(simRoom, simHuman, "[To:9001]Quota Botさん\n／QUOTA ")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := sim.WaitIdle(ctx); err != nil {
+		t.Fatal(err)
+	}
+	msgs := sim.Messages(simRoom)
+	if len(msgs) != 2 {
+		t.Fatalf("room has %d messages, want the question and one answer: %+v", len(msgs), msgs)
+	}
+	reply := msgs[1]
+	if reply.AccountID != simBot || !strings.HasPrefix(reply.Body, "[rp aid=2001 to=31337-"+msgs[0].ID+"]") || !strings.Contains(reply.Body, "[info][title]") {
+		t.Fatalf("reply: %+v", reply)
+	}
+	_, remaining, _ := sim.Quota(simAPIToken)
+	if !strings.Contains(reply.Body, "of 300") {
+		t.Fatalf("reply lacks the figures: %s", reply.Body)
+	}
+	// Two calls for one answer, though the question arrived twice (room event
+	// and mention) and the answer came back once more: no loop, no double answer.
+	if calls := sim.Calls(simAPIToken); calls != 2 || remaining != 298 {
+		t.Fatalf("spent %d calls (remaining %d), want 2", calls, remaining)
+	}
+	for _, d := range sim.Deliveries() {
+		if d.Status != 200 || d.Err != "" {
+			t.Fatalf("delivery %+v", d)
+		}
+	}
+	// The question as a room event and as a mention of the bot, the answer as
+	// a room event (it mentions the asker, who has no webhook).
+	if n := len(sim.Deliveries()); n != 3 {
+		t.Fatalf("%d deliveries, want 3", n)
+	}
+	store.mu.Lock()
+	defer store.mu.Unlock()
+	if len(store.recs) != 2 || store.recs[0].Source != sample.SourcePassive {
+		t.Fatalf("records %+v", store.recs)
+	}
+}
