@@ -152,6 +152,12 @@ type Result struct {
 // Tick handles one scheduled invocation.
 func (m *Monitor) Tick(ctx context.Context) (Result, error) {
 	var res Result
+	if m.finalDue(m.cfg.Now()) {
+		// This container has arranged the final reading of a window that
+		// resets within Slack/2: a reading now would show nearly the same
+		// low point a second or two earlier, for one more call.
+		return res, nil
+	}
 	rec, err := m.read(ctx, &res, false)
 	if err != nil || !rec.HasQuota {
 		return res, err
@@ -163,6 +169,15 @@ func (m *Monitor) Tick(ctx context.Context) (Result, error) {
 	}
 	if rec.Remaining == 0 {
 		return res, nil // exhausted: the low point is already recorded
+	}
+	if reset.Sub(now) <= m.cfg.Slack/2 {
+		// The tick one Interval ago saw this reset less than Interval+Slack
+		// away and arranged the final reading, perhaps from another
+		// container (this may be a fresh one, started because that wake-up
+		// is running now): a second one would spend a call and a billed
+		// sleep on the same low point.
+		m.plan(rec.Reset)
+		return res, nil
 	}
 	if !m.plan(rec.Reset) {
 		return res, nil
@@ -199,6 +214,19 @@ func (m *Monitor) plan(reset int64) bool {
 	}
 	m.planned[reset] = true
 	return true
+}
+
+// finalDue reports whether this container has arranged the final reading
+// of a window that resets within Slack/2 after now.
+func (m *Monitor) finalDue(now time.Time) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for r := range m.planned {
+		if left := time.Unix(r, 0).Sub(now); left > 0 && left <= m.cfg.Slack/2 {
+			return true
+		}
+	}
+	return false
 }
 
 // Wake handles a wake-up arranged by an earlier tick.

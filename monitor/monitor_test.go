@@ -157,10 +157,25 @@ func TestTickNearResetArrangesWakeUp(t *testing.T) {
 	if !last.Final || last.Remaining != 1 || cw.calls != 2 {
 		t.Fatalf("final %+v after %d calls", last, cw.calls)
 	}
-	// A second tick in the same window must not arrange another final reading.
+	// A second tick in the same window, within Slack/2 of the reset, spends
+	// nothing: the final reading covers it.
 	clk.t = t0.Add(298 * time.Second)
-	if res, _ := m.Tick(context.Background()); res.Woken || res.Calls != 1 {
+	if res, _ := m.Tick(context.Background()); res.Woken || res.Calls != 0 {
 		t.Fatalf("second tick: %+v", res)
+	}
+}
+
+// A fresh container's tick just before the reset takes its reading but no
+// second final one: the tick before it arranged that.
+func TestTickJustBeforeResetArrangesNoFinal(t *testing.T) {
+	w := &fakeWaker{}
+	m, clk, cw, _ := newTest(t, t0.Add(296*time.Second), window, w)
+	res, err := m.Tick(context.Background())
+	if err != nil || res.Calls != 1 || res.Woken || len(w.at) != 0 || cw.calls != 1 {
+		t.Fatalf("tick: %+v, %v; wake-ups %d", res, err, len(w.at))
+	}
+	if !clk.Now().Equal(t0.Add(296 * time.Second)) {
+		t.Fatal("the tick slept")
 	}
 }
 
