@@ -1,0 +1,205 @@
+package e2e
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/quotabot/chatwork-quota-bot/internal/awstest"
+	"github.com/quotabot/chatwork-quota-bot/internal/chatwork"
+	"github.com/quotabot/chatwork-quota-bot/internal/chatworksim"
+)
+
+var (
+	figures     = flag.Bool("figures", false, "measure the functions under the emulator (TestEmulatorFigures); see README.md")
+	figuresWarm = flag.Int("figures.warm", 200, "warm invocations per function and path")
+	figuresCold = flag.Int("figures.cold", 10, "cold starts (emulator processes) per function")
+)
+
+// A scenario is one function on one request path, invoked repeatedly in one
+// emulator process.
+type scenario struct {
+	name     string
+	function string // SAM logical id
+	pkg      string
+	// setup prepares the world and returns the event of invocation i.
+	setup func(t *testing.T, w *world) func(i int) []byte
+	// check fails the run when an invocation did not do its job.
+	check func(t *testing.T, res result)
+}
+
+func okResult(t *testing.T, res result) {
+	t.Helper()
+	if res.Status != 200 || res.ErrorType != "" {
+		t.Fatalf("invocation failed: %v", res)
+	}
+}
+
+func statusIs(code int) func(t *testing.T, res result) {
+	return func(t *testing.T, res result) {
+		t.Helper()
+		if resp := functionURLResponse(t, res); resp.StatusCode != code {
+			t.Fatalf("status %d, want %d", resp.StatusCode, code)
+		}
+	}
+}
+
+var scenarios = []scenario{
+	{
+		name: "monitor tick", function: "MonitorFunction", pkg: "./cmd/monitor",
+		setup: func(t *testing.T, w *world) func(int) []byte { return func(int) []byte { return tickEvent } },
+		check: okResult,
+	},
+	{
+		name: "webhook /quota", function: "WebhookFunction", pkg: "./cmd/webhook",
+		setup: func(t *testing.T, w *world) func(int) []byte {
+			w.withWebhook(t)
+			return func(int) []byte {
+				body := say(w, "/quota") // a new message each time: the bot ignores repeats
+				sig, _ := chatwork.Sign(webhookToken, body)
+				return functionURLRequest(body, sig, false)
+			}
+		},
+		check: statusIs(200),
+	},
+	{
+		name: "webhook forged", function: "WebhookFunction", pkg: "./cmd/webhook",
+		setup: func(t *testing.T, w *world) func(int) []byte {
+			w.withWebhook(t)
+			body := say(w, "/quota")
+			forged := functionURLRequest(body, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", false)
+			return func(int) []byte { return forged }
+		},
+		check: statusIs(401),
+	},
+}
+
+// figureRow is one line of README.md's table.
+type figureRow struct {
+	scenario, target                string
+	coldMedian, coldMax, firstInvok float64 // ms
+	warmP50, warmP99, warmMax       float64 // ms
+	warmN                           int
+	peakRSSKiB                      int
+}
+
+// TestEmulatorFigures measures each function under the emulator: cold start
+// (the emulator's INIT REPORT), the first invocation, warm REPORT Durations
+// over -figures.warm invocations with the simulator's latency at zero, the
+// bootstrap's peak RSS (VmHWM; the emulator's Max Memory Used is only the
+// configured memory size) and the stripped linux/arm64 binary sizes. It runs
+// only with -figures:
+//
+//	go test ./e2e -run TestEmulatorFigures -v -figures
+func TestEmulatorFigures(t *testing.T) {
+	if !*figures {
+		t.Skip("measurements run only with -figures (go test ./e2e -run TestEmulatorFigures -v -figures)")
+	}
+	endpoint := awstest.StartMoto(t)
+	dir := t.TempDir()
+	rie := buildEmulator(t, dir)
+
+	sizes := map[string]int64{}
+	for _, function := range []string{"MonitorFunction", "WebhookFunction"} {
+		p := buildArm64(t, function, filepath.Join(dir, "size-"+function))
+		info, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sizes[function] = info.Size()
+	}
+	built := map[string][]target{}
+	var rows []figureRow
+	for _, sc := range scenarios {
+		if built[sc.function] == nil {
+			built[sc.function] = targets(t, sc.function, sc.pkg, dir)
+		}
+		for _, tg := range built[sc.function] {
+			t.Run(sc.name+"/"+tg.name, func(t *testing.T) {
+				rows = append(rows, measure(t, rie, endpoint, sc, tg))
+			})
+		}
+	}
+
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n| function, path | run as | cold init median / max (ms) | first invocation (ms) | warm p50 (ms) | warm p99 (ms) | warm max (ms) | peak RSS (MiB) |\n")
+	fmt.Fprintf(&b, "|---|---|---|---|---|---|---|---|\n")
+	for _, r := range rows {
+		fmt.Fprintf(&b, "| %s | %s | %.1f / %.1f | %.1f | %.2f | %.2f | %.2f | %.1f |\n",
+			r.scenario, r.target, r.coldMedian, r.coldMax, r.firstInvok, r.warmP50, r.warmP99, r.warmMax, float64(r.peakRSSKiB)/1024)
+	}
+	fmt.Fprintf(&b, "\nwarm figures over %d invocations each; cold over %d emulator processes each\n\n", *figuresWarm, *figuresCold)
+	fmt.Fprintf(&b, "| binary (make build-X, linux/arm64, stripped) | bytes | MiB |\n|---|---|---|\n")
+	for _, f := range []string{"MonitorFunction", "WebhookFunction"} {
+		fmt.Fprintf(&b, "| %s | %d | %.2f |\n", f, sizes[f], float64(sizes[f])/(1<<20))
+	}
+	t.Log(b.String())
+}
+
+func measure(t *testing.T, rie, endpoint string, sc scenario, tg target) figureRow {
+	row := figureRow{scenario: sc.name, target: tg.name, warmN: *figuresWarm}
+	simCfg := chatworksim.Config{
+		// Room for every invocation in one window and one room, so that no
+		// answer meets a limit.
+		Limit: 1 << 30, RoomPostLimit: 1 << 30,
+	}
+
+	// Cold starts: one emulator process per start, one invocation each.
+	var colds []float64
+	for range *figuresCold {
+		w := newWorld(t, endpoint, simCfg)
+		next := sc.setup(t, w)
+		emu := startEmulator(t, rie, w.env(), tg.argv...)
+		sc.check(t, emu.invoke(t, next(0)))
+		emu.reports(t, 1) // the INIT REPORT line comes before it
+		inits := InitDurations(emu.output())
+		if len(inits) != 1 {
+			t.Fatalf("want 1 INIT REPORT line, got %v\n%s", inits, emu.output())
+		}
+		colds = append(colds, inits[0])
+		emu.stop()
+	}
+	slices.Sort(colds)
+	row.coldMedian, row.coldMax = percentile(colds, 50), colds[len(colds)-1]
+
+	// Warm: one process, the first invocation (which waits for the init)
+	// set apart.
+	w := newWorld(t, endpoint, simCfg)
+	next := sc.setup(t, w)
+	emu := startEmulator(t, rie, w.env(), tg.argv...)
+	for i := range *figuresWarm + 1 {
+		sc.check(t, emu.invoke(t, next(i)))
+	}
+	pid := emu.bootstrapPID()
+	if pid == 0 {
+		t.Fatal("no bootstrap process under the emulator")
+	}
+	rss, err := peakRSSKiB(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	row.peakRSSKiB = rss
+	reports := emu.reports(t, *figuresWarm+1)
+	row.firstInvok = reports[0].DurationMS
+	var warm []float64
+	for _, r := range reports[1:] {
+		warm = append(warm, r.DurationMS)
+	}
+	slices.Sort(warm)
+	row.warmP50, row.warmP99, row.warmMax = percentile(warm, 50), percentile(warm, 99), warm[len(warm)-1]
+	noSecrets(t, map[string]string{"emulator output": emu.output()})
+	return row
+}
+
+// percentile is the nearest-rank percentile of sorted values.
+func percentile(sorted []float64, p float64) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	rank := int(p/100*float64(len(sorted)) + 0.999999)
+	return sorted[min(max(rank, 1), len(sorted))-1]
+}
