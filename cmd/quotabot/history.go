@@ -205,7 +205,8 @@ func printHistory(w io.Writer, rep historyReport, since time.Duration) {
 		fmt.Fprintf(w, "(%d lines were not sample records and were skipped)\n", rep.Skipped)
 	}
 	if len(rep.Windows) > 0 {
-		fmt.Fprintf(w, "\n%-*s  %-15s  %-*s  %s\n", len(layout), "window reset", "low point", len(layout), "at", "samples")
+		col := max(len(layout), len("window reset"))
+		fmt.Fprintf(w, "\n%-*s  %-15s  %-*s  %s\n", col, "window reset", "low point", len(layout), "at", "samples")
 		for _, win := range rep.Windows {
 			pct := 0.0
 			if win.Limit > 0 {
@@ -215,9 +216,10 @@ func printHistory(w io.Writer, rep historyReport, since time.Duration) {
 			if win.Exhausted {
 				note = "  exhausted (429)"
 			}
-			low := fmt.Sprintf("%d/%d %3.0f%%", win.Low, win.Limit, pct)
-			fmt.Fprintf(w, "%s  %-15s  %s  %7d%s\n",
-				win.Reset.Local().Format(layout), low, win.LowAt.Local().Format(layout), win.Samples, note)
+			digits := len(fmt.Sprint(win.Limit))
+			low := fmt.Sprintf("%*d/%d %3.0f%%", digits, win.Low, win.Limit, pct)
+			fmt.Fprintf(w, "%-*s  %-15s  %s  %7d%s\n",
+				col, win.Reset.Local().Format(layout), low, win.LowAt.Local().Format(layout), win.Samples, note)
 		}
 		fmt.Fprintf(w, "\nlow points  %s  (oldest first; ▁ empty … █ full)\n", sparkline(rep.Windows))
 	} else {

@@ -94,7 +94,7 @@ func TestHistoryFile(t *testing.T) {
 	}
 	for _, want := range []string{
 		`token "default"`, "7 records, 3 windows",
-		"140/300  47%", "0/300   0%", "exhausted (429)", "299/300 100%",
+		"140/300  47%", "  0/300   0%", "exhausted (429)", "299/300 100%",
 		"low points  ▄▁█",
 		"failures    2 (network 1, quota_exhausted 1)",
 		"chatwork read quota: network: timeout",
