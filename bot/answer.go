@@ -63,9 +63,10 @@ func (b *Bot) answerQuota(ctx context.Context, to replyTo) {
 		histc <- historyResult{recs, err}
 	}()
 
-	reading, err := b.cw.ReadQuota(ctx)
+	// Recorded inside readQuota, before the answer, while the history query
+	// is still running: free in time, and in order with the post's own record.
+	q, at, err := b.readQuota(ctx)
 	if err != nil {
-		b.record(ctx, b.failureRecord("read quota", err, b.cfg.Now()))
 		switch chatwork.KindOf(err) {
 		case chatwork.KindQuotaExhausted:
 			// Nothing can be posted until the reset: a post would be one
@@ -79,6 +80,34 @@ func (b *Bot) answerQuota(ctx context.Context, to replyTo) {
 		b.log.WarnContext(ctx, "read quota failed", "kind", chatwork.KindOf(err).String(), "err", err)
 		b.post(ctx, to.Room, renderUnavailable(b.text, to))
 		return
+	}
+	h := <-histc
+	if h.err != nil {
+		b.log.WarnContext(ctx, "history unavailable: answering without it", "err", h.err)
+	}
+	now := b.cfg.Now()
+	v := quotaView{
+		To: to, Label: b.cfg.TokenLabel, Now: now, Loc: b.cfg.Location,
+		Quota: q, History: h.err == nil, Threshold: b.threshold(), Monitor: monitorUnknown,
+	}
+	if h.err == nil {
+		v.Hour, v.Day, v.Monitor, v.MonitorAt = summarize(h.recs, q, at, now, b.cfg.MonitorInterval)
+	}
+	b.post(ctx, to.Room, renderAnswer(b.text, v))
+}
+
+// errNoHeaders stands for a reading whose response carried no usable
+// rate-limit headers: the call succeeded but told nothing about the quota.
+var errNoHeaders = &chatwork.Error{Op: "read quota", Kind: chatwork.KindBadResponse, Err: errors.New("no rate-limit headers")}
+
+// readQuota spends one call on a reading and records what its response
+// said: a passive sample, or a failure record. It learns the bot's own
+// account id from the first successful reading.
+func (b *Bot) readQuota(ctx context.Context) (chatwork.Quota, time.Time, error) {
+	reading, err := b.cw.ReadQuota(ctx)
+	if err != nil {
+		b.record(ctx, b.failureRecord("read quota", err, b.cfg.Now()))
+		return chatwork.Quota{}, time.Time{}, err
 	}
 	if b.cfg.BotAccountID == 0 && reading.AccountID > 0 && b.self.CompareAndSwap(0, reading.AccountID) {
 		b.log.InfoContext(ctx, "learned the bot's account id", "account_id", reading.AccountID)
@@ -94,26 +123,10 @@ func (b *Bot) answerQuota(ctx context.Context, to replyTo) {
 			Time: at, Token: b.cfg.TokenLabel, Source: sample.SourcePassive,
 			Error: chatwork.KindBadResponse.String(), Detail: "read quota: no rate-limit headers", Calls: 1,
 		})
-		b.post(ctx, to.Room, renderUnavailable(b.text, to))
-		return
+		return chatwork.Quota{}, at, errNoHeaders
 	}
-
-	// Recorded before the answer, while the history query is still running:
-	// free in time, and in order with the post's own record.
 	b.record(ctx, b.sampleRecord(at, q))
-	h := <-histc
-	if h.err != nil {
-		b.log.WarnContext(ctx, "history unavailable: answering without it", "err", h.err)
-	}
-	now := b.cfg.Now()
-	v := quotaView{
-		To: to, Label: b.cfg.TokenLabel, Now: now, Loc: b.cfg.Location,
-		Quota: q, History: h.err == nil, Threshold: b.threshold(), Monitor: monitorUnknown,
-	}
-	if h.err == nil {
-		v.Hour, v.Day, v.Monitor, v.MonitorAt = summarize(h.recs, q, at, now, b.cfg.MonitorInterval)
-	}
-	b.post(ctx, to.Room, renderAnswer(b.text, v))
+	return q, at, nil
 }
 
 // summarize finds the lowest remaining count over the last hour and the last
@@ -157,26 +170,10 @@ func lower(cur, l low) low {
 	return cur
 }
 
-// post sends body to room. On the per-room limit it waits out that window
-// once and tries again, if the deadline leaves room for it; on the token's
-// quota nothing can be posted. Failures are logged and recorded, never
+// post sends a reply to room. Failures are logged and recorded, never
 // returned: the webhook answers 200 regardless.
 func (b *Bot) post(ctx context.Context, room int64, body string) {
-	posted, err := b.cw.Post(ctx, room, body)
-	b.recordPost(ctx, posted, err)
-	if chatwork.KindOf(err) == chatwork.KindRoomLimit {
-		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < roomWindow+postAllowance {
-			b.log.WarnContext(ctx, "per-room posting limit and no time left to wait: reply dropped", "room_id", room)
-			return
-		}
-		b.log.InfoContext(ctx, "per-room posting limit: waiting once", "room_id", room, "wait", roomWindow.String())
-		if err := b.cfg.Sleep(ctx, roomWindow); err != nil {
-			b.log.WarnContext(ctx, "wait for the per-room limit cut short: reply dropped", "room_id", room, "err", err)
-			return
-		}
-		posted, err = b.cw.Post(ctx, room, body)
-		b.recordPost(ctx, posted, err)
-	}
+	posted, err := b.send(ctx, room, body)
 	switch {
 	case err == nil:
 		b.log.InfoContext(ctx, "replied", "room_id", room, "message_id", posted.MessageID)
@@ -185,6 +182,30 @@ func (b *Bot) post(ctx context.Context, room int64, body string) {
 	default:
 		b.log.WarnContext(ctx, "reply failed", "room_id", room, "kind", chatwork.KindOf(err).String(), "err", err)
 	}
+}
+
+// send posts body to room and records every response's quota. On the
+// per-room limit it waits out that window once and tries again, if the
+// deadline leaves room for it; on the token's quota nothing can be posted.
+// The error is the last attempt's; callers decide how loudly to log it.
+func (b *Bot) send(ctx context.Context, room int64, body string) (chatwork.Posted, error) {
+	posted, err := b.cw.Post(ctx, room, body)
+	b.recordPost(ctx, posted, err)
+	if chatwork.KindOf(err) != chatwork.KindRoomLimit {
+		return posted, err
+	}
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < roomWindow+postAllowance {
+		b.log.WarnContext(ctx, "per-room posting limit and no time left to wait", "room_id", room)
+		return posted, err
+	}
+	b.log.InfoContext(ctx, "per-room posting limit: waiting once", "room_id", room, "wait", roomWindow.String())
+	if serr := b.cfg.Sleep(ctx, roomWindow); serr != nil {
+		b.log.WarnContext(ctx, "wait for the per-room limit cut short", "room_id", room, "err", serr)
+		return posted, err
+	}
+	posted, err = b.cw.Post(ctx, room, body)
+	b.recordPost(ctx, posted, err)
+	return posted, err
 }
 
 // recordPost records the quota a post's response carried: a passive sample

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -79,6 +80,21 @@ type Config struct {
 	// Sleep waits out the per-room posting limit; default waits for d or
 	// until ctx is done.
 	Sleep func(ctx context.Context, d time.Duration) error
+
+	// AlarmName is QUOTA_ALARM_NAME: the CloudWatch alarm on the quota.
+	// Empty treats any alarm on a metric in sample.Namespace (for this
+	// token label, when the alarm names one) as the quota alarm, which is
+	// what the sandbox's stand-in alarm needs. Other alarms get a plain
+	// message.
+	AlarmName string
+	// DashboardURL is QUOTA_DASHBOARD_URL, linked from alarm messages when
+	// set. It must be an absolute http(s) URL.
+	DashboardURL string
+	// MentionAll and MentionAccountIDs are QUOTA_ALERT_MENTIONS (see
+	// ParseMentions): the low-quota alert starts with [toall], or with
+	// [To:id] for each id. At most one of the two may be set.
+	MentionAll        bool
+	MentionAccountIDs []int64
 }
 
 const (
@@ -144,6 +160,35 @@ func (c *Config) validate() error {
 			return fmt.Errorf("allowed room ids must be positive, got %d", id)
 		}
 	}
+	if c.MentionAll && len(c.MentionAccountIDs) > 0 {
+		return errors.New("alert mentions: mention all and mention account ids exclude each other")
+	}
+	for _, id := range c.MentionAccountIDs {
+		if id <= 0 {
+			return fmt.Errorf("alert mentions: account ids must be positive, got %d", id)
+		}
+	}
+	if c.DashboardURL != "" {
+		if err := checkDashboardURL(c.DashboardURL); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkDashboardURL accepts an absolute http(s) URL that cannot break the
+// message it is put in: no spaces (ChatWork would end the link there) and
+// no square brackets (they would read as notation).
+func checkDashboardURL(s string) error {
+	u, err := url.Parse(s)
+	switch {
+	case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "":
+		return fmt.Errorf("dashboard url %q is not an absolute http(s) URL", s)
+	case len(s) > 2048:
+		return fmt.Errorf("dashboard url is %d bytes long, want at most 2048", len(s))
+	case strings.ContainsAny(s, " \t\r\n[]"):
+		return fmt.Errorf("dashboard url %q contains a space or a square bracket", s)
+	}
 	return nil
 }
 
@@ -162,6 +207,9 @@ type Bot struct {
 	// a reading. Atomic because concurrent deliveries may learn it at once.
 	self atomic.Int64
 	seen *recentSet
+	// alarms remembers the alarm transitions already posted (EventBridge
+	// delivers at least once).
+	alarms *recentSet
 }
 
 // New checks cfg and deps and returns a Bot. It never panics: every problem
@@ -199,6 +247,7 @@ func New(cfg Config, deps Deps) (*Bot, error) {
 		verifier: deps.Verifier,
 		log:      log,
 		seen:     newRecentSet(recentCapacity, recentTTL),
+		alarms:   newRecentSet(alarmMemory, alarmMemoryTTL),
 	}
 	b.self.Store(cfg.BotAccountID)
 	return b, nil
@@ -224,6 +273,36 @@ func ParseAllowedRooms(s string) ([]int64, error) {
 		ids = append(ids, id)
 	}
 	return ids, nil
+}
+
+// ParseMentions parses QUOTA_ALERT_MENTIONS: empty for no mention, "all"
+// for [toall], or comma-separated ChatWork account ids (spaces allowed
+// around each) for one [To:id] each. Repeated ids are mentioned once.
+func ParseMentions(s string) (all bool, ids []int64, err error) {
+	s = strings.TrimSpace(s)
+	switch {
+	case s == "":
+		return false, nil, nil
+	case strings.EqualFold(s, "all"):
+		return true, nil, nil
+	}
+	parts := strings.Split(s, ",")
+	seen := make(map[int64]bool, len(parts))
+	for i, p := range parts {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			return false, nil, fmt.Errorf("alert mentions: item %d is empty (want \"all\" or comma-separated account ids like 123,456)", i+1)
+		}
+		id, err := strconv.ParseInt(p, 10, 64)
+		if err != nil || id <= 0 {
+			return false, nil, fmt.Errorf("alert mentions: item %d %q is not a positive account id (want \"all\" or comma-separated account ids like 123,456)", i+1, p)
+		}
+		if !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
+		}
+	}
+	return false, ids, nil
 }
 
 // sleepContext sleeps for d or until ctx is done.

@@ -59,3 +59,17 @@ func (s *recentSet) evict(now time.Time) {
 		delete(s.seen, oldest)
 	}
 }
+
+// forget drops key, so that a retried delivery of it counts as new.
+func (s *recentSet) forget(key string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.seen, key)
+}
+
+// len is the number of keys held.
+func (s *recentSet) len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.seen)
+}

@@ -127,6 +127,8 @@ type phrases struct {
 	unknownAny  string // when the subcommand is not safe to repeat
 	unavailable string
 	answerTitle string
+
+	alert alertPhrases // alarm messages (render_alert.go)
 }
 
 var languages = map[string]*phrases{"ja": &ja, "en": &en}
@@ -158,6 +160,7 @@ var ja = phrases{
 	unknownAny:  "その /quota のコマンドは知りません。使い方は /quota help で表示できます。",
 	unavailable: "今は API の残りを読み取れませんでした。しばらくしてからもう一度お試しください。",
 	answerTitle: "ChatWork API の残り",
+	alert:       jaAlert,
 }
 
 var en = phrases{
@@ -187,6 +190,7 @@ var en = phrases{
 	unknownAny:  "That is not a /quota command I know. /quota help shows how to use me.",
 	unavailable: "The API quota could not be read just now. Please try again in a little while.",
 	answerTitle: "ChatWork API quota",
+	alert:       enAlert,
 }
 
 // renderAnswer renders the answer to /quota.
@@ -196,12 +200,7 @@ func renderAnswer(p *phrases, v quotaView) string {
 		fmt.Sprintf(p.remaining, q.Remaining, q.Limit, percent(q.Remaining, q.Limit)),
 		fmt.Sprintf(p.used, q.Used()),
 	}
-	resetAt := clock(q.Reset, v.Now, v.Loc)
-	if until := q.Reset.Sub(v.Now).Truncate(time.Second); until > 0 {
-		lines = append(lines, fmt.Sprintf(p.reset, resetAt, p.duration(until)))
-	} else {
-		lines = append(lines, fmt.Sprintf(p.resetPassed, resetAt))
-	}
+	lines = append(lines, resetText(p, q.Reset, v.Now, v.Loc))
 	if v.History {
 		lines = append(lines,
 			fmt.Sprintf(p.lowHour, renderLow(p, v.Hour, v.Now, v.Loc)),

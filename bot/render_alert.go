@@ -1,0 +1,380 @@
+package bot
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/quotabot/chatwork-quota-bot/internal/alarm"
+	"github.com/quotabot/chatwork-quota-bot/internal/chatwork"
+)
+
+// Alarm messages, rendered like the answers: pure functions of a view and
+// the language's phrases, pinned by golden files.
+
+// level is a figure the alarm compares: a count of remaining calls, or a
+// percentage of the limit. It is a float because CloudWatch's are.
+type level struct {
+	Value   float64
+	Percent bool
+}
+
+// alarmPoint is the alarm's own view: the datapoint that decided the state
+// (when the event carries one) and the threshold.
+type alarmPoint struct {
+	Value     float64
+	HasValue  bool
+	Threshold level // Threshold.Percent also tells what Value is
+}
+
+// staleness says whether a message's figures were read for it, and if not,
+// why.
+type staleness int
+
+const (
+	staleFresh      staleness = iota // read for this message
+	staleSkipped                     // not read: the quota is nearly exhausted
+	staleReadFailed                  // the reading failed
+)
+
+// alertView is everything the low-quota alert shows.
+type alertView struct {
+	Mentions  string // first line(s), ending in "\n", or ""
+	Label     string
+	Now       time.Time
+	Loc       *time.Location
+	Figures   *chatwork.Quota // nil: only the alarm's datapoint is known
+	FiguresAt time.Time       // when Figures were taken
+	Stale     staleness
+	Point     alarmPoint
+	Dashboard string
+}
+
+// recoveryView is everything the recovery (OK) shows.
+type recoveryView struct {
+	Label     string
+	Now       time.Time
+	Loc       *time.Location
+	After     string // the previous state
+	Initial   bool   // the alarm's first evaluation since it was created
+	From, To  time.Time
+	Point     alarmPoint
+	Dashboard string
+}
+
+// silentView is everything "the monitor has stopped reporting" shows.
+type silentView struct {
+	Label     string
+	Now       time.Time
+	Loc       *time.Location
+	Since     time.Time // when the alarm went to INSUFFICIENT_DATA
+	History   bool      // false: the history could not be read
+	Monitor   time.Time // newest monitor sample; zero: none in alertLookback
+	FailKind  string    // the newest monitor failure's kind, if newer than Monitor
+	FailAt    time.Time
+	Read      staleness
+	Quota     chatwork.Quota // when Read is staleFresh
+	Stack     string         // "" when unknown
+	Dashboard string
+}
+
+// otherAlarmView is the plain message for an alarm other than the quota's.
+// Every string in it is already safe to post (see plainText).
+type otherAlarmView struct {
+	Name, State, Previous, Reason string
+	At, Now                       time.Time
+	Loc                           *time.Location
+}
+
+// alertPhrases are one language's alarm wording; format verbs per field.
+type alertPhrases struct {
+	alertTitle     string // %s label
+	recoveredTitle string // %s label
+	backTitle      string // %s label
+	armedTitle     string // %s label
+	silentTitle    string // %s label
+
+	levelCount string // %s count
+	levelPct   string // %s percent
+	point      string // %s level
+	skipped    string
+	readFailed string
+	fromSample string // %s time
+	pointOnly  string
+	noFigures  string
+	dashboard  string // %s URL
+
+	recovered string
+	lasted    string // %s duration, %s from, %s to
+	back      string
+	gap       string // %s duration, %s from, %s to
+	armed     string
+
+	silentSince    string // %s time
+	monitorLast    string // %s time, %s age
+	monitorNone    string
+	monitorUnknown string
+	monitorFailing string // %s kind, %s time
+	readNow        string // %d remaining, %d limit, %s percent, %s reset
+	readNowFailed  string
+	readNowSkipped string
+	checkLogs      string // %s stack name
+	stackUnknown   string
+
+	other       string // %s name, %s state, %s previous state
+	otherNoPrev string // %s name, %s state
+	reason      string // %s reason
+	at          string // %s time
+}
+
+var jaAlert = alertPhrases{
+	alertTitle:     "⚠ ChatWork API の残りが少なくなっています（%s）",
+	recoveredTitle: "✅ ChatWork API の残りが回復しました（%s）",
+	backTitle:      "✅ 監視が再開しました（%s）",
+	armedTitle:     "✅ 残りの監視を始めました（%s）",
+	silentTitle:    "⚠ 監視が止まっています（%s）",
+
+	levelCount: "残り %s 回",
+	levelPct:   "残り %s%%",
+	point:      "アラームの判定値: %s（5分間の最少値）",
+	skipped:    "残りがほとんどないため、今回は読み取りに API を使っていません。",
+	readFailed: "今は API の残りを読み取れませんでした。",
+	fromSample: "上の残りは %s の記録です。",
+	pointOnly:  "上限とリセット時刻は分かりません。数値はアラームの判定値だけです。",
+	noFigures:  "残りの数値は分かりません。",
+	dashboard:  "ダッシュボード: %s",
+
+	recovered: "残りはしきい値を上回っています。",
+	lasted:    "アラートの継続時間: %s（%s〜%s）",
+	back:      "監視の記録が再び届いています。残りはしきい値を上回っています。",
+	gap:       "記録が途絶えていた時間: %s（%s〜%s）",
+	armed:     "監視の記録が届き、アラームが動き始めました。残りはしきい値を上回っています。",
+
+	silentSince:    "%s から、アラームに監視の記録が届いていません（INSUFFICIENT_DATA）。",
+	monitorLast:    "監視の最新の記録: %s（%s前）",
+	monitorNone:    "過去24時間に監視の記録がありません。",
+	monitorUnknown: "記録を読めなかったため、監視の最新の記録は分かりません。",
+	monitorFailing: "監視は動いていますが、最新の読み取りは失敗しています（%s、%s）。",
+	readNow:        "ChatWork は応答しています（今の読み取り）: 残り %d / %d 回（%s）、リセット %s",
+	readNowFailed:  "今は ChatWork から残りを読み取れませんでした。",
+	readNowSkipped: "残りがほとんどない記録があるため、今回は読み取りに API を使っていません。",
+	checkLogs:      "監視のログを確認してください: [code]sam logs -n MonitorFunction --stack-name %s[/code]",
+	stackUnknown:   "<スタック名>",
+
+	other:       "CloudWatch アラーム「%s」が %s になりました（前の状態: %s）。",
+	otherNoPrev: "CloudWatch アラーム「%s」が %s になりました。",
+	reason:      "理由: %s",
+	at:          "時刻: %s",
+}
+
+var enAlert = alertPhrases{
+	alertTitle:     "⚠ ChatWork API quota is running low (%s)",
+	recoveredTitle: "✅ ChatWork API quota has recovered (%s)",
+	backTitle:      "✅ The monitor is reporting again (%s)",
+	armedTitle:     "✅ The quota alarm is watching (%s)",
+	silentTitle:    "⚠ The monitor has stopped reporting (%s)",
+
+	levelCount: "%s remaining",
+	levelPct:   "%s%% remaining",
+	point:      "The alarm's datapoint: %s (the lowest in 5 minutes)",
+	skipped:    "The quota is nearly exhausted, so no call was spent on a fresh reading.",
+	readFailed: "The quota could not be read just now.",
+	fromSample: "The figures above were recorded at %s.",
+	pointOnly:  "The limit and the reset time are unknown: the only figure is the alarm's datapoint.",
+	noFigures:  "No figures are available.",
+	dashboard:  "Dashboard: %s",
+
+	recovered: "Remaining is above the threshold again.",
+	lasted:    "The alert lasted %s (%s to %s).",
+	back:      "The monitor's samples are arriving again, and remaining is above the threshold.",
+	gap:       "Samples were missing for %s (%s to %s).",
+	armed:     "The monitor's samples have arrived and the alarm is watching them. Remaining is above the threshold.",
+
+	silentSince:    "Since %s the alarm has had no samples from the monitor (INSUFFICIENT_DATA).",
+	monitorLast:    "Latest monitor sample: %s (%s ago)",
+	monitorNone:    "No monitor sample in the last 24 hours.",
+	monitorUnknown: "The recorded history could not be read, so the latest monitor sample is unknown.",
+	monitorFailing: "The monitor is running, but its latest reading failed (%s, at %s).",
+	readNow:        "ChatWork answers (read just now): %d of %d remaining (%s), resets at %s",
+	readNowFailed:  "ChatWork could not be read just now.",
+	readNowSkipped: "A recent record shows the quota nearly exhausted, so no call was spent on a reading.",
+	checkLogs:      "Check the monitor's logs: [code]sam logs -n MonitorFunction --stack-name %s[/code]",
+	stackUnknown:   "<stack-name>",
+
+	other:       "CloudWatch alarm \"%s\" is now %s (was %s).",
+	otherNoPrev: "CloudWatch alarm \"%s\" is now %s.",
+	reason:      "Reason: %s",
+	at:          "Time: %s",
+}
+
+// renderAlert renders the low-quota alert: mentions first, then one info
+// block.
+func renderAlert(p *phrases, v alertView) string {
+	a := &p.alert
+	var lines []string
+	if q := v.Figures; q != nil {
+		lines = append(lines,
+			fmt.Sprintf(p.remaining, q.Remaining, q.Limit, percent(q.Remaining, q.Limit)),
+			fmt.Sprintf(p.used, q.Used()),
+			resetText(p, q.Reset, v.Now, v.Loc),
+		)
+	}
+	lines = append(lines, pointLines(p, v.Point)...)
+	if v.Stale != staleFresh {
+		why := a.skipped
+		if v.Stale == staleReadFailed {
+			why = a.readFailed
+		}
+		source := a.noFigures
+		switch {
+		case v.Figures != nil:
+			source = fmt.Sprintf(a.fromSample, clock(v.FiguresAt, v.Now, v.Loc))
+		case v.Point.HasValue:
+			source = a.pointOnly
+		}
+		lines = append(lines, why, source)
+	}
+	lines = appendDashboard(p, lines, v.Dashboard)
+	return v.Mentions + info(replyTo{}, fmt.Sprintf(a.alertTitle, v.Label), strings.Join(lines, "\n"))
+}
+
+// renderRecovery renders the OK message. How long the previous state lasted
+// is shown when both of its ends are known.
+func renderRecovery(p *phrases, v recoveryView) string {
+	a := &p.alert
+	span := func(format string) []string {
+		if v.From.IsZero() || !v.To.After(v.From) {
+			return nil
+		}
+		d := v.To.Sub(v.From).Truncate(time.Second)
+		return []string{fmt.Sprintf(format, p.duration(d), clock(v.From, v.Now, v.Loc), clock(v.To, v.Now, v.Loc))}
+	}
+	title, lines := a.recoveredTitle, []string{a.recovered}
+	switch {
+	case v.After == alarm.StateAlarm:
+		lines = append(lines, span(a.lasted)...)
+	case v.After == alarm.StateInsufficient && v.Initial:
+		title, lines = a.armedTitle, []string{a.armed}
+	case v.After == alarm.StateInsufficient:
+		title, lines = a.backTitle, append([]string{a.back}, span(a.gap)...)
+	}
+	lines = append(lines, pointLines(p, v.Point)...)
+	lines = appendDashboard(p, lines, v.Dashboard)
+	return info(replyTo{}, fmt.Sprintf(title, v.Label), strings.Join(lines, "\n"))
+}
+
+// renderSilent renders "the monitor has stopped reporting".
+func renderSilent(p *phrases, v silentView) string {
+	a := &p.alert
+	lines := []string{fmt.Sprintf(a.silentSince, clock(v.Since, v.Now, v.Loc))}
+	switch {
+	case !v.History:
+		lines = append(lines, a.monitorUnknown)
+	case v.Monitor.IsZero():
+		lines = append(lines, a.monitorNone)
+	default:
+		age := v.Now.Sub(v.Monitor).Truncate(time.Second)
+		lines = append(lines, fmt.Sprintf(a.monitorLast, clock(v.Monitor, v.Now, v.Loc), p.duration(age)))
+	}
+	if v.FailKind != "" {
+		lines = append(lines, fmt.Sprintf(a.monitorFailing, v.FailKind, clock(v.FailAt, v.Now, v.Loc)))
+	}
+	switch v.Read {
+	case staleFresh:
+		q := v.Quota
+		lines = append(lines, fmt.Sprintf(a.readNow, q.Remaining, q.Limit, percent(q.Remaining, q.Limit), clock(q.Reset, v.Now, v.Loc)))
+	case staleSkipped:
+		lines = append(lines, a.readNowSkipped)
+	default:
+		lines = append(lines, a.readNowFailed)
+	}
+	stack := v.Stack
+	if stack == "" {
+		stack = a.stackUnknown
+	}
+	lines = append(lines, fmt.Sprintf(a.checkLogs, stack))
+	lines = appendDashboard(p, lines, v.Dashboard)
+	return info(replyTo{}, fmt.Sprintf(a.silentTitle, v.Label), strings.Join(lines, "\n"))
+}
+
+// renderOtherAlarm renders the plain message for another alarm: no info
+// block and no mentions, since the bot knows nothing of its urgency.
+func renderOtherAlarm(p *phrases, v otherAlarmView) string {
+	a := &p.alert
+	first := fmt.Sprintf(a.other, v.Name, v.State, v.Previous)
+	if v.Previous == "" {
+		first = fmt.Sprintf(a.otherNoPrev, v.Name, v.State)
+	}
+	lines := []string{first}
+	if v.Reason != "" {
+		lines = append(lines, fmt.Sprintf(a.reason, v.Reason))
+	}
+	lines = append(lines, fmt.Sprintf(a.at, clock(v.At, v.Now, v.Loc)))
+	return strings.Join(lines, "\n")
+}
+
+// pointLines are the alarm's datapoint, when known, and its threshold.
+func pointLines(p *phrases, pt alarmPoint) []string {
+	var lines []string
+	if pt.HasValue {
+		lines = append(lines, fmt.Sprintf(p.alert.point, levelText(p, level{pt.Value, pt.Threshold.Percent})))
+	}
+	return append(lines, fmt.Sprintf(p.threshold, levelText(p, pt.Threshold)))
+}
+
+func appendDashboard(p *phrases, lines []string, url string) []string {
+	if url == "" {
+		return lines
+	}
+	return append(lines, "[hr]"+fmt.Sprintf(p.alert.dashboard, url))
+}
+
+// resetText is the reset time and how long until it.
+func resetText(p *phrases, reset, now time.Time, loc *time.Location) string {
+	at := clock(reset, now, loc)
+	if until := reset.Sub(now).Truncate(time.Second); until > 0 {
+		return fmt.Sprintf(p.reset, at, p.duration(until))
+	}
+	return fmt.Sprintf(p.resetPassed, at)
+}
+
+// levelText is a count or a percentage as a phrase: "残り 60 回", "20% remaining".
+func levelText(p *phrases, l level) string {
+	n := strconv.FormatFloat(math.Round(l.Value*10)/10, 'f', -1, 64)
+	if l.Percent {
+		return fmt.Sprintf(p.alert.levelPct, n)
+	}
+	return fmt.Sprintf(p.alert.levelCount, n)
+}
+
+// plainText makes text from outside (another alarm's name or CloudWatch's
+// reason) safe to post: square brackets become their full-width forms, so
+// nothing in it reads as ChatWork notation ([toall], [To:1], a stray
+// [/info]); control characters become spaces, so it stays on its line;
+// and it is cut to limit characters.
+func plainText(s string, limit int) string {
+	s = strings.ToValidUTF8(s, string(utf8.RuneError))
+	var sb strings.Builder
+	n := 0
+	for _, r := range s {
+		if n == limit {
+			sb.WriteString("…")
+			break
+		}
+		switch {
+		case r == '[':
+			r = '［'
+		case r == ']':
+			r = '］'
+		case unicode.IsControl(r), r == '\u2028', r == '\u2029':
+			r = ' '
+		}
+		sb.WriteRune(r)
+		n++
+	}
+	return strings.TrimSpace(sb.String())
+}
