@@ -173,6 +173,7 @@ func (b *Bot) pointOf(ctx context.Context, ev alarm.Event) alarmPoint {
 	for _, m := range ev.Detail.Configuration.Metrics {
 		if m.MetricStat.Metric.Namespace == sample.Namespace {
 			p.Threshold.Percent = m.MetricStat.Metric.Name == sample.MetricRemainingPercent
+			p.Period = time.Duration(m.MetricStat.Period) * time.Second
 			break
 		}
 	}

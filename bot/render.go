@@ -294,6 +294,8 @@ func durationJA(d time.Duration) string {
 	switch {
 	case h > 0:
 		return fmt.Sprintf("%d時間%d分", h, m)
+	case m > 0 && s == 0:
+		return fmt.Sprintf("%d分", m)
 	case m > 0:
 		return fmt.Sprintf("%d分%d秒", m, s)
 	}
@@ -305,6 +307,8 @@ func durationEN(d time.Duration) string {
 	switch {
 	case h > 0:
 		return fmt.Sprintf("%dh%dm", h, m)
+	case m > 0 && s == 0:
+		return fmt.Sprintf("%dm", m)
 	case m > 0:
 		return fmt.Sprintf("%dm%ds", m, s)
 	}

@@ -28,7 +28,8 @@ type level struct {
 type alarmPoint struct {
 	Value     float64
 	HasValue  bool
-	Threshold level // Threshold.Percent also tells what Value is
+	Period    time.Duration // the alarm's period; 0 when the event does not say
+	Threshold level         // Threshold.Percent also tells what Value is
 }
 
 // staleness says whether a message's figures were read for it, and if not,
@@ -140,7 +141,7 @@ var jaAlert = alertPhrases{
 
 	levelCount: "残り %s 回",
 	levelPct:   "残り %s%%",
-	point:      "アラームの判定値: %s（5分間の最少値）",
+	point:      "アラームの判定値: %s（%s間の最少値）",
 	skipped:    "残りがほとんどないため、今回は読み取りに API を使っていません。",
 	readFailed: "今は API の残りを読み取れませんでした。",
 	fromSample: "上の残りは %s の記録です。",
@@ -180,7 +181,7 @@ var enAlert = alertPhrases{
 
 	levelCount: "%s remaining",
 	levelPct:   "%s%% remaining",
-	point:      "The alarm's datapoint: %s (the lowest in 5 minutes)",
+	point:      "The alarm's datapoint: %s (the lowest in %s)",
 	skipped:    "The quota is nearly exhausted, so no call was spent on a fresh reading.",
 	readFailed: "The quota could not be read just now.",
 	fromSample: "The figures above were recorded at %s.",
@@ -321,7 +322,11 @@ func renderOtherAlarm(p *phrases, v otherAlarmView) string {
 func pointLines(p *phrases, pt alarmPoint) []string {
 	var lines []string
 	if pt.HasValue {
-		lines = append(lines, fmt.Sprintf(p.alert.point, levelText(p, level{pt.Value, pt.Threshold.Percent})))
+		period := pt.Period
+		if period <= 0 {
+			period = alarm.Period
+		}
+		lines = append(lines, fmt.Sprintf(p.alert.point, levelText(p, level{pt.Value, pt.Threshold.Percent}), p.duration(period)))
 	}
 	return append(lines, fmt.Sprintf(p.threshold, levelText(p, pt.Threshold)))
 }

@@ -109,7 +109,10 @@ func TestEvaluator(t *testing.T) {
 	}
 	step(0, StateInsufficient, false)
 	rec(time.Second, 200)
-	step(2*time.Second, StateOK, true)
+	first := step(2*time.Second, StateOK, true)
+	if first.Detail.PreviousState.Reason != "Unchecked: Initial alarm creation" {
+		t.Fatalf("first transition's previous state: %+v", first.Detail.PreviousState)
+	}
 	rec(5*time.Second, 61)
 	step(6*time.Second, StateOK, false)
 	rec(10*time.Second, 60)
@@ -122,7 +125,10 @@ func TestEvaluator(t *testing.T) {
 	}
 	rec(15*time.Second, 300) // the window reset
 	step(20*time.Second, StateAlarm, false)
-	step(41*time.Second, StateOK, true) // the low point left the period
+	ok := step(41*time.Second, StateOK, true) // the low point left the period
+	if lasted := ok.Detail.State.Time().Sub(ok.Detail.PreviousState.Time()); lasted != 30*time.Second {
+		t.Fatalf("the ALARM state lasted %v by the event, want 30s", lasted)
+	}
 	step(80*time.Second, StateInsufficient, true)
 	// Percent rule.
 	p := NewEvaluator(Rule{Percent: true, Threshold: 20, Period: time.Minute}, "pct")

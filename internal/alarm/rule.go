@@ -56,6 +56,8 @@ type Evaluator struct {
 	account string
 	region  string
 	state   string
+	reason  string    // why the alarm is in state
+	since   time.Time // when it entered state
 	points  []point
 	seq     int
 }
@@ -72,7 +74,8 @@ func NewEvaluator(rule Rule, alarmName string) *Evaluator {
 	}
 	const account, region = "000000000000", "local-sandbox-1"
 	return &Evaluator{
-		rule: rule, name: alarmName, account: account, region: region, state: StateInsufficient,
+		rule: rule, name: alarmName, account: account, region: region,
+		state: StateInsufficient, reason: "Unchecked: Initial alarm creation",
 		arn: fmt.Sprintf("arn:aws:cloudwatch:%s:%s:alarm:%s", region, account, alarmName),
 	}
 }
@@ -119,18 +122,23 @@ func (e *Evaluator) Evaluate(now time.Time) (Event, bool) {
 	if state == e.state {
 		return Event{}, false
 	}
-	prev := e.state
-	e.state = state
+	prev := State{Value: e.state, Reason: e.reason, Timestamp: stateTime(e.since)}
+	if e.since.IsZero() {
+		prev.Timestamp = stateTime(now)
+	}
+	e.state, e.reason, e.since = state, reason, now
 	e.seq++
 	return e.event(now, prev, state, reason, minV, n), true
 }
+
+func stateTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000-0700") }
 
 func num(v float64) string {
 	return strings.TrimSuffix(strings.TrimRight(fmt.Sprintf("%.2f", v), "0"), ".")
 }
 
-func (e *Evaluator) event(now time.Time, prev, state, reason string, minV float64, n int) Event {
-	ts := now.UTC().Format("2006-01-02T15:04:05.000-0700")
+func (e *Evaluator) event(now time.Time, prev State, state, reason string, minV float64, n int) Event {
+	ts := stateTime(now)
 	rd := map[string]any{
 		"version": "1.0", "queryDate": ts, "statistic": Statistic,
 		"period": int(e.rule.Period.Seconds()), "threshold": e.rule.Threshold,
@@ -148,7 +156,7 @@ func (e *Evaluator) event(now time.Time, prev, state, reason string, minV float6
 		Detail: Detail{
 			AlarmName:     e.name,
 			State:         State{Value: state, Reason: reason, ReasonData: string(rdJSON), Timestamp: ts},
-			PreviousState: State{Value: prev, Timestamp: ts},
+			PreviousState: prev,
 			Configuration: Configuration{Description: "ChatWork API quota is running low (sandbox stand-in)"},
 		},
 	}

@@ -42,9 +42,6 @@ func WebhookHandler(h http.Handler, alarms AlarmHandler, log *slog.Logger) func(
 				log.ErrorContext(ctx, "malformed alarm event: nothing posted", "error", err.Error())
 				return nil, nil
 			}
-			if alarms == nil {
-				return nil, errors.New("webhook: alarm events are not handled by this build")
-			}
 			return nil, alarms.HandleAlarm(ctx, ev)
 		}
 		var req events.LambdaFunctionURLRequest
@@ -80,9 +77,9 @@ func NewWebhook(ctx context.Context, getenv Getenv, awsCfg aws.Config, stdout io
 	if err := errors.Join(missing...); err != nil {
 		return nil, err
 	}
-	rooms, err := bot.ParseAllowedRooms(s.AllowedRooms)
+	cfg, err := botConfig(s)
 	if err != nil {
-		return nil, fmt.Errorf("CHATWORK_ALLOWED_ROOM_IDS: %w", err)
+		return nil, err
 	}
 	ssmClient := ssm.NewFromConfig(awsCfg)
 	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -100,7 +97,7 @@ func NewWebhook(ctx context.Context, getenv Getenv, awsCfg aws.Config, stdout io
 		return nil, fmt.Errorf("CHATWORK_API_URL: %w", err)
 	}
 	logs := cloudwatchlogs.NewFromConfig(awsCfg)
-	return bot.New(botConfig(s, rooms), bot.Deps{
+	return bot.New(cfg, bot.Deps{
 		ChatWork: cw,
 		Recorder: cwlogs.NewRecorder(logs, s.LogGroup, stdout),
 		History:  cwlogs.NewHistory(logs, s.LogGroup),
@@ -129,8 +126,7 @@ func LazyWebhook(getenv Getenv, awsCfg aws.Config, stdout io.Writer, log *slog.L
 				log.ErrorContext(ctx, "webhook not configured", "error", err.Error())
 				return nil, err
 			}
-			alarms, _ := any(b).(AlarmHandler)
-			h = WebhookHandler(b.Handler(), alarms, log)
+			h = WebhookHandler(b.Handler(), b, log)
 			handle = h
 		}
 		mu.Unlock()

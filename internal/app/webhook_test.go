@@ -42,8 +42,7 @@ func setupWebhook(t *testing.T) *webhookEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	alarms, _ := any(b).(AlarmHandler)
-	return &webhookEnv{monitorEnv: e, handle: WebhookHandler(b.Handler(), alarms, log)}
+	return &webhookEnv{monitorEnv: e, handle: WebhookHandler(b.Handler(), b, log)}
 }
 
 // request builds a Function URL event carrying a webhook delivery, shaped

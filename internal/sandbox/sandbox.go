@@ -239,13 +239,12 @@ func (s *session) run(ctx context.Context, in io.Reader) (err error) {
 		Threshold:        cfg.Threshold,
 		ThresholdPercent: cfg.ThresholdPercent,
 		MonitorInterval:  cfg.Interval,
+		AlarmName:        AlarmName,
 	}, bot.Deps{ChatWork: client, Recorder: rec, History: s.store, Verifier: verifier, Logger: logger})
 	if err != nil {
 		return err
 	}
-	if h, ok := any(b).(alarmHandler); ok {
-		s.handler = h
-	}
+	s.handler = b
 	s.mon, err = monitor.New(monitor.Config{
 		TokenLabel: TokenLabel,
 		Interval:   cfg.Interval,
