@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -8,6 +10,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	cwltypes "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
 
 	"github.com/quotabot/chatwork-quota-bot/internal/awstest"
 	"github.com/quotabot/chatwork-quota-bot/internal/chatwork"
@@ -28,23 +36,33 @@ type scenario struct {
 	pkg      string
 	// setup prepares the world and returns the event of invocation i.
 	setup func(t *testing.T, w *world) func(i int) []byte
-	// check fails the run when an invocation did not do its job.
-	check func(t *testing.T, res result)
+	// check reports how an invocation failed to do its job ("" if it did).
+	check func(res result) string
 }
 
-func okResult(t *testing.T, res result) {
-	t.Helper()
+func okResult(res result) string {
 	if res.Status != 200 || res.ErrorType != "" {
-		t.Fatalf("invocation failed: %v", res)
+		return fmt.Sprintf("invocation failed: %v", res)
+	}
+	return ""
+}
+
+func statusIs(code int) func(res result) string {
+	return func(res result) string {
+		var resp events.LambdaFunctionURLResponse
+		if res.Status != 200 || res.ErrorType != "" || json.Unmarshal(res.Body, &resp) != nil || resp.StatusCode != code {
+			return fmt.Sprintf("want a Function URL response with status %d, got %v", code, res)
+		}
+		return ""
 	}
 }
 
-func statusIs(code int) func(t *testing.T, res result) {
-	return func(t *testing.T, res result) {
-		t.Helper()
-		if resp := functionURLResponse(t, res); resp.StatusCode != code {
-			t.Fatalf("status %d, want %d", resp.StatusCode, code)
-		}
+// invokeChecked invokes and fails the test, with the emulator's output,
+// when the invocation did not do its job.
+func invokeChecked(t *testing.T, emu *emulator, sc scenario, event []byte) {
+	t.Helper()
+	if msg := sc.check(emu.invoke(t, event)); msg != "" {
+		t.Fatalf("%s: %s\nemulator output:\n%s", sc.name, msg, emu.output())
 	}
 }
 
@@ -133,6 +151,11 @@ func TestEmulatorFigures(t *testing.T) {
 			r.scenario, r.target, r.coldMedian, r.coldMax, r.firstInvok, r.warmP50, r.warmP99, r.warmMax, float64(r.peakRSSKiB)/1024)
 	}
 	fmt.Fprintf(&b, "\nwarm figures over %d invocations each; cold over %d emulator processes each\n\n", *figuresWarm, *figuresCold)
+	fmt.Fprintf(&b, "| moto round trip from Go (the stand-in's own cost in the warm figures) | p50 (ms) | p99 (ms) |\n|---|---|---|\n")
+	for _, m := range motoRoundTrips(t, endpoint) {
+		fmt.Fprintf(&b, "| %s | %.2f | %.2f |\n", m.name, m.p50, m.p99)
+	}
+	fmt.Fprintln(&b)
 	fmt.Fprintf(&b, "| binary (make build-X, linux/arm64, stripped) | bytes | MiB |\n|---|---|---|\n")
 	for _, f := range []string{"MonitorFunction", "WebhookFunction"} {
 		fmt.Fprintf(&b, "| %s | %d | %.2f |\n", f, sizes[f], float64(sizes[f])/(1<<20))
@@ -154,7 +177,7 @@ func measure(t *testing.T, rie, endpoint string, sc scenario, tg target) figureR
 		w := newWorld(t, endpoint, simCfg)
 		next := sc.setup(t, w)
 		emu := startEmulator(t, rie, w.env(), tg.argv...)
-		sc.check(t, emu.invoke(t, next(0)))
+		invokeChecked(t, emu, sc, next(0))
 		emu.reports(t, 1) // the INIT REPORT line comes before it
 		inits := InitDurations(emu.output())
 		if len(inits) != 1 {
@@ -172,7 +195,7 @@ func measure(t *testing.T, rie, endpoint string, sc scenario, tg target) figureR
 	next := sc.setup(t, w)
 	emu := startEmulator(t, rie, w.env(), tg.argv...)
 	for i := range *figuresWarm + 1 {
-		sc.check(t, emu.invoke(t, next(i)))
+		invokeChecked(t, emu, sc, next(i))
 	}
 	pid := emu.bootstrapPID()
 	if pid == 0 {
@@ -193,6 +216,53 @@ func measure(t *testing.T, rie, endpoint string, sc scenario, tg target) figureR
 	row.warmP50, row.warmP99, row.warmMax = percentile(warm, 50), percentile(warm, 99), warm[len(warm)-1]
 	noSecrets(t, map[string]string{"emulator output": emu.output()})
 	return row
+}
+
+type roundTrip struct {
+	name     string
+	p50, p99 float64
+}
+
+// motoRoundTrips times the CloudWatch Logs calls the functions make, made
+// from this process against moto: PutLogEvents of one record, and
+// GetLogEvents of the newest page of a stream holding as many records as
+// the /quota scenario leaves behind (two per answer).
+func motoRoundTrips(t *testing.T, endpoint string) []roundTrip {
+	t.Helper()
+	cfg := awstest.Config(t, endpoint)
+	client := cloudwatchlogs.NewFromConfig(cfg)
+	group := awstest.UniqueName(t, "quotabot-e2e/roundtrips")
+	awstest.CreateLogGroup(t, cfg, group)
+	ctx := context.Background()
+	if _, err := client.CreateLogStream(ctx, &cloudwatchlogs.CreateLogStreamInput{LogGroupName: &group, LogStreamName: aws.String("s")}); err != nil {
+		t.Fatal(err)
+	}
+	timed := func(name string, n int, call func() error) roundTrip {
+		var ds []float64
+		for range n {
+			start := time.Now()
+			if err := call(); err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			ds = append(ds, float64(time.Since(start).Microseconds())/1000)
+		}
+		slices.Sort(ds)
+		return roundTrip{name: name, p50: percentile(ds, 50), p99: percentile(ds, 99)}
+	}
+	put := func() error {
+		_, err := client.PutLogEvents(ctx, &cloudwatchlogs.PutLogEventsInput{
+			LogGroupName: &group, LogStreamName: aws.String("s"),
+			LogEvents: []cwltypes.InputLogEvent{{Message: aws.String(`{"remaining":1}`), Timestamp: aws.Int64(time.Now().UnixMilli())}},
+		})
+		return err
+	}
+	n := 2 * (*figuresWarm + 1)
+	out := []roundTrip{timed(fmt.Sprintf("PutLogEvents (1 event, %d times)", n), n, put)}
+	out = append(out, timed(fmt.Sprintf("GetLogEvents (newest page of %d events)", n), 100, func() error {
+		_, err := client.GetLogEvents(ctx, &cloudwatchlogs.GetLogEventsInput{LogGroupName: &group, LogStreamName: aws.String("s"), StartFromHead: aws.Bool(false)})
+		return err
+	}))
+	return out
 }
 
 // percentile is the nearest-rank percentile of sorted values.

@@ -154,22 +154,35 @@ func TestWebhookUnderEmulator(t *testing.T) {
 				}
 				noSecrets(t, map[string]string{"emulator output": emu.output()})
 			})
-			t.Run("alarm state change is posted to the room", func(t *testing.T) {
+			t.Run("alarm state changes are posted to the room", func(t *testing.T) {
 				w := newWorld(t, endpoint, chatworksim.Config{}).withWebhook(t)
 				emu := startEmulator(t, rie, w.env(), tg.argv...)
-				event, err := os.ReadFile(filepath.Join(root, "testdata", "events", "alarm-state-alarm.json"))
-				if err != nil {
-					t.Fatal(err)
+				texts := map[string]string{}
+				for i, file := range []string{"alarm-state-alarm.json", "alarm-state-ok.json"} {
+					event, err := os.ReadFile(filepath.Join(root, "testdata", "events", file))
+					if err != nil {
+						t.Fatal(err)
+					}
+					res := emu.invoke(t, event)
+					if res.Status != 200 || res.ErrorType != "" {
+						t.Fatalf("%s: %v\nemulator output:\n%s", file, res, emu.output())
+					}
+					posts := botMessages(w)
+					if len(posts) != i+1 {
+						t.Fatalf("after %s: the bot's messages %+v\nemulator output:\n%s", file, posts, emu.output())
+					}
+					texts[file] = posts[i].Body
+					texts[file+" result"] = string(res.Body)
 				}
-				res := emu.invoke(t, event)
-				if res.Status != 200 || res.ErrorType != "" {
-					t.Fatalf("alarm event: %v\nemulator output:\n%s", res, emu.output())
+				alert := texts["alarm-state-alarm.json"]
+				if !strings.Contains(alert, "running low") || !strings.Contains(alert, "("+w.label+")") {
+					t.Errorf("the alert does not say the quota of %s runs low:\n%s", w.label, alert)
 				}
-				alerts := botMessages(w)
-				if len(alerts) != 1 {
-					t.Fatalf("want 1 alert in the room, got %+v\nemulator output:\n%s", alerts, emu.output())
+				if texts["alarm-state-ok.json"] == alert {
+					t.Error("the recovery repeats the alert")
 				}
-				noSecrets(t, map[string]string{"emulator output": emu.output(), "result": string(res.Body), "alert": alerts[0].Body})
+				texts["emulator output"] = emu.output()
+				noSecrets(t, texts)
 			})
 		})
 	}

@@ -55,6 +55,7 @@ type world struct {
 	sim      *chatworksim.Server
 	cfg      aws.Config
 	endpoint string
+	label    string // QUOTA_TOKEN_LABEL
 	vars     map[string]string
 }
 
@@ -70,7 +71,7 @@ func newWorld(t *testing.T, endpoint string, simCfg chatworksim.Config) *world {
 	awstest.PutSecureString(t, cfg, param, apiToken)
 	group := awstest.UniqueName(t, "quotabot-e2e/samples")
 	awstest.CreateLogGroup(t, cfg, group)
-	return &world{sim: sim, cfg: cfg, endpoint: endpoint, vars: map[string]string{
+	return &world{sim: sim, cfg: cfg, endpoint: endpoint, label: tokenLabel, vars: map[string]string{
 		"CHATWORK_API_URL":         base,
 		"CHATWORK_TOKEN_PARAMETER": param,
 		"QUOTA_LOG_GROUP":          group,
@@ -78,7 +79,8 @@ func newWorld(t *testing.T, endpoint string, simCfg chatworksim.Config) *world {
 		// Set empty so that a developer's shell cannot leak one in: the
 		// monitor then takes its final reading without SQS.
 		"QUOTA_WAKE_QUEUE_URL": "",
-		// What the template gives the functions.
+		// The template's memory size, and the monitor's timeout for both
+		// functions: a loaded machine running qemu is slower than Lambda.
 		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
 		"AWS_LAMBDA_FUNCTION_TIMEOUT":     "90",
 	}}
@@ -94,7 +96,10 @@ func (w *world) withWebhook(t *testing.T) *world {
 	w.vars["QUOTA_LANGUAGE"] = "en"
 	w.vars["QUOTA_ALARM_NAME"] = alarmName
 	w.vars["QUOTA_ALARM_THRESHOLD"] = "60"
-	w.vars["AWS_LAMBDA_FUNCTION_TIMEOUT"] = "25"
+	// The alarm fixtures' metric dimension is Token=default: the label of
+	// the token whose alarm it is.
+	w.label = "default"
+	w.vars["QUOTA_TOKEN_LABEL"] = w.label
 	return w
 }
 
@@ -114,7 +119,7 @@ func (w *world) spent() int { return w.sim.Calls(apiToken) - w.sim.OtherCalls(ap
 func (w *world) records(t *testing.T) []sample.Record {
 	t.Helper()
 	var out []sample.Record
-	for _, msg := range awstest.LogEvents(t, w.cfg, w.vars["QUOTA_LOG_GROUP"], cwlogs.StreamName(tokenLabel)) {
+	for _, msg := range awstest.LogEvents(t, w.cfg, w.vars["QUOTA_LOG_GROUP"], cwlogs.StreamName(w.label)) {
 		r, err := sample.Parse([]byte(msg))
 		if err != nil {
 			t.Fatalf("log event %q: %v", msg, err)
