@@ -69,15 +69,15 @@ var ErrBadAlarmEvent = errors.New("unusable alarm state change event")
 //   - any other alarm: a plain message with its name, state and reason.
 //
 // Every ChatWork response is recorded as a passive sample (or a failure
-// record). The error is non-nil only when nothing was posted for a reason an
-// operator must act on: an unusable event (ErrBadAlarmEvent) or a rejected
-// API token. Returning it makes Lambda's asynchronous invocation retry, so a
-// rejected token's transition is forgotten here and may post once the token
-// is fixed. Every other failure (the token's quota exhausted, the per-room
-// limit after one wait, a network or server error) is logged and recorded
-// and returns nil: a retry could post a second copy of a message that landed
-// but whose response was lost, and the room hearing an alert twice is worse
-// than an operator reading a logged failure.
+// record). The error is non-nil only when nothing was posted and a retry can
+// help: an unusable event (ErrBadAlarmEvent), a rejected API token, or
+// ChatWork unreachable. Returning it makes Lambda's asynchronous invocation
+// retry, so such a transition is forgotten here and may post on the retry
+// (after a network failure possibly a second copy of a post whose answer was
+// lost: better twice than never). Every other failure (the token's quota
+// exhausted, the per-room limit after one wait, a server error) is logged and
+// recorded and returns nil: ChatWork answered, and a retry would meet the
+// same answer or post a second copy.
 func (b *Bot) HandleAlarm(ctx context.Context, ev alarm.Event) error {
 	d := ev.Detail
 	attrs := []any{
@@ -93,11 +93,14 @@ func (b *Bot) HandleAlarm(ctx context.Context, ev alarm.Event) error {
 		b.log.InfoContext(ctx, "duplicate alarm event ignored", attrs...)
 		return nil
 	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
+	var cancel context.CancelFunc
+	if dl, ok := ctx.Deadline(); ok {
+		// The post must finish before the invocation is cut off.
+		ctx, cancel = context.WithDeadline(ctx, dl.Add(-deadlineMargin))
+	} else {
 		ctx, cancel = context.WithTimeout(ctx, workBudget)
-		defer cancel()
 	}
+	defer cancel()
 
 	var body string
 	var err error
@@ -132,6 +135,13 @@ func (b *Bot) alarmNotPosted(ctx context.Context, key string, err error, attrs [
 		return fmt.Errorf("alarm message not posted: %w", err)
 	case chatwork.KindQuotaExhausted:
 		b.log.WarnContext(ctx, "quota exhausted: alarm message not posted", append(attrs, quotaAttrs(chatwork.QuotaOf(err))...)...)
+	case chatwork.KindNetwork:
+		// ChatWork could not be reached: let Lambda's asynchronous retry try
+		// again. A post whose answer was lost may then appear twice, which is
+		// better than an alert that never appears.
+		b.log.ErrorContext(ctx, "ChatWork unreachable: alarm message not posted, will be retried", append(attrs, "err", err)...)
+		b.alarms.forget(key)
+		return fmt.Errorf("alarm message not posted: %w", err)
 	default:
 		b.log.ErrorContext(ctx, "alarm message not posted", append(attrs, "kind", chatwork.KindOf(err).String(), "err", err)...)
 	}

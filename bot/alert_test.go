@@ -438,7 +438,7 @@ func TestAlarmFailures(t *testing.T) {
 			setup: func(e *env) { e.cw.postErrs = []error{apiErr(chatwork.KindQuotaExhausted, 429, exhausted)} }},
 		{name: "per-room limit: one wait, one retry", reads: 1, posts: 2, sleeps: 1, postsAfterSend: 2,
 			setup: func(e *env) { e.cw.postErrs = []error{apiErr(chatwork.KindRoomLimit, 429, nil)} }},
-		{name: "post fails on the network: not retried by EventBridge", reads: 1, posts: 1, postsAfterSend: 1,
+		{name: "post fails on the network: error, forgotten, a retry posts", reads: 1, posts: 1, wantErr: true, postsAfterSend: 2,
 			setup: func(e *env) { e.cw.postErrs = []error{netErr("post message")} }},
 		{name: "token rejected on post: error, forgotten, a retry posts", reads: 1, posts: 1, wantErr: true, postsAfterSend: 2,
 			setup: func(e *env) { e.cw.postErrs = []error{apiErr(chatwork.KindInvalidToken, 401, nil)} }},

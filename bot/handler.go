@@ -142,10 +142,16 @@ func signatures(r *http.Request) []string {
 func workContext(parent context.Context) (context.Context, context.CancelFunc) {
 	ctx := context.WithoutCancel(parent)
 	if dl, ok := parent.Deadline(); ok {
-		return context.WithDeadline(ctx, dl)
+		// Keep a margin before the function's own deadline: work cut off
+		// there would leave ChatWork without its 200 (a failed delivery).
+		return context.WithDeadline(ctx, dl.Add(-deadlineMargin))
 	}
 	return context.WithTimeout(ctx, workBudget)
 }
+
+// deadlineMargin is kept free before the invocation's deadline for writing
+// the answer and the records.
+const deadlineMargin = 2 * time.Second
 
 // deliver handles one verified payload and returns the text of the 200
 // answer. An error means the event was malformed (400).

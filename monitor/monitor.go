@@ -158,7 +158,7 @@ func (m *Monitor) Tick(ctx context.Context) (Result, error) {
 		// low point a second or two earlier, for one more call.
 		return res, nil
 	}
-	rec, err := m.read(ctx, &res, false)
+	rec, err := m.read(ctx, &res, 0)
 	if err != nil || !rec.HasQuota {
 		return res, err
 	}
@@ -254,13 +254,16 @@ func (m *Monitor) final(ctx context.Context, res *Result, finalAt time.Time, res
 		m.cfg.Logger.WarnContext(ctx, "final reading skipped: the window already reset", "reset", reset)
 		return *res, nil
 	}
-	_, err := m.read(ctx, res, true)
+	_, err := m.read(ctx, res, reset)
 	return *res, err
 }
 
 // read takes one reading and records it, failures included. It returns an
 // error for failures an operator must act on; an exhausted quota is data.
-func (m *Monitor) read(ctx context.Context, res *Result, final bool) (sample.Record, error) {
+// finalReset is the reset of the window whose final reading this is (0 for
+// a tick): a reading that retries pushed past that reset belongs to the next
+// window and is not marked final.
+func (m *Monitor) read(ctx context.Context, res *Result, finalReset int64) (sample.Record, error) {
 	before := m.cw.Calls()
 	reading, err := m.cw.ReadQuota(ctx)
 	calls := int(m.cw.Calls() - before)
@@ -283,7 +286,7 @@ func (m *Monitor) read(ctx context.Context, res *Result, final bool) (sample.Rec
 		fail = errors.New("monitor: ChatWork answered without rate-limit headers")
 	case err == nil:
 		setQuota(&rec, reading.Quota)
-		rec.Final = final
+		rec.Final = finalReset != 0 && rec.Reset == finalReset
 	case chatwork.KindOf(err) == chatwork.KindQuotaExhausted:
 		// A 429 is a reading: nothing left until the reset.
 		rec.Error = chatwork.KindQuotaExhausted.String()
@@ -291,7 +294,7 @@ func (m *Monitor) read(ctx context.Context, res *Result, final bool) (sample.Rec
 		if q := chatwork.QuotaOf(err); q != nil {
 			setQuota(&rec, q)
 			rec.Remaining = 0
-			rec.Final = final
+			rec.Final = finalReset != 0 && rec.Reset == finalReset
 		}
 	default:
 		rec.Error = chatwork.KindOf(err).String()

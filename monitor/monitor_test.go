@@ -330,3 +330,19 @@ func TestCoverageAndCostOverManyWindows(t *testing.T) {
 		t.Fatalf("%.2f calls per window, want at most 6", perWindow)
 	}
 }
+
+// A final reading that retries pushed past the reset reads the next window:
+// it is recorded, but not as that window's final reading.
+func TestLateFinalReadingIsNotFinal(t *testing.T) {
+	m, clk, _, rec := newTest(t, t0.Add(296*time.Second), func(now time.Time) (chatwork.Reading, error) {
+		return window(now.Add(5 * time.Second)) // the answer comes from after the reset
+	}, nil)
+	_ = clk
+	req := WakeRequest{Action: "final", Reset: t0.Add(5 * time.Minute).Unix(), FinalAt: t0.Add(299 * time.Second).UnixMilli()}
+	if _, err := m.Wake(context.Background(), req); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.recs) != 1 || rec.recs[0].Final || rec.recs[0].Reset == req.Reset {
+		t.Fatalf("records %+v", rec.recs)
+	}
+}

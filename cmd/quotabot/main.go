@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	_ "time/tzdata" // QUOTA_TIME_ZONE works without a system zoneinfo
 )
 
 func main() {

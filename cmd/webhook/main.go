@@ -15,11 +15,17 @@ import (
 )
 
 func main() {
+	ctx := context.Background()
 	log := app.Logger(os.Stderr)
-	awsCfg, err := app.LoadAWS(context.Background())
+	awsCfg, err := app.LoadAWS(ctx)
 	if err != nil {
 		lambda.Start(app.Failing[json.RawMessage](log, err))
 		return
 	}
-	lambda.Start(app.LazyWebhook(os.Getenv, awsCfg, os.Stdout, log))
+	w, err := app.NewWebhook(ctx, os.Getenv, awsCfg, os.Stdout, log)
+	if err != nil {
+		lambda.Start(app.Failing[json.RawMessage](log, err))
+		return
+	}
+	lambda.Start(w.Handle)
 }

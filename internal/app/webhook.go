@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -53,22 +55,52 @@ func WebhookHandler(h http.Handler, alarms AlarmHandler, log *slog.Logger) func(
 	}
 }
 
-// NewWebhook wires the bot from the environment. It reads the webhook token
-// from SSM during init, because every request needs it to verify the
-// signature before anything else happens.
-func NewWebhook(ctx context.Context, getenv Getenv, awsCfg aws.Config, stdout io.Writer, log *slog.Logger) (*bot.Bot, error) {
+// Webhook is the webhook Lambda: the bot, with its webhook token read from
+// SSM and read again when it may have changed.
+//
+// The webhook token exists only after the URL is registered with ChatWork,
+// which needs the deployed URL, and it changes when the webhook is created
+// anew. So the token is not needed to start: without it the bot still posts
+// alarm state changes, and rejects webhook deliveries (401) until the token
+// can be read. A 401 makes the function read the parameter again (at most
+// every refreshEvery, so a flood of forged requests cannot hammer SSM); when
+// the token changed, the bot is rebuilt and the request served again.
+type Webhook struct {
+	log    *slog.Logger
+	cfg    bot.Config
+	deps   bot.Deps // without the Verifier
+	param  string
+	tokens *ssmparam.Source
+	now    func() time.Time
+
+	mu      sync.Mutex
+	token   string // "" until read
+	bot     *bot.Bot
+	checked time.Time
+}
+
+// Webhook token re-reads: at most this often while the token is known, and
+// while it is not.
+const (
+	refreshEvery        = time.Minute
+	refreshEveryMissing = 5 * time.Second
+)
+
+// NewWebhook wires the bot from the environment. Configuration errors name
+// the variable at fault; a missing webhook token is not one (see Webhook).
+func NewWebhook(ctx context.Context, getenv Getenv, awsCfg aws.Config, stdout io.Writer, log *slog.Logger) (*Webhook, error) {
 	s, err := Load(getenv)
 	if err != nil {
 		return nil, err
 	}
 	var missing []error
-	for name, v := range map[string]string{
-		"CHATWORK_TOKEN_PARAMETER":         s.TokenParameter,
-		"CHATWORK_WEBHOOK_TOKEN_PARAMETER": s.WebhookTokenParam,
-		"QUOTA_LOG_GROUP":                  s.LogGroup,
+	for _, v := range []struct{ name, value string }{
+		{"CHATWORK_TOKEN_PARAMETER", s.TokenParameter},
+		{"CHATWORK_WEBHOOK_TOKEN_PARAMETER", s.WebhookTokenParam},
+		{"QUOTA_LOG_GROUP", s.LogGroup},
 	} {
-		if v == "" {
-			missing = append(missing, fmt.Errorf("%s is not set", name))
+		if v.value == "" {
+			missing = append(missing, fmt.Errorf("%s is not set", v.name))
 		}
 	}
 	if s.RoomID == 0 {
@@ -82,54 +114,105 @@ func NewWebhook(ctx context.Context, getenv Getenv, awsCfg aws.Config, stdout io
 		return nil, err
 	}
 	ssmClient := ssm.NewFromConfig(awsCfg)
-	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	webhookToken, err := ssmparam.New(ssmClient, s.WebhookTokenParam).Token(rctx)
-	if err != nil {
-		return nil, err
-	}
-	verifier, err := chatwork.NewVerifier(webhookToken)
-	if err != nil {
-		return nil, fmt.Errorf("SSM parameter %q: %w", s.WebhookTokenParam, err)
-	}
-	cw, err := chatwork.New(chatwork.Config{BaseURL: s.APIURL, Token: ssmparam.New(ssmClient, s.TokenParameter)})
+	cw, err := chatwork.New(chatwork.Config{
+		BaseURL: s.APIURL,
+		Token:   ssmparam.New(ssmClient, s.TokenParameter),
+		// A webhook delivery and an alert must finish well inside the
+		// function's 30 s: short attempts, one retry for the reading.
+		Timeout: 5 * time.Second,
+		Retries: 1,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("CHATWORK_API_URL: %w", err)
 	}
 	logs := cloudwatchlogs.NewFromConfig(awsCfg)
-	return bot.New(cfg, bot.Deps{
-		ChatWork: cw,
-		Recorder: cwlogs.NewRecorder(logs, s.LogGroup, stdout),
-		History:  cwlogs.NewHistory(logs, s.LogGroup),
-		Verifier: verifier,
-		Logger:   log,
-	})
+	w := &Webhook{
+		log: log, cfg: cfg, param: s.WebhookTokenParam, now: time.Now,
+		tokens: ssmparam.New(ssmClient, s.WebhookTokenParam),
+		deps: bot.Deps{
+			ChatWork: cw,
+			Recorder: cwlogs.NewRecorder(logs, s.LogGroup, stdout),
+			History:  cwlogs.NewHistory(logs, s.LogGroup),
+			Logger:   log,
+		},
+	}
+	if _, err := w.current(ctx, true); err != nil {
+		return nil, err
+	}
+	return w, nil
 }
 
-// LazyWebhook builds the webhook handler on first use and again on every
-// invocation until building succeeds. The webhook token exists only after
-// the URL is registered with ChatWork, which needs the deployed URL: until
-// the operator stores it, each invocation fails with one clear line, and the
-// first one after it is stored starts working, with no redeploy or restart.
-func LazyWebhook(getenv Getenv, awsCfg aws.Config, stdout io.Writer, log *slog.Logger) func(context.Context, json.RawMessage) (any, error) {
-	var (
-		mu     sync.Mutex
-		handle func(context.Context, json.RawMessage) (any, error)
-	)
-	return func(ctx context.Context, raw json.RawMessage) (any, error) {
-		mu.Lock()
-		h := handle
-		if h == nil {
-			b, err := NewWebhook(ctx, getenv, awsCfg, stdout, log)
-			if err != nil {
-				mu.Unlock()
-				log.ErrorContext(ctx, "webhook not configured", "error", err.Error())
-				return nil, err
-			}
-			h = WebhookHandler(b.Handler(), b, log)
-			handle = h
-		}
-		mu.Unlock()
-		return h(ctx, raw)
+// current returns the bot, reading the webhook token again first when
+// refresh is set and a re-read is due. It reports whether the bot changed.
+func (w *Webhook) current(ctx context.Context, refresh bool) (*bot.Bot, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	every := refreshEvery
+	if w.token == "" {
+		every = refreshEveryMissing
 	}
+	if w.bot != nil && (!refresh || w.now().Sub(w.checked) < every) {
+		return w.bot, nil
+	}
+	w.checked = w.now()
+	w.tokens.Invalidate()
+	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	token, err := w.tokens.Token(rctx)
+	var verifier *chatwork.Verifier
+	if err == nil {
+		verifier, err = chatwork.NewVerifier(token)
+		if err != nil {
+			err = fmt.Errorf("SSM parameter %q: %w", w.param, err)
+		}
+	}
+	if err != nil {
+		w.log.ErrorContext(ctx, "webhook token unreadable: webhook deliveries are rejected until it can be read (alarm messages still work)", "error", err.Error())
+		if w.bot != nil {
+			return w.bot, nil // keep the last good token
+		}
+		token, verifier = "", rejectAll()
+	}
+	if w.bot != nil && token == w.token {
+		return w.bot, nil
+	}
+	deps := w.deps
+	deps.Verifier = verifier
+	b, err := bot.New(w.cfg, deps)
+	if err != nil {
+		return nil, err
+	}
+	if w.bot != nil {
+		w.log.InfoContext(ctx, "webhook token changed: bot rebuilt")
+	}
+	w.bot, w.token = b, token
+	return b, nil
+}
+
+// rejectAll is a verifier no signature satisfies: a random key nobody has.
+func rejectAll() *chatwork.Verifier {
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	v, _ := chatwork.NewVerifier(base64.StdEncoding.EncodeToString(key))
+	return v
+}
+
+// Handle is the Lambda handler.
+func (w *Webhook) Handle(ctx context.Context, raw json.RawMessage) (any, error) {
+	b, err := w.current(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	out, err := WebhookHandler(b.Handler(), b, w.log)(ctx, raw)
+	res, ok := out.(events.LambdaFunctionURLResponse)
+	if err != nil || !ok || res.StatusCode != http.StatusUnauthorized {
+		return out, err
+	}
+	// A rejected signature: the webhook may have been created anew with a
+	// new token. Read it again (rate-limited) and, if it changed, retry.
+	nb, err := w.current(ctx, true)
+	if err != nil || nb == b {
+		return out, nil
+	}
+	return WebhookHandler(nb.Handler(), nb, w.log)(ctx, raw)
 }

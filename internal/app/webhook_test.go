@@ -37,12 +37,11 @@ func setupWebhook(t *testing.T) *webhookEnv {
 	e.vars["CHATWORK_WEBHOOK_TOKEN_PARAMETER"] = param
 	e.vars["CHATWORK_ROOM_ID"] = fmt.Sprint(roomID)
 	e.vars["QUOTA_LANGUAGE"] = "en"
-	log := Logger(e.logs)
-	b, err := NewWebhook(context.Background(), env(e.vars), cfg, e.stdout, log)
+	w, err := NewWebhook(context.Background(), env(e.vars), cfg, e.stdout, Logger(e.logs))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &webhookEnv{monitorEnv: e, handle: WebhookHandler(b.Handler(), b, log)}
+	return &webhookEnv{monitorEnv: e, handle: w.Handle}
 }
 
 // request builds a Function URL event carrying a webhook delivery, shaped
@@ -150,34 +149,70 @@ func TestWebhookConfigErrors(t *testing.T) {
 		}
 	}
 	e.vars["CHATWORK_ROOM_ID"] = "5"
-	e.vars["CHATWORK_WEBHOOK_TOKEN_PARAMETER"] = "/quotabot-test/missing-webhook-token"
+	e.vars["CHATWORK_WEBHOOK_TOKEN_PARAMETER"] = "/quotabot-test/x"
+	e.vars["QUOTA_ALERT_MENTIONS"] = "12,abc"
 	_, err = NewWebhook(context.Background(), env(e.vars), cfg, e.stdout, Logger(e.logs))
-	if err == nil || !strings.Contains(err.Error(), "/quotabot-test/missing-webhook-token") {
+	if err == nil || !strings.Contains(err.Error(), "QUOTA_ALERT_MENTIONS") {
 		t.Fatalf("err = %v", err)
 	}
 }
 
-// Until the webhook token is stored every invocation fails with a line that
-// names the parameter; the first one after it is stored works.
-func TestLazyWebhookPicksUpTheTokenOnceStored(t *testing.T) {
+// Before the webhook token is stored, deliveries are rejected (and the log
+// names the parameter) while alarm messages still reach the room; once it is
+// stored the next delivery works; when it is changed (the webhook created
+// anew), a delivery signed with the new token works after one re-read.
+func TestWebhookTokenLifecycle(t *testing.T) {
 	e := setup(t)
 	cfg := awstest.Config(t, e.endpont)
 	param := "/" + awstest.UniqueName(t, "quotabot-test/late-webhook-token")
 	e.sim.AddRoom(roomID)
 	e.vars["CHATWORK_WEBHOOK_TOKEN_PARAMETER"] = param
 	e.vars["CHATWORK_ROOM_ID"] = fmt.Sprint(roomID)
-	handle := LazyWebhook(env(e.vars), cfg, e.stdout, Logger(e.logs))
-	body := delivery(t, "/quota")
-	sig, _ := chatwork.Sign(webhookToken, body)
-	if _, err := handle(context.Background(), request(t, body, sig, false)); err == nil || !strings.Contains(err.Error(), param) {
-		t.Fatalf("before the token is stored: %v", err)
-	}
-	awstest.PutSecureString(t, cfg, param, webhookToken)
-	out, err := handle(context.Background(), request(t, body, sig, false))
+	e.vars["QUOTA_ALARM_NAME"] = "quotabot-quota-low"
+	w, err := NewWebhook(context.Background(), env(e.vars), cfg, e.stdout, Logger(e.logs))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res := out.(events.LambdaFunctionURLResponse); res.StatusCode != 200 || len(e.sim.Messages(roomID)) != 1 {
-		t.Fatalf("after: %+v, room %v", res, e.sim.Messages(roomID))
+	now := time.Now()
+	w.now = func() time.Time { return now }
+	status := func(token string) int {
+		t.Helper()
+		body := delivery(t, "/quota")
+		sig, _ := chatwork.Sign(token, body)
+		out, err := w.Handle(context.Background(), request(t, body, sig, false))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out.(events.LambdaFunctionURLResponse).StatusCode
+	}
+	if got := status(webhookToken); got != 401 || !strings.Contains(e.logs.String(), param) {
+		t.Fatalf("before the token is stored: status %d, log %s", got, e.logs.String())
+	}
+	raw, _ := os.ReadFile("../../testdata/events/alarm-state-alarm.json")
+	if _, err := w.Handle(context.Background(), raw); err != nil {
+		t.Fatal(err)
+	}
+	if msgs := e.sim.Messages(roomID); len(msgs) != 1 || !strings.Contains(msgs[0].Body, "[info]") {
+		t.Fatalf("the alert did not reach the room without a webhook token: %+v", msgs)
+	}
+
+	awstest.PutSecureString(t, cfg, param, webhookToken)
+	now = now.Add(refreshEveryMissing)
+	if got := status(webhookToken); got != 200 || len(e.sim.Messages(roomID)) != 2 {
+		t.Fatalf("after the token is stored: status %d, room %d messages", got, len(e.sim.Messages(roomID)))
+	}
+
+	const rotated = "c2Vjb25kLXdlYmhvb2stdG9rZW4tZm9yLXRlc3Rz"
+	awstest.PutSecureString(t, cfg, param, rotated)
+	now = now.Add(refreshEvery)
+	if got := status(rotated); got != 200 || len(e.sim.Messages(roomID)) != 3 {
+		t.Fatalf("after the token changed: status %d", got)
+	}
+	// Forged requests do not make it read SSM again within the minute.
+	if got := status(webhookToken); got != 401 {
+		t.Fatalf("the old token still works: %d", got)
+	}
+	if strings.Contains(e.stdout.String()+e.logs.String(), rotated) || strings.Contains(e.stdout.String()+e.logs.String(), webhookToken) {
+		t.Fatal("a webhook token leaked")
 	}
 }
