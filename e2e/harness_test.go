@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -81,14 +82,27 @@ func run(t testing.TB, env []string, name string, args ...string) {
 	}
 }
 
+// cacheRace is how the go command reports a build-cache entry that a
+// concurrent go command had not finished writing (golang/go#73368 and
+// kin). It is seen with a cold cache while go test builds other packages.
+var cacheRace = regexp.MustCompile(`could not import \S+ \(open [^)]*: no such file or directory\)`)
+
+// runOut runs a build command in the module root. A build that failed on
+// a build-cache race is run once more.
 func runOut(t testing.TB, env []string, name string, args ...string) ([]byte, error) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), buildTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Dir = moduleRoot(t)
-	cmd.Env = append(os.Environ(), env...)
-	return cmd.CombinedOutput()
+	for attempt := 1; ; attempt++ {
+		ctx, cancel := context.WithTimeout(context.Background(), buildTimeout)
+		cmd := exec.CommandContext(ctx, name, args...)
+		cmd.Dir = moduleRoot(t)
+		cmd.Env = append(os.Environ(), env...)
+		out, err := cmd.CombinedOutput()
+		cancel()
+		if err == nil || attempt == 2 || !cacheRace.Match(out) {
+			return out, err
+		}
+		t.Logf("%s %s hit a build-cache race, running it again:\n%s", name, strings.Join(args, " "), out)
+	}
 }
 
 // buildHost builds a command of this module for the machine the tests run

@@ -89,6 +89,37 @@ func TestAlarmMatchesConstants(t *testing.T) {
 
 var subVar = regexp.MustCompile(`\$\{([^}!]+)\}`)
 
+// dummyValue is a value CloudFormation would accept for a parameter:
+// "dummy"+name when the parameter allows it, else its default, else a
+// number.
+func dummyValue(t *testing.T, name string, spec *yaml.Node) string {
+	t.Helper()
+	marker := "dummy" + name
+	typ, def := get(spec, "Type"), get(spec, "Default")
+	if typ != nil && typ.Value == "Number" {
+		if def != nil {
+			return def.Value
+		}
+		return "60"
+	}
+	pat := get(spec, "AllowedPattern")
+	if pat == nil {
+		return marker
+	}
+	re, err := regexp.Compile(pat.Value)
+	if err != nil {
+		t.Fatalf("parameter %s: AllowedPattern %q: %v", name, pat.Value, err)
+	}
+	switch {
+	case re.MatchString(marker):
+		return marker
+	case def != nil:
+		return def.Value
+	}
+	t.Fatalf("parameter %s: no dummy value for AllowedPattern %q", name, pat.Value)
+	return ""
+}
+
 // The dashboard's body is valid JSON once Fn::Sub has filled it in, and its
 // metrics are the records' metrics.
 func TestDashboardMatchesConstants(t *testing.T) {
@@ -109,9 +140,10 @@ func TestDashboardMatchesConstants(t *testing.T) {
 		}
 	}
 	params := mustGet(t, root, "Parameters")
-	// Dummy values of the right kind: a number for a Number parameter, a
-	// word otherwise, so a string placed outside quotes breaks the JSON as
-	// it would in CloudWatch.
+	// Dummy values of the right kind: a marker word where the parameter
+	// allows it, so that a string placed outside quotes breaks the JSON as
+	// it would in CloudWatch; the default (or a number) where the parameter
+	// only allows numbers.
 	filled := subVar.ReplaceAllStringFunc(text, func(m string) string {
 		name := m[2 : len(m)-1]
 		switch {
@@ -120,10 +152,7 @@ func TestDashboardMatchesConstants(t *testing.T) {
 		case vars[name] != nil:
 			return "dummy" + strings.ReplaceAll(name, ".", "")
 		case get(params, name) != nil:
-			if typ := get(params, name, "Type"); typ != nil && typ.Value == "Number" {
-				return "60"
-			}
-			return "dummy" + name
+			return dummyValue(t, name, get(params, name))
 		}
 		t.Errorf("DashboardBody uses ${%s}, which is neither a parameter nor a !Sub variable", name)
 		return "dummy"
