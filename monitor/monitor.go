@@ -55,7 +55,8 @@ type Config struct {
 	TokenLabel string        // default "default"
 	Interval   time.Duration // the schedule's period, default 1m
 	// Slack covers schedule jitter: a reset less than Interval+Slack away is
-	// treated as arriving before the next tick. Default 10s.
+	// treated as arriving before the next tick. Default 10s, or a sixth of
+	// the Interval when that is shorter (the sandbox's seconds-long periods).
 	Slack time.Duration
 	// FinalLead is how long before the reset the final reading is taken.
 	// Default 1s: ChatWork's reset is whole seconds and a call takes a few
@@ -77,7 +78,7 @@ func (c *Config) defaults() {
 		c.Interval = time.Minute
 	}
 	if c.Slack <= 0 {
-		c.Slack = 10 * time.Second
+		c.Slack = min(10*time.Second, c.Interval/6)
 	}
 	if c.FinalLead <= 0 {
 		c.FinalLead = time.Second
