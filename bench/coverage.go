@@ -210,6 +210,7 @@ type run struct {
 
 	idle    []*container
 	best    map[int64]int // reset -> least remaining recorded
+	latest  []sample.Record // the log group's newest monitor record, if any (0 or 1)
 	invokes []invocation
 	errs    int
 	firstEr error
@@ -428,6 +429,14 @@ func (r *run) container() *container {
 	if !r.d.Seed {
 		cfg := r.d.Monitor
 		cfg.Now, cfg.Sleep = r.s.now, r.s.sleep
+		// The log group, for a fresh container's question (an instant read:
+		// GetLogEvents costs no ChatWork call; its ~20 ms are not modelled).
+		cfg.Latest = func(context.Context, string) (sample.Record, bool, error) {
+			if len(r.latest) == 0 {
+				return sample.Record{}, false, nil
+			}
+			return r.latest[0], true, nil
+		}
 		var w monitor.Waker
 		if !r.d.NoWaker {
 			w = sqsWaker{r}
@@ -495,6 +504,9 @@ func (rec recorder) Record(_ context.Context, s sample.Record) error {
 	}
 	if s.HasQuota {
 		rec.r.note(s.Reset, s.Remaining)
+	}
+	if s.Source == sample.SourceMonitor {
+		rec.r.latest = []sample.Record{s}
 	}
 	return nil
 }

@@ -65,9 +65,16 @@ type Config struct {
 	// WakeLead is how long before the final reading a wake-up arrives; it
 	// absorbs the waker's delivery jitter. Default 3s.
 	WakeLead time.Duration
-	Now      func() time.Time
-	Sleep    func(ctx context.Context, d time.Duration) error
-	Logger   *slog.Logger
+	// Latest, when set, returns the newest record in the log group. A
+	// container that has not run for a tick period (a new one, which Lambda
+	// starts when the woken final reading is still running, or one kept from
+	// an earlier window) knows nothing of this window; before spending a call
+	// it asks the log group whether the tick before it has already arranged
+	// this window's final reading. Reading the log costs no ChatWork quota.
+	Latest func(ctx context.Context, token string) (sample.Record, bool, error)
+	Now    func() time.Time
+	Sleep  func(ctx context.Context, d time.Duration) error
+	Logger *slog.Logger
 }
 
 func (c *Config) defaults() {
@@ -121,6 +128,7 @@ type Monitor struct {
 
 	mu      sync.Mutex
 	planned map[int64]bool // resets whose final reading this container has arranged
+	seen    time.Time      // when this container last ran a tick or a wake-up
 }
 
 // New returns a Monitor. waker may be nil.
@@ -157,6 +165,9 @@ func (m *Monitor) Tick(ctx context.Context) (Result, error) {
 		// This container has arranged the final reading of a window that
 		// resets within Slack/2: a reading now would show nearly the same
 		// low point a second or two earlier, for one more call.
+		return res, nil
+	}
+	if m.stale() && m.finalArrangedElsewhere(ctx) {
 		return res, nil
 	}
 	rec, err := m.read(ctx, &res, 0)
@@ -217,6 +228,49 @@ func (m *Monitor) plan(reset int64) bool {
 	return true
 }
 
+// stale reports whether this container has not run for longer than a tick
+// period (a new container, or one Lambda kept from an earlier window), so
+// that its memory may have missed a final reading arranged elsewhere. It
+// marks the container as current.
+func (m *Monitor) stale() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.cfg.Now()
+	old := m.seen.IsZero() || now.Sub(m.seen) > m.cfg.Interval+m.cfg.Slack
+	m.seen = now
+	return old
+}
+
+// finalArrangedElsewhere reports whether the newest record in the log group
+// shows that the tick before this one saw the coming reset less than
+// Interval+Slack away, and so arranged its final reading, and that the reset
+// is now within Slack/2: this tick's reading would only repeat the final one.
+// Any doubt (no Latest, an error, an older or odd record) means no.
+func (m *Monitor) finalArrangedElsewhere(ctx context.Context) bool {
+	if m.cfg.Latest == nil {
+		return false
+	}
+	lctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	r, ok, err := m.cfg.Latest(lctx, m.cfg.TokenLabel)
+	if err != nil || !ok || !r.HasQuota || r.Source != sample.SourceMonitor || r.Remaining == 0 {
+		return false
+	}
+	now, reset := m.cfg.Now(), r.ResetTime()
+	if left := reset.Sub(now); left <= 0 || left > m.cfg.Slack/2 {
+		return false
+	}
+	// The final reading itself, or a tick that arranged one: it saw the
+	// reset within Interval+Slack, but not so close that it left it alone.
+	before := reset.Sub(r.Time)
+	if !r.Final && (before > m.cfg.Interval+m.cfg.Slack || before <= m.cfg.Slack/2) {
+		return false
+	}
+	m.plan(r.Reset)
+	m.cfg.Logger.InfoContext(ctx, "tick skipped: the previous tick arranged this window's final reading", "reset", r.Reset)
+	return true
+}
+
 // finalDue reports whether this container has arranged the final reading
 // of a window that resets within Slack/2 after now.
 func (m *Monitor) finalDue(now time.Time) bool {
@@ -237,6 +291,7 @@ func (m *Monitor) Wake(ctx context.Context, w WakeRequest) (Result, error) {
 		return res, fmt.Errorf("monitor: malformed wake-up %+v", w)
 	}
 	m.plan(w.Reset) // a later tick in this container must not plan it again
+	m.stale()
 	return m.final(ctx, &res, time.UnixMilli(w.FinalAt), w.Reset)
 }
 

@@ -346,3 +346,66 @@ func TestLateFinalReadingIsNotFinal(t *testing.T) {
 		t.Fatalf("records %+v", rec.recs)
 	}
 }
+
+// A fresh container's tick just before the reset asks the log group first:
+// when the tick before it arranged the final reading, it spends nothing.
+func TestFreshContainerAsksTheLogGroup(t *testing.T) {
+	reset := t0.Add(5 * time.Minute)
+	prevTick := sample.Record{Time: t0.Add(238 * time.Second), Token: "bots", Source: sample.SourceMonitor,
+		HasQuota: true, Remaining: 62, Limit: 300, Reset: reset.Unix(), Calls: 1}
+	cases := []struct {
+		name   string
+		latest func() (sample.Record, bool, error)
+		at     time.Duration
+		calls  int64
+	}{
+		{"previous tick arranged the final", func() (sample.Record, bool, error) { return prevTick, true, nil }, 297 * time.Second, 0},
+		{"the final reading is already there", func() (sample.Record, bool, error) {
+			r := prevTick
+			r.Time, r.Final, r.Remaining = reset.Add(-time.Second), true, 1
+			return r, true, nil
+		}, 299500 * time.Millisecond, 0},
+		{"reset still far", func() (sample.Record, bool, error) { return prevTick, true, nil }, 280 * time.Second, 1},
+		{"record too old to have arranged it", func() (sample.Record, bool, error) {
+			r := prevTick
+			r.Time = t0.Add(100 * time.Second)
+			return r, true, nil
+		}, 297 * time.Second, 1},
+		{"a passive sample says nothing of the monitor", func() (sample.Record, bool, error) {
+			r := prevTick
+			r.Source = sample.SourcePassive
+			return r, true, nil
+		}, 297 * time.Second, 1},
+		{"log group unreadable", func() (sample.Record, bool, error) { return sample.Record{}, false, errors.New("throttled") }, 297 * time.Second, 1},
+		{"no records", func() (sample.Record, bool, error) { return sample.Record{}, false, nil }, 297 * time.Second, 1},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			clk := &clock{t: t0.Add(c.at)}
+			cw := &fakeCW{clk: clk, read: window}
+			asked := 0
+			m, err := New(Config{TokenLabel: "bots", Now: clk.Now, Sleep: clk.Sleep,
+				Latest: func(_ context.Context, token string) (sample.Record, bool, error) {
+					asked++
+					if token != "bots" {
+						t.Errorf("asked for token %q", token)
+					}
+					return c.latest()
+				}}, cw, &memRecorder{}, &fakeWaker{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := m.Tick(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if cw.calls != c.calls || asked != 1 {
+				t.Fatalf("calls %d, want %d; asked the log group %d times", cw.calls, c.calls, asked)
+			}
+			// A container that has run before does not ask again.
+			clk.t = clk.t.Add(time.Minute)
+			if _, err := m.Tick(context.Background()); err != nil || asked != 1 {
+				t.Fatalf("second tick asked the log group again (%d) or failed: %v", asked, err)
+			}
+		})
+	}
+}
