@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/quotabot/chatwork-quota-bot/internal/chatwork"
 	"github.com/quotabot/chatwork-quota-bot/internal/cwlogs"
+	"github.com/quotabot/chatwork-quota-bot/internal/sample"
 	"github.com/quotabot/chatwork-quota-bot/internal/sqswake"
 	"github.com/quotabot/chatwork-quota-bot/internal/ssmparam"
 	"github.com/quotabot/chatwork-quota-bot/monitor"
@@ -62,7 +64,8 @@ func NewMonitor(ctx context.Context, getenv Getenv, awsCfg aws.Config, stdout io
 	if err != nil {
 		return nil, fmt.Errorf("CHATWORK_API_URL: %w", err)
 	}
-	rec := cwlogs.NewRecorder(cloudwatchlogs.NewFromConfig(awsCfg), s.LogGroup, stdout)
+	logs := cloudwatchlogs.NewFromConfig(awsCfg)
+	rec := cwlogs.NewRecorder(logs, s.LogGroup, stdout)
 	var waker monitor.Waker
 	if s.WakeQueueURL != "" {
 		w, err := sqswake.New(sqs.NewFromConfig(awsCfg), s.WakeQueueURL, nil)
@@ -71,7 +74,29 @@ func NewMonitor(ctx context.Context, getenv Getenv, awsCfg aws.Config, stdout io
 		}
 		waker = w
 	}
-	return monitor.New(monitor.Config{TokenLabel: s.TokenLabel, Interval: s.Interval, Logger: log}, cw, rec, waker)
+	return monitor.New(monitor.Config{
+		TokenLabel: s.TokenLabel,
+		Interval:   s.Interval,
+		Latest:     latestMonitorRecord(cwlogs.NewHistory(logs, s.LogGroup), s.Interval),
+		Logger:     log,
+	}, cw, rec, waker)
+}
+
+// latestMonitorRecord reads the newest monitor record of the last two
+// periods back from the log group.
+func latestMonitorRecord(h *cwlogs.History, interval time.Duration) func(context.Context, string) (sample.Record, bool, error) {
+	return func(ctx context.Context, token string) (sample.Record, bool, error) {
+		recs, err := h.Samples(ctx, token, time.Now().Add(-2*interval), time.Time{})
+		if err != nil {
+			return sample.Record{}, false, err
+		}
+		for i := len(recs) - 1; i >= 0; i-- {
+			if recs[i].Source == sample.SourceMonitor {
+				return recs[i], true, nil
+			}
+		}
+		return sample.Record{}, false, nil
+	}
 }
 
 // Failing is a Lambda handler that reports a configuration error on every

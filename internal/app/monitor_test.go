@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+
 	"github.com/quotabot/chatwork-quota-bot/internal/awstest"
 	"github.com/quotabot/chatwork-quota-bot/internal/chatworksim"
 	"github.com/quotabot/chatwork-quota-bot/internal/cwlogs"
@@ -209,4 +211,31 @@ func TestMonitorFaults(t *testing.T) {
 			t.Fatalf("spent %d calls, want 3 (1 + 2 retries)", spent)
 		}
 	})
+}
+
+// The monitor's question to the log group returns its newest own record,
+// not a newer passive one of the bot's.
+func TestLatestMonitorRecordFromMoto(t *testing.T) {
+	e := setup(t)
+	cfg := awstest.Config(t, e.endpont)
+	if _, err := e.tick(t); err != nil {
+		t.Fatal(err)
+	}
+	logs := cloudwatchlogs.NewFromConfig(cfg)
+	passive := sample.Record{Time: time.Now(), Token: "ops-bots", Source: sample.SourcePassive, HasQuota: true, Remaining: 1, Limit: 300, Reset: time.Now().Add(time.Minute).Unix(), Calls: 1}
+	if err := cwlogs.NewRecorder(logs, e.group, nil).Record(context.Background(), passive); err != nil {
+		t.Fatal(err)
+	}
+	latest := latestMonitorRecord(cwlogs.NewHistory(logs, e.group), time.Minute)
+	r, ok, err := latest(context.Background(), "ops-bots")
+	if err != nil || !ok {
+		t.Fatalf("latest: %v %v", ok, err)
+	}
+	_, remaining, reset := e.sim.Quota(apiToken)
+	if r.Source != sample.SourceMonitor || r.Remaining != remaining || r.Reset != reset.Unix() {
+		t.Fatalf("latest = %+v, want the monitor's tick (remaining %d)", r, remaining)
+	}
+	if _, ok, err := latest(context.Background(), "other-label"); ok || err != nil {
+		t.Fatalf("another label: %v %v", ok, err)
+	}
 }

@@ -28,7 +28,7 @@ var functionRoles = map[string]struct {
 	"MonitorFunctionRole": {
 		function:   "MonitorFunction",
 		parameters: []string{"ChatWorkTokenParameter"},
-		logs:       []string{"logs:CreateLogStream", "logs:PutLogEvents"},
+		logs:       []string{"logs:CreateLogStream", "logs:FilterLogEvents", "logs:GetLogEvents", "logs:PutLogEvents"},
 		sqsEvents:  true,
 	},
 	"WebhookFunctionRole": {
