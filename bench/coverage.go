@@ -209,7 +209,7 @@ type run struct {
 	rngLoad *rand.Rand // other programs: the same for every design
 
 	idle    []*container
-	best    map[int64]int // reset -> least remaining recorded
+	best    map[int64]int   // reset -> least remaining recorded
 	latest  []sample.Record // the log group's newest monitor record, if any (0 or 1)
 	invokes []invocation
 	errs    int
