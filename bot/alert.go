@@ -70,8 +70,8 @@ var ErrBadAlarmEvent = errors.New("unusable alarm state change event")
 //
 // Every ChatWork response is recorded as a passive sample (or a failure
 // record). The error is non-nil only when nothing was posted and a retry can
-// help: an unusable event (ErrBadAlarmEvent), a rejected API token, or
-// ChatWork unreachable. Returning it makes Lambda's asynchronous invocation
+// help: an unusable event (ErrBadAlarmEvent), a rejected API token, the
+// token unreadable from its source, or ChatWork unreachable. Returning it makes Lambda's asynchronous invocation
 // retry, so such a transition is forgotten here and may post on the retry
 // (after a network failure possibly a second copy of a post whose answer was
 // lost: better twice than never). Every other failure (the token's quota
@@ -135,9 +135,9 @@ func (b *Bot) alarmNotPosted(ctx context.Context, key string, err error, attrs [
 		return fmt.Errorf("alarm message not posted: %w", err)
 	case chatwork.KindQuotaExhausted:
 		b.log.WarnContext(ctx, "quota exhausted: alarm message not posted", append(attrs, quotaAttrs(chatwork.QuotaOf(err))...)...)
-	case chatwork.KindNetwork:
-		// ChatWork could not be reached: let Lambda's asynchronous retry try
-		// again. A post whose answer was lost may then appear twice, which is
+	case chatwork.KindNetwork, chatwork.KindToken:
+		// ChatWork, or the token in SSM, could not be reached: let Lambda's
+		// asynchronous retry try again. A post whose answer was lost may then appear twice, which is
 		// better than an alert that never appears.
 		b.log.ErrorContext(ctx, "ChatWork unreachable: alarm message not posted, will be retried", append(attrs, "err", err)...)
 		b.alarms.forget(key)

@@ -174,7 +174,9 @@ func (m *Monitor) Tick(ctx context.Context) (Result, error) {
 	if err != nil || !rec.HasQuota {
 		return res, err
 	}
-	now := m.cfg.Now()
+	// Decide from the reading's own time, as finalArrangedElsewhere does
+	// from the record, so that a slow put cannot make the two disagree.
+	now := rec.Time
 	reset := rec.ResetTime()
 	if reset.Sub(now) > m.cfg.Interval+m.cfg.Slack {
 		return res, nil // the next tick comes before the reset
@@ -258,6 +260,13 @@ func (m *Monitor) finalArrangedElsewhere(ctx context.Context) bool {
 	}
 	now, reset := m.cfg.Now(), r.ResetTime()
 	if left := reset.Sub(now); left <= 0 || left > m.cfg.Slack/2 {
+		return false
+	}
+	if !r.Final && !now.Before(reset.Add(-m.cfg.FinalLead/2)) {
+		// The final reading (due FinalLead before the reset, half of that
+		// allowed for its call and its record) should be there by now and
+		// is not: the wake-up may be late or lost, so this tick's reading
+		// is the window's last.
 		return false
 	}
 	// The final reading itself, or a tick that arranged one: it saw the

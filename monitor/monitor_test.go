@@ -366,6 +366,7 @@ func TestFreshContainerAsksTheLogGroup(t *testing.T) {
 			return r, true, nil
 		}, 299500 * time.Millisecond, 0},
 		{"reset still far", func() (sample.Record, bool, error) { return prevTick, true, nil }, 280 * time.Second, 1},
+		{"the final reading is late: read", func() (sample.Record, bool, error) { return prevTick, true, nil }, 299500 * time.Millisecond, 1},
 		{"record too old to have arranged it", func() (sample.Record, bool, error) {
 			r := prevTick
 			r.Time = t0.Add(100 * time.Second)

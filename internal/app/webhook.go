@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -209,10 +212,40 @@ func (w *Webhook) Handle(ctx context.Context, raw json.RawMessage) (any, error) 
 		return out, err
 	}
 	// A rejected signature: the webhook may have been created anew with a
-	// new token. Read it again (rate-limited) and, if it changed, retry.
+	// new token. Read it again (rate-limited) and, if it changed, retry;
+	// but only for a request that carries a well-formed signature, so that
+	// junk never costs an SSM call.
+	if !signatureShaped(raw) {
+		return out, nil
+	}
 	nb, err := w.current(ctx, true)
 	if err != nil || nb == b {
 		return out, nil
 	}
 	return WebhookHandler(nb.Handler(), nb, w.log)(ctx, raw)
+}
+
+// signatureShaped reports whether a Function URL request carries something
+// shaped like a ChatWork signature: base64 of an HMAC-SHA256 (32 bytes), in
+// the header or the query parameter.
+func signatureShaped(raw json.RawMessage) bool {
+	var req events.LambdaFunctionURLRequest
+	if json.Unmarshal(raw, &req) != nil {
+		return false
+	}
+	candidates := []string{req.QueryStringParameters["chatwork_webhook_signature"]}
+	for k, v := range req.Headers {
+		if strings.EqualFold(k, "X-ChatWorkWebhookSignature") {
+			candidates = append(candidates, v)
+		}
+	}
+	if q, err := url.ParseQuery(req.RawQueryString); err == nil {
+		candidates = append(candidates, q.Get("chatwork_webhook_signature"))
+	}
+	for _, c := range candidates {
+		if b, err := base64.StdEncoding.DecodeString(c); err == nil && len(b) == sha256.Size {
+			return true
+		}
+	}
+	return false
 }

@@ -216,3 +216,26 @@ func TestWebhookTokenLifecycle(t *testing.T) {
 		t.Fatal("a webhook token leaked")
 	}
 }
+
+func TestSignatureShaped(t *testing.T) {
+	body := delivery(t, "/quota")
+	good, _ := chatwork.Sign(webhookToken, body)
+	cases := []struct {
+		sig  string
+		want bool
+	}{
+		{good, true},
+		{"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", true},
+		{"", false},
+		{"not base64 at all", false},
+		{"AAAA", false},
+	}
+	for _, c := range cases {
+		if got := signatureShaped(request(t, body, c.sig, false)); got != c.want {
+			t.Errorf("signatureShaped(%q) = %v, want %v", c.sig, got, c.want)
+		}
+	}
+	if signatureShaped(json.RawMessage(`{"source":"aws.cloudwatch"}`)) {
+		t.Error("an event without a signature")
+	}
+}
