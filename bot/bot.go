@@ -200,7 +200,7 @@ type Bot struct {
 	cw       ChatWork
 	rec      Recorder
 	hist     History
-	verifier *chatwork.Verifier
+	verifier atomic.Pointer[chatwork.Verifier]
 	log      *slog.Logger
 
 	// self is the bot's own account id: Config.BotAccountID, or learned from
@@ -238,19 +238,29 @@ func New(cfg Config, deps Deps) (*Bot, error) {
 		rooms[id] = true
 	}
 	b := &Bot{
-		cfg:      cfg,
-		text:     languages[cfg.Language],
-		rooms:    rooms,
-		cw:       deps.ChatWork,
-		rec:      deps.Recorder,
-		hist:     deps.History,
-		verifier: deps.Verifier,
-		log:      log,
-		seen:     newRecentSet(recentCapacity, recentTTL),
-		alarms:   newRecentSet(alarmMemory, alarmMemoryTTL),
+		cfg:    cfg,
+		text:   languages[cfg.Language],
+		rooms:  rooms,
+		cw:     deps.ChatWork,
+		rec:    deps.Recorder,
+		hist:   deps.History,
+		log:    log,
+		seen:   newRecentSet(recentCapacity, recentTTL),
+		alarms: newRecentSet(alarmMemory, alarmMemoryTTL),
 	}
 	b.self.Store(cfg.BotAccountID)
+	b.verifier.Store(deps.Verifier)
 	return b, nil
+}
+
+// SetVerifier replaces the webhook signature verifier, for a webhook token
+// that changed (the webhook was created anew). The bot keeps everything else,
+// its memory of recent deliveries and alarm transitions included. A nil v is
+// ignored.
+func (b *Bot) SetVerifier(v *chatwork.Verifier) {
+	if v != nil {
+		b.verifier.Store(v)
+	}
 }
 
 // ParseAllowedRooms parses CHATWORK_ALLOWED_ROOM_IDS: comma-separated room

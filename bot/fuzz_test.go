@@ -90,7 +90,7 @@ func FuzzHandler(f *testing.F) {
 			}
 			return
 		}
-		if !e.bot.verifier.Verify(body, sig) {
+		if !e.bot.verifier.Load().Verify(body, sig) {
 			if w.Code != http.StatusUnauthorized || calls != 0 {
 				t.Fatalf("unsigned request: status %d, %d calls", w.Code, calls)
 			}

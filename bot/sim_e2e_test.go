@@ -1,7 +1,9 @@
 package bot_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -112,5 +114,49 @@ func TestSimulatedRoomEndToEnd(t *testing.T) {
 	defer store.mu.Unlock()
 	if len(store.recs) != 2 || store.recs[0].Source != sample.SourcePassive {
 		t.Fatalf("records %+v", store.recs)
+	}
+}
+
+// A new webhook token replaces the verifier without losing the bot's memory:
+// a message already answered is not answered again after the change.
+func TestSetVerifierKeepsMemory(t *testing.T) {
+	sim, base := chatworksim.Start(t, chatworksim.Config{Mode: chatworksim.WindowFirstCall})
+	sim.AddAccount(simAPIToken, simBot, "Quota Bot")
+	sim.AddRoom(simRoom)
+	cw, _ := chatwork.New(chatwork.Config{BaseURL: base, Token: chatwork.StaticToken(simAPIToken)})
+	oldV, _ := chatwork.NewVerifier(simWebhookToken)
+	const newToken = "bmV3LXdlYmhvb2stdG9rZW4tYWZ0ZXItYS1jaGFuZ2U="
+	newV, _ := chatwork.NewVerifier(newToken)
+	store := &memStore{}
+	b, err := bot.New(bot.Config{RoomID: simRoom, Language: "en"}, bot.Deps{ChatWork: cw, Recorder: store, History: store, Verifier: oldV})
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload := func(id string) []byte {
+		ev, _ := json.Marshal(chatwork.WebhookEvent{MessageID: id, RoomID: simRoom, AccountID: simHuman, Body: "/quota", SendTime: 1})
+		p, _ := json.Marshal(chatwork.WebhookPayload{SettingID: "1", EventType: chatwork.EventMessageCreated, EventTime: 1, Event: ev})
+		return p
+	}
+	send := func(token string, body []byte) int {
+		sig, _ := chatwork.Sign(token, body)
+		req := httptest.NewRequest("POST", "/webhook", bytes.NewReader(body))
+		req.Header.Set("X-ChatWorkWebhookSignature", sig)
+		rec := httptest.NewRecorder()
+		b.Handler().ServeHTTP(rec, req)
+		return rec.Code
+	}
+	first := payload("1000000000000000001")
+	if got := send(simWebhookToken, first); got != 200 {
+		t.Fatalf("old token: %d", got)
+	}
+	b.SetVerifier(newV)
+	if got := send(simWebhookToken, payload("1000000000000000002")); got != 401 {
+		t.Fatalf("the old token still verifies: %d", got)
+	}
+	if got := send(newToken, first); got != 200 {
+		t.Fatalf("new token: %d", got)
+	}
+	if n := len(sim.Messages(simRoom)); n != 1 {
+		t.Fatalf("%d answers: the redelivered message was answered again", n)
 	}
 }

@@ -146,7 +146,7 @@ func NewWebhook(ctx context.Context, getenv Getenv, awsCfg aws.Config, stdout io
 }
 
 // current returns the bot, reading the webhook token again first when
-// refresh is set and a re-read is due. It reports whether the bot changed.
+// refresh is set and a re-read is due.
 func (w *Webhook) current(ctx context.Context, refresh bool) (*bot.Bot, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -176,20 +176,30 @@ func (w *Webhook) current(ctx context.Context, refresh bool) (*bot.Bot, error) {
 		}
 		token, verifier = "", rejectAll()
 	}
-	if w.bot != nil && token == w.token {
-		return w.bot, nil
+	switch {
+	case w.bot == nil:
+		deps := w.deps
+		deps.Verifier = verifier
+		b, err := bot.New(w.cfg, deps)
+		if err != nil {
+			return nil, err
+		}
+		w.bot = b
+	case token != w.token:
+		// Same bot, new token: its memory of recent deliveries and alarm
+		// transitions survives.
+		w.bot.SetVerifier(verifier)
+		w.log.InfoContext(ctx, "webhook token changed: verifier replaced")
 	}
-	deps := w.deps
-	deps.Verifier = verifier
-	b, err := bot.New(w.cfg, deps)
-	if err != nil {
-		return nil, err
-	}
-	if w.bot != nil {
-		w.log.InfoContext(ctx, "webhook token changed: bot rebuilt")
-	}
-	w.bot, w.token = b, token
-	return b, nil
+	w.token = token
+	return w.bot, nil
+}
+
+// tokenNow is the webhook token in use ("" while none could be read).
+func (w *Webhook) tokenNow() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.token
 }
 
 // rejectAll is a verifier no signature satisfies: a random key nobody has.
@@ -218,11 +228,11 @@ func (w *Webhook) Handle(ctx context.Context, raw json.RawMessage) (any, error) 
 	if !signatureShaped(raw) {
 		return out, nil
 	}
-	nb, err := w.current(ctx, true)
-	if err != nil || nb == b {
+	before := w.tokenNow()
+	if _, err := w.current(ctx, true); err != nil || w.tokenNow() == before {
 		return out, nil
 	}
-	return WebhookHandler(nb.Handler(), nb, w.log)(ctx, raw)
+	return WebhookHandler(b.Handler(), b, w.log)(ctx, raw)
 }
 
 // signatureShaped reports whether a Function URL request carries something

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -68,10 +69,15 @@ func request(t *testing.T, body []byte, signature string, b64 bool) json.RawMess
 	return out
 }
 
+// messageSeq makes every delivery a new message: the bot answers a message
+// id once.
+var messageSeq atomic.Int64
+
 func delivery(t *testing.T, text string) []byte {
 	t.Helper()
 	now := time.Now().Unix()
-	event, _ := json.Marshal(chatwork.WebhookEvent{MessageID: fmt.Sprint(1_000_000_000_000 + now), RoomID: roomID, AccountID: humanID, Body: text, SendTime: now})
+	id := fmt.Sprint(1_000_000_000_000_000 + messageSeq.Add(1))
+	event, _ := json.Marshal(chatwork.WebhookEvent{MessageID: id, RoomID: roomID, AccountID: humanID, Body: text, SendTime: now})
 	body, _ := json.Marshal(chatwork.WebhookPayload{SettingID: "1", EventType: chatwork.EventMessageCreated, EventTime: now, Event: event})
 	return body
 }
