@@ -9,6 +9,7 @@ import (
 	"github.com/quotabot/chatwork-quota-bot/internal/chatwork"
 	"github.com/quotabot/chatwork-quota-bot/internal/chatworksim"
 	"github.com/quotabot/chatwork-quota-bot/internal/sample"
+	"github.com/quotabot/chatwork-quota-bot/internal/testproc"
 )
 
 // TestAlarmsLandInTheSimulatorRoom delivers the fixtures, in the order
@@ -26,7 +27,7 @@ func TestAlarmsLandInTheSimulatorRoom(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec, logs := &fakeRecorder{}, &syncBuffer{}
+	rec, logs := &fakeRecorder{}, &testproc.Buffer{}
 	b, err := New(Config{
 		RoomID: testRoom, Language: "en", AlarmName: fixtureAlarm, Threshold: 60,
 		DashboardURL: testDashboard, MentionAccountIDs: []int64{123},

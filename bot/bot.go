@@ -21,6 +21,7 @@ import (
 
 	"github.com/quotabot/chatwork-quota-bot/internal/chatwork"
 	"github.com/quotabot/chatwork-quota-bot/internal/sample"
+	"github.com/quotabot/chatwork-quota-bot/internal/wait"
 )
 
 // ChatWork is what the bot needs from the ChatWork API. *chatwork.Client
@@ -123,7 +124,7 @@ func (c *Config) defaults() {
 		c.Now = time.Now
 	}
 	if c.Sleep == nil {
-		c.Sleep = sleepContext
+		c.Sleep = wait.Sleep
 	}
 }
 
@@ -313,19 +314,4 @@ func ParseMentions(s string) (all bool, ids []int64, err error) {
 		}
 	}
 	return false, ids, nil
-}
-
-// sleepContext sleeps for d or until ctx is done.
-func sleepContext(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

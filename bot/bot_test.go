@@ -1,8 +1,6 @@
 package bot
 
 import (
-	"context"
-	"errors"
 	"reflect"
 	"strings"
 	"testing"
@@ -96,17 +94,6 @@ func TestParseAllowedRooms(t *testing.T) {
 		if err != nil && !strings.Contains(err.Error(), "allowed room ids") {
 			t.Errorf("error %q does not say what was being parsed", err)
 		}
-	}
-}
-
-func TestSleepContext(t *testing.T) {
-	if err := sleepContext(context.Background(), time.Millisecond); err != nil {
-		t.Error(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if err := sleepContext(ctx, time.Hour); !errors.Is(err, context.Canceled) {
-		t.Errorf("sleep on a canceled context = %v", err)
 	}
 }
 

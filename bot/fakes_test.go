@@ -1,7 +1,6 @@
 package bot
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/quotabot/chatwork-quota-bot/internal/chatwork"
 	"github.com/quotabot/chatwork-quota-bot/internal/sample"
+	"github.com/quotabot/chatwork-quota-bot/internal/testproc"
 )
 
 // The public test vector from chatwork-facts.md (creators-note.chatwork.com, 2017-11-29).
@@ -163,31 +163,13 @@ func (f *fakeHistory) Samples(ctx context.Context, token string, since, until ti
 	return out, nil
 }
 
-// syncBuffer is a bytes.Buffer safe for the logger and the test to share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // env is a bot with fakes around it.
 type env struct {
 	bot    *Bot
 	cw     *fakeChatWork
 	rec    *fakeRecorder
 	hist   *fakeHistory
-	logs   *syncBuffer
+	logs   *testproc.Buffer
 	sleeps []time.Duration
 }
 
@@ -219,7 +201,7 @@ func newEnv(t testing.TB, mod func(*Config, *Deps)) *env {
 		cw:   newFakeChatWork(),
 		rec:  &fakeRecorder{},
 		hist: &fakeHistory{recs: recentHistory()},
-		logs: &syncBuffer{},
+		logs: &testproc.Buffer{},
 	}
 	v, err := chatwork.NewVerifier(vectorToken)
 	if err != nil {

@@ -184,7 +184,7 @@ func measure(t *testing.T, rie, endpoint string, sc scenario, tg target) figureR
 			t.Fatalf("want 1 INIT REPORT line, got %v\n%s", inits, emu.output())
 		}
 		colds = append(colds, inits[0])
-		emu.stop()
+		emu.Stop()
 	}
 	slices.Sort(colds)
 	row.coldMedian, row.coldMax = percentile(colds, 50), colds[len(colds)-1]

@@ -13,13 +13,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/quotabot/chatwork-quota-bot/internal/testproc"
 )
 
 // Generous bounds for a shared, noisy two-core machine: they only turn a hang
@@ -164,33 +163,12 @@ func firstLine(b []byte) string {
 	return s
 }
 
-// outputBuffer collects the emulator's stdout and stderr, which carry the
-// bootstrap's own output too.
-type outputBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *outputBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *outputBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // emulator is one aws-lambda-rie process running one bootstrap. The
 // emulator starts the bootstrap on the first invocation (the cold start).
 type emulator struct {
 	invokeURL string
-	cmd       *exec.Cmd
-	out       *outputBuffer
-	exited    chan struct{}
-	stopOnce  sync.Once
+	*testproc.Proc
+	out *testproc.Buffer // the emulator's stdout and stderr, the bootstrap's included
 }
 
 // The emulator's default runtime API port; never use it.
@@ -208,7 +186,7 @@ func startEmulator(t testing.TB, rie string, env []string, argv ...string) *emul
 	for range 3 {
 		e, err := tryStartEmulator(rie, env, argv)
 		if err == nil {
-			t.Cleanup(e.stop)
+			t.Cleanup(e.Stop)
 			return e
 		}
 		lastErr = err
@@ -230,35 +208,19 @@ func tryStartEmulator(rie string, env []string, argv []string) (*emulator, error
 	cmd := exec.Command(rie, args...)
 	cmd.Dir = filepath.Dir(argv[len(argv)-1])
 	cmd.Env = append(os.Environ(), env...)
-	out := &outputBuffer{}
+	out := &testproc.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
-	// A process group of its own, so that stop reaches the bootstrap the
-	// emulator starts; and killed by the kernel should this test binary
-	// die first. The death signal follows the thread that started the
-	// child, hence the locked thread that lives as long as the emulator.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	cmd.WaitDelay = time.Second
-	e := &emulator{
-		invokeURL: "http://" + addr + "/2015-03-31/functions/function/invocations",
-		cmd:       cmd,
-		out:       out,
-		exited:    make(chan struct{}),
-	}
-	started := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		err := cmd.Start()
-		started <- err
-		if err == nil {
-			_ = cmd.Wait()
-		}
-		close(e.exited)
-	}()
-	if err := <-started; err != nil {
+	proc, err := testproc.Start(cmd)
+	if err != nil {
 		return nil, fmt.Errorf("start the emulator: %w", err)
 	}
+	e := &emulator{
+		invokeURL: "http://" + addr + "/2015-03-31/functions/function/invocations",
+		Proc:      proc,
+		out:       out,
+	}
 	if err := e.waitListening(addr); err != nil {
-		e.stop()
+		e.Stop()
 		return nil, fmt.Errorf("emulator on %s: %w; its output:\n%s", addr, err, out.String())
 	}
 	return e, nil
@@ -296,7 +258,7 @@ func (e *emulator) waitListening(addr string) error {
 			return nil
 		}
 		select {
-		case <-e.exited:
+		case <-e.Exited():
 			return errors.New("exited before listening")
 		case <-time.After(20 * time.Millisecond):
 		}
@@ -304,13 +266,6 @@ func (e *emulator) waitListening(addr string) error {
 			return fmt.Errorf("not listening within %v", startTimeout)
 		}
 	}
-}
-
-func (e *emulator) stop() {
-	e.stopOnce.Do(func() {
-		_ = syscall.Kill(-e.cmd.Process.Pid, syscall.SIGKILL)
-		<-e.exited
-	})
 }
 
 // output is everything the emulator and the bootstrap printed so far.
@@ -376,7 +331,7 @@ func (e *emulator) invoke(t testing.TB, event []byte) result {
 // bootstrapPID returns the pid of the emulator's child process: the
 // bootstrap, or qemu running it. 0 when there is none yet.
 func (e *emulator) bootstrapPID() int {
-	parent := e.cmd.Process.Pid
+	parent := e.Cmd.Process.Pid
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		return 0

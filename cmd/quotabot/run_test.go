@@ -1,36 +1,17 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/quotabot/chatwork-quota-bot/internal/awstest"
+	"github.com/quotabot/chatwork-quota-bot/internal/testproc"
 )
 
 func TestMain(m *testing.M) { awstest.Main(m) }
-
-// syncBuffer is safe to read while run writes to it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 type result struct {
 	code           int
@@ -43,7 +24,7 @@ func runWith(t *testing.T, vars map[string]string, stdin io.Reader, args ...stri
 	if stdin == nil {
 		stdin = strings.NewReader("")
 	}
-	var stdout, stderr syncBuffer
+	var stdout, stderr testproc.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	code := run(ctx, args, func(k string) string { return vars[k] }, stdin, &stdout, &stderr)

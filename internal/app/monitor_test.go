@@ -1,12 +1,10 @@
 package app
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,27 +14,20 @@ import (
 	"github.com/quotabot/chatwork-quota-bot/internal/chatworksim"
 	"github.com/quotabot/chatwork-quota-bot/internal/cwlogs"
 	"github.com/quotabot/chatwork-quota-bot/internal/sample"
+	"github.com/quotabot/chatwork-quota-bot/internal/testproc"
 )
 
 func TestMain(m *testing.M) { awstest.Main(m) }
 
 const apiToken = "sim-api-token-0123456789abcdef"
 
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
-func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
 type monitorEnv struct {
-	sim     *chatworksim.Server
-	vars    map[string]string
-	stdout  *syncBuf
-	logs    *syncBuf
-	group   string
-	endpont string
+	sim      *chatworksim.Server
+	vars     map[string]string
+	stdout   *testproc.Buffer
+	logs     *testproc.Buffer
+	group    string
+	endpoint string
 }
 
 // setup starts moto and the simulator and seeds the token and the log group.
@@ -52,7 +43,7 @@ func setup(t *testing.T) *monitorEnv {
 	group := awstest.UniqueName(t, "quotabot-test/samples")
 	awstest.CreateLogGroup(t, cfg, group)
 	return &monitorEnv{
-		sim: sim, group: group, endpont: endpoint, stdout: &syncBuf{}, logs: &syncBuf{},
+		sim: sim, group: group, endpoint: endpoint, stdout: &testproc.Buffer{}, logs: &testproc.Buffer{},
 		vars: map[string]string{
 			"CHATWORK_API_URL":         base,
 			"CHATWORK_TOKEN_PARAMETER": param,
@@ -64,7 +55,7 @@ func setup(t *testing.T) *monitorEnv {
 
 func (e *monitorEnv) tick(t *testing.T) (sumJSON string, err error) {
 	t.Helper()
-	cfg := awstest.Config(t, e.endpont)
+	cfg := awstest.Config(t, e.endpoint)
 	m, err := NewMonitor(context.Background(), env(e.vars), cfg, e.stdout, slog.New(slog.NewJSONHandler(e.logs, nil)))
 	if err != nil {
 		return "", err
@@ -78,7 +69,7 @@ func (e *monitorEnv) tick(t *testing.T) (sumJSON string, err error) {
 
 func (e *monitorEnv) records(t *testing.T) []sample.Record {
 	t.Helper()
-	cfg := awstest.Config(t, e.endpont)
+	cfg := awstest.Config(t, e.endpoint)
 	var out []sample.Record
 	for _, msg := range awstest.LogEvents(t, cfg, e.group, cwlogs.StreamName("ops-bots")) {
 		r, err := sample.Parse([]byte(msg))
@@ -164,7 +155,7 @@ func TestMonitorFaults(t *testing.T) {
 	})
 	t.Run("invalid token", func(t *testing.T) {
 		e := setup(t)
-		cfg := awstest.Config(t, e.endpont)
+		cfg := awstest.Config(t, e.endpoint)
 		param := "/" + awstest.UniqueName(t, "quotabot-test/revoked")
 		awstest.PutSecureString(t, cfg, param, "revoked-token-value-xyz")
 		e.vars["CHATWORK_TOKEN_PARAMETER"] = param
@@ -217,7 +208,7 @@ func TestMonitorFaults(t *testing.T) {
 // not a newer passive one of the bot's.
 func TestLatestMonitorRecordFromMoto(t *testing.T) {
 	e := setup(t)
-	cfg := awstest.Config(t, e.endpont)
+	cfg := awstest.Config(t, e.endpoint)
 	if _, err := e.tick(t); err != nil {
 		t.Fatal(err)
 	}

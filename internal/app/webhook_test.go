@@ -31,7 +31,7 @@ type webhookEnv struct {
 func setupWebhook(t *testing.T) *webhookEnv {
 	t.Helper()
 	e := setup(t)
-	cfg := awstest.Config(t, e.endpont)
+	cfg := awstest.Config(t, e.endpoint)
 	param := "/" + awstest.UniqueName(t, "quotabot-test/webhook-token")
 	awstest.PutSecureString(t, cfg, param, webhookToken)
 	e.sim.AddRoom(roomID)
@@ -147,7 +147,7 @@ func TestWebhookUnknownEvent(t *testing.T) {
 
 func TestWebhookConfigErrors(t *testing.T) {
 	e := setup(t)
-	cfg := awstest.Config(t, e.endpont)
+	cfg := awstest.Config(t, e.endpoint)
 	_, err := NewWebhook(context.Background(), env(e.vars), cfg, e.stdout, Logger(e.logs))
 	for _, v := range []string{"CHATWORK_WEBHOOK_TOKEN_PARAMETER", "CHATWORK_ROOM_ID"} {
 		if err == nil || !strings.Contains(err.Error(), v) {
@@ -169,7 +169,7 @@ func TestWebhookConfigErrors(t *testing.T) {
 // anew), a delivery signed with the new token works after one re-read.
 func TestWebhookTokenLifecycle(t *testing.T) {
 	e := setup(t)
-	cfg := awstest.Config(t, e.endpont)
+	cfg := awstest.Config(t, e.endpoint)
 	param := "/" + awstest.UniqueName(t, "quotabot-test/late-webhook-token")
 	e.sim.AddRoom(roomID)
 	e.vars["CHATWORK_WEBHOOK_TOKEN_PARAMETER"] = param

@@ -17,7 +17,6 @@
 package awstest
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -25,13 +24,14 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/quotabot/chatwork-quota-bot/internal/testproc"
 )
 
 // Region is the region every test configuration uses.
@@ -59,7 +59,7 @@ func Main(m *testing.M) {
 	mainRunning.Store(true)
 	code := m.Run()
 	if sharedSrv != nil {
-		sharedSrv.stop()
+		sharedSrv.Stop()
 	}
 	os.Exit(code)
 }
@@ -101,7 +101,7 @@ func StartPrivateMoto(t testing.TB) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(srv.stop)
+	t.Cleanup(srv.Stop)
 	return srv.endpoint
 }
 
@@ -133,9 +133,7 @@ func command() ([]string, string) {
 
 type server struct {
 	endpoint string
-	cmd      *exec.Cmd
-	exited   chan struct{}
-	stopOnce sync.Once
+	*testproc.Proc
 }
 
 // start launches moto on a free loopback port and waits until it answers.
@@ -169,34 +167,16 @@ func freePort() (int, error) {
 func startOn(argv []string, port int) (*server, error) {
 	args := append(argv[1:len(argv):len(argv)], "-H", "127.0.0.1", "-p", strconv.Itoa(port))
 	cmd := exec.Command(argv[0], args...)
-	var out syncBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	setProcAttr(cmd)
-	cmd.WaitDelay = time.Second
-	srv := &server{
-		endpoint: "http://127.0.0.1:" + strconv.Itoa(port),
-		cmd:      cmd,
-		exited:   make(chan struct{}),
-	}
-	started := make(chan error, 1)
-	go func() {
-		// Start and Wait on one locked thread that stays alive while the
-		// server runs: see setProcAttr.
-		runtime.LockOSThread()
-		err := cmd.Start()
-		started <- err
-		if err == nil {
-			_ = cmd.Wait()
-		}
-		close(srv.exited)
-	}()
-	if err := <-started; err != nil {
+	out := &testproc.Buffer{Limit: 64 << 10}
+	cmd.Stdout, cmd.Stderr = out, out
+	proc, err := testproc.Start(cmd)
+	if err != nil {
 		return nil, fmt.Errorf("start moto_server: %w", err)
 	}
-
+	srv := &server{endpoint: "http://127.0.0.1:" + strconv.Itoa(port), Proc: proc}
 	if err := srv.waitReady(); err != nil {
-		srv.stop()
-		return nil, fmt.Errorf("moto_server on port %d: %w; its output:\n%s", port, err, out.String())
+		srv.Stop()
+		return nil, fmt.Errorf("moto_server on port %d: %w; its output:\n%s", port, err, strings.TrimSpace(out.String()))
 	}
 	return srv, nil
 }
@@ -213,42 +193,11 @@ func (s *server) waitReady() error {
 			return nil
 		}
 		select {
-		case <-s.exited:
+		case <-s.Exited():
 			return errors.New("exited before answering")
 		case <-ctx.Done():
 			return fmt.Errorf("no answer within %v", startTimeout)
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-}
-
-func (s *server) stop() {
-	s.stopOnce.Do(func() {
-		killProcessGroup(s.cmd)
-		<-s.exited
-	})
-}
-
-// syncBuffer collects the server's output for error messages; the exec
-// package copies into it from its own goroutine.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	// Keep only the start: enough to see why it failed, bounded for a
-	// server that logs every request.
-	if room := 64<<10 - b.buf.Len(); room > 0 {
-		b.buf.Write(p[:min(len(p), room)])
-	}
-	return len(p), nil
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return strings.TrimSpace(b.buf.String())
 }

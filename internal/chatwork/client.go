@@ -16,6 +16,8 @@ import (
 	"unicode/utf8"
 
 	gochatwork "github.com/griffin-stewie/go-chatwork"
+
+	"github.com/quotabot/chatwork-quota-bot/internal/wait"
 )
 
 // DefaultBaseURL is ChatWork's API v2 endpoint.
@@ -456,14 +458,7 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) <= d {
 		return false
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
+	return wait.Sleep(ctx, d) == nil
 }
 
 // quotaFrom reads the rate-limit headers. It returns nil, meaning unknown,

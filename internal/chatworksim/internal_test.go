@@ -1,22 +1,9 @@
 package chatworksim
 
 import (
-	"encoding/base64"
 	"testing"
 	"time"
 )
-
-// The public test vector from creators-note.chatwork.com (2017-11-29).
-func TestSignVector(t *testing.T) {
-	key, err := base64.StdEncoding.DecodeString("A9ne+ygvdV0IZBaPFV2zC1e5Bk+IsI14BPwieRoBQNU=")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body := `{"webhook_setting_id":"246","webhook_event_type":"message_created","webhook_event_time":1511238729,"webhook_event":{"message_id":"984676321621704704","room_id":36818150,"account_id":1484814,"body":"test","send_time":1511238729,"update_time":0}}`
-	if got := sign(key, []byte(body)); got != "G7Gtrh5Ee6d8erOVXhWPtUrkNJqqIT5vwLU50KhyLQk=" {
-		t.Errorf("sign = %s", got)
-	}
-}
 
 func TestMentions(t *testing.T) {
 	tests := []struct {

@@ -3,9 +3,6 @@ package chatworksim
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/quotabot/chatwork-quota-bot/internal/chatwork"
 )
 
 // Webhook is a webhook setting. RoomID set: a room event webhook that gets
@@ -43,7 +42,6 @@ type Delivery struct {
 type hook struct {
 	Webhook
 	url     *url.URL
-	key     []byte
 	queue   []job
 	running bool // a goroutine is draining queue
 }
@@ -54,39 +52,6 @@ type job struct {
 	body      []byte
 }
 
-// Webhook event types and the payload, spelled as ChatWork sends them
-// (compare chatwork.WebhookPayload; the tests decode into it).
-const (
-	eventMessageCreated = "message_created"
-	eventMentionToMe    = "mention_to_me"
-)
-
-type payload struct {
-	SettingID string `json:"webhook_setting_id"`
-	EventType string `json:"webhook_event_type"`
-	EventTime int64  `json:"webhook_event_time"`
-	Event     any    `json:"webhook_event"`
-}
-
-type messageEvent struct {
-	MessageID  string `json:"message_id"`
-	RoomID     int64  `json:"room_id"`
-	AccountID  int64  `json:"account_id"`
-	Body       string `json:"body"`
-	SendTime   int64  `json:"send_time"`
-	UpdateTime int64  `json:"update_time"`
-}
-
-type mentionEvent struct {
-	FromAccountID int64  `json:"from_account_id"`
-	ToAccountID   int64  `json:"to_account_id"`
-	RoomID        int64  `json:"room_id"`
-	MessageID     string `json:"message_id"`
-	Body          string `json:"body"`
-	SendTime      int64  `json:"send_time"`
-	UpdateTime    int64  `json:"update_time"`
-}
-
 // AddWebhook registers a webhook. It fails, registering nothing, when the
 // URL is not an absolute http(s) URL, the token is not base64, or the
 // webhook names neither a room nor an account.
@@ -95,8 +60,7 @@ func (s *Server) AddWebhook(w Webhook) error {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Errorf("chatworksim: webhook URL %q is not an absolute http(s) URL", w.URL)
 	}
-	key, err := base64.StdEncoding.DecodeString(w.Token)
-	if err != nil || len(key) == 0 {
+	if _, err := chatwork.Sign(w.Token, nil); err != nil {
 		return errors.New("chatworksim: webhook token is not valid base64")
 	}
 	if w.RoomID == 0 && w.MentionAccountID == 0 {
@@ -108,15 +72,8 @@ func (s *Server) AddWebhook(w Webhook) error {
 	if w.SettingID == "" {
 		w.SettingID = strconv.Itoa(s.nextHook)
 	}
-	s.hooks = append(s.hooks, &hook{Webhook: w, url: u, key: key})
+	s.hooks = append(s.hooks, &hook{Webhook: w, url: u})
 	return nil
-}
-
-// sign is ChatWork's webhook signature: base64(HMAC-SHA256(key, body)).
-func sign(key, body []byte) string {
-	m := hmac.New(sha256.New, key)
-	m.Write(body)
-	return base64.StdEncoding.EncodeToString(m.Sum(nil))
 }
 
 // notifyLocked queues the deliveries a landed message causes. It runs with
@@ -124,26 +81,16 @@ func sign(key, body []byte) string {
 func (s *Server) notifyLocked(m Message, now time.Time) {
 	for _, h := range s.hooks {
 		if h.RoomID == m.RoomID {
-			s.enqueue(h, eventMessageCreated, m.ID, payload{
-				SettingID: h.SettingID,
-				EventType: eventMessageCreated,
-				EventTime: now.Unix(),
-				Event: messageEvent{
-					MessageID: m.ID, RoomID: m.RoomID, AccountID: m.AccountID,
-					Body: m.Body, SendTime: m.SendTime, UpdateTime: m.UpdateTime,
-				},
+			s.enqueue(h, chatwork.EventMessageCreated, m.ID, now, chatwork.WebhookEvent{
+				MessageID: m.ID, RoomID: m.RoomID, AccountID: m.AccountID,
+				Body: m.Body, SendTime: m.SendTime, UpdateTime: m.UpdateTime,
 			})
 		}
 		if h.MentionAccountID != 0 && mentions(m.Body, h.MentionAccountID) {
-			s.enqueue(h, eventMentionToMe, m.ID, payload{
-				SettingID: h.SettingID,
-				EventType: eventMentionToMe,
-				EventTime: now.Unix(),
-				Event: mentionEvent{
-					FromAccountID: m.AccountID, ToAccountID: h.MentionAccountID,
-					RoomID: m.RoomID, MessageID: m.ID,
-					Body: m.Body, SendTime: m.SendTime, UpdateTime: m.UpdateTime,
-				},
+			s.enqueue(h, chatwork.EventMentionToMe, m.ID, now, chatwork.WebhookEvent{
+				FromAccountID: m.AccountID, ToAccountID: h.MentionAccountID,
+				RoomID: m.RoomID, MessageID: m.ID,
+				Body: m.Body, SendTime: m.SendTime, UpdateTime: m.UpdateTime,
 			})
 		}
 	}
@@ -173,10 +120,15 @@ func mentions(body string, id int64) bool {
 	return false
 }
 
-func (s *Server) enqueue(h *hook, eventType, messageID string, p payload) {
-	body, err := json.Marshal(p)
+// enqueue queues one delivery of ev, in the payload ChatWork sends.
+func (s *Server) enqueue(h *hook, eventType, messageID string, now time.Time, ev chatwork.WebhookEvent) {
+	event, err := json.Marshal(ev)
 	if err != nil {
 		return // cannot happen: strings and numbers only
+	}
+	body, err := json.Marshal(chatwork.WebhookPayload{SettingID: h.SettingID, EventType: eventType, EventTime: now.Unix(), Event: event})
+	if err != nil {
+		return
 	}
 	s.dmu.Lock()
 	defer s.dmu.Unlock()
@@ -232,7 +184,11 @@ const maxWebhookResponse = 2048
 
 func (s *Server) deliver(h *hook, j job) Delivery {
 	d := Delivery{URL: h.URL, SettingID: h.SettingID, EventType: j.eventType, MessageID: j.messageID, Body: j.body}
-	sig := sign(h.key, j.body)
+	sig, err := chatwork.Sign(h.Token, j.body)
+	if err != nil {
+		d.Err = err.Error() // AddWebhook checked the token: cannot happen
+		return d
+	}
 	u := *h.url
 	q := u.Query()
 	q.Set("chatwork_webhook_signature", sig)

@@ -1,7 +1,6 @@
 package sandbox
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"net"
@@ -9,34 +8,16 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/quotabot/chatwork-quota-bot/internal/sample"
+	"github.com/quotabot/chatwork-quota-bot/internal/testproc"
 )
-
-// syncBuffer is the sandbox's stdout, read by the test while it runs.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // waitFor polls until cond holds on the output, or fails the test. The
 // timeouts are generous: the machine may be slow and shared.
-func waitFor(t *testing.T, out *syncBuffer, what string, timeout time.Duration, cond func(string) bool) {
+func waitFor(t *testing.T, out *testproc.Buffer, what string, timeout time.Duration, cond func(string) bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !cond(out.String()) {
@@ -53,7 +34,7 @@ func waitFor(t *testing.T, out *syncBuffer, what string, timeout time.Duration, 
 func TestSessionQuotaAlarmRecovery(t *testing.T) {
 	dir := t.TempDir()
 	inR, inW := io.Pipe()
-	out := &syncBuffer{}
+	out := &testproc.Buffer{}
 	var apiToken, webhookToken string
 	cfg := Config{
 		Window: 4 * time.Second, Interval: time.Second, Limit: 300, Threshold: 60,
@@ -141,7 +122,7 @@ func TestSessionQuotaAlarmRecovery(t *testing.T) {
 func TestSessionStopsOnCancel(t *testing.T) {
 	inR, inW := io.Pipe()
 	defer inW.Close()
-	out := &syncBuffer{}
+	out := &testproc.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
