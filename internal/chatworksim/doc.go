@@ -83,10 +83,8 @@
 // receiver's reply posted before it answers is queued before its own delivery
 // finishes, WaitIdle also waits out reply chains.
 //
-// The signature is computed here independently of internal/chatwork (the tests
-// check it against chatwork.NewVerifier and ChatWork's published test vector),
-// so a defect in the bot's verifier cannot be mirrored by the simulator, and
-// internal/chatwork's tests may import this package without an import cycle.
+// Deliveries are built with internal/chatwork's payload types and signed with
+// chatwork.Sign, which its tests pin to ChatWork's published test vector.
 //
 // # Time
 //
