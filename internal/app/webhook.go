@@ -79,6 +79,7 @@ type Webhook struct {
 	mu      sync.Mutex
 	token   string // "" until read
 	bot     *bot.Bot
+	handle  func(context.Context, json.RawMessage) (any, error) // the bot's, built once
 	checked time.Time
 }
 
@@ -184,7 +185,7 @@ func (w *Webhook) current(ctx context.Context, refresh bool) (*bot.Bot, error) {
 		if err != nil {
 			return nil, err
 		}
-		w.bot = b
+		w.bot, w.handle = b, WebhookHandler(b.Handler(), b, w.log)
 	case token != w.token:
 		// Same bot, new token: its memory of recent deliveries and alarm
 		// transitions survives.
@@ -212,11 +213,10 @@ func rejectAll() *chatwork.Verifier {
 
 // Handle is the Lambda handler.
 func (w *Webhook) Handle(ctx context.Context, raw json.RawMessage) (any, error) {
-	b, err := w.current(ctx, false)
-	if err != nil {
+	if _, err := w.current(ctx, false); err != nil {
 		return nil, err
 	}
-	out, err := WebhookHandler(b.Handler(), b, w.log)(ctx, raw)
+	out, err := w.handle(ctx, raw)
 	res, ok := out.(events.LambdaFunctionURLResponse)
 	if err != nil || !ok || res.StatusCode != http.StatusUnauthorized {
 		return out, err
@@ -232,7 +232,7 @@ func (w *Webhook) Handle(ctx context.Context, raw json.RawMessage) (any, error) 
 	if _, err := w.current(ctx, true); err != nil || w.tokenNow() == before {
 		return out, nil
 	}
-	return WebhookHandler(b.Handler(), b, w.log)(ctx, raw)
+	return w.handle(ctx, raw)
 }
 
 // signatureShaped reports whether a Function URL request carries something
