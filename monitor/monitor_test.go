@@ -180,7 +180,7 @@ func TestTickJustBeforeResetArrangesNoFinal(t *testing.T) {
 }
 
 func TestWakeAfterResetSpendsNothing(t *testing.T) {
-	m, clk, cw, rec := newTest(t, t0.Add(301*time.Second), window, nil)
+	m, _, cw, rec := newTest(t, t0.Add(301*time.Second), window, nil)
 	req := WakeRequest{Action: "final", Reset: t0.Add(5 * time.Minute).Unix(), FinalAt: t0.Add(299 * time.Second).UnixMilli()}
 	if _, err := m.Wake(context.Background(), req); err != nil {
 		t.Fatal(err)
@@ -188,7 +188,6 @@ func TestWakeAfterResetSpendsNothing(t *testing.T) {
 	if cw.calls != 0 || len(rec.recs) != 0 {
 		t.Fatalf("a late wake-up spent %d calls and wrote %d records", cw.calls, len(rec.recs))
 	}
-	_ = clk
 }
 
 func TestWakerFailureFallsBackToSleeping(t *testing.T) {
@@ -334,10 +333,9 @@ func TestCoverageAndCostOverManyWindows(t *testing.T) {
 // A final reading that retries pushed past the reset reads the next window:
 // it is recorded, but not as that window's final reading.
 func TestLateFinalReadingIsNotFinal(t *testing.T) {
-	m, clk, _, rec := newTest(t, t0.Add(296*time.Second), func(now time.Time) (chatwork.Reading, error) {
+	m, _, _, rec := newTest(t, t0.Add(296*time.Second), func(now time.Time) (chatwork.Reading, error) {
 		return window(now.Add(5 * time.Second)) // the answer comes from after the reset
 	}, nil)
-	_ = clk
 	req := WakeRequest{Action: "final", Reset: t0.Add(5 * time.Minute).Unix(), FinalAt: t0.Add(299 * time.Second).UnixMilli()}
 	if _, err := m.Wake(context.Background(), req); err != nil {
 		t.Fatal(err)
