@@ -133,6 +133,17 @@ type phrases struct {
 
 var languages = map[string]*phrases{"ja": &ja, "en": &en}
 
+// DefaultLanguage is the language of messages when none is configured.
+const DefaultLanguage = "ja"
+
+// CheckLanguage reports whether the bot speaks lang ("ja" or "en").
+func CheckLanguage(lang string) error {
+	if _, ok := languages[lang]; !ok {
+		return fmt.Errorf("language %q: want ja or en", lang)
+	}
+	return nil
+}
+
 var ja = phrases{
 	title:          "ChatWork API の残り（%s）",
 	remaining:      "残り: %d / %d 回（%s）",

@@ -168,3 +168,15 @@ func (e *Evaluator) event(now time.Time, prev State, state, reason string, minV 
 	ev.Detail.Configuration.Metrics = []MetricConfig{mc}
 	return ev
 }
+
+// CheckThreshold reports whether threshold is a valid alarm threshold: a
+// count of remaining calls, or with percent a percentage of the limit.
+func CheckThreshold(threshold int, percent bool) error {
+	switch {
+	case threshold < 0:
+		return fmt.Errorf("threshold %d: must not be negative", threshold)
+	case percent && threshold > 100:
+		return fmt.Errorf("threshold %d%%: a percentage must be at most 100", threshold)
+	}
+	return nil
+}

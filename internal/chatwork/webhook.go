@@ -1,6 +1,7 @@
 package chatwork
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -85,14 +86,25 @@ func NewVerifier(token string) (*Verifier, error) {
 }
 
 // Verify reports whether signature (base64, as sent in the header
-// X-ChatWorkWebhookSignature or the query parameter chatwork_webhook_signature)
-// is body's signature. The comparison is in constant time.
-func (v *Verifier) Verify(body []byte, signature string) bool {
-	got, err := base64.StdEncoding.DecodeString(signature)
-	if err != nil || len(got) != sha256.Size {
+// SignatureHeader or the query parameter SignatureQuery) is body's
+// signature. The comparison is in constant time. ctx is unused: it is there
+// so that Verifier and RotatingVerifier serve the same interface.
+func (v *Verifier) Verify(_ context.Context, body []byte, signature string) bool {
+	got, ok := signatureBytes(signature)
+	if !ok {
 		return false
 	}
 	m := hmac.New(sha256.New, v.key)
 	m.Write(body)
 	return hmac.Equal(m.Sum(nil), got)
+}
+
+// signatureBytes decodes a signature, reporting whether it has the shape of
+// one: base64 of an HMAC-SHA256.
+func signatureBytes(signature string) ([]byte, bool) {
+	got, err := base64.StdEncoding.DecodeString(signature)
+	if err != nil || len(got) != sha256.Size {
+		return nil, false
+	}
+	return got, true
 }

@@ -1,6 +1,9 @@
 package chatwork
 
-import "testing"
+import (
+	"context"
+	"testing"
+)
 
 // The public test vector from chatwork-facts.md (creators-note.chatwork.com, 2017-11-29).
 const (
@@ -36,7 +39,7 @@ func TestVerify(t *testing.T) {
 		{"other signature", vectorBody, "H7Gtrh5Ee6d8erOVXhWPtUrkNJqqIT5vwLU50KhyLQk=", false},
 	}
 	for _, c := range cases {
-		if got := v.Verify([]byte(c.body), c.sig); got != c.want {
+		if got := v.Verify(context.Background(), []byte(c.body), c.sig); got != c.want {
 			t.Errorf("%s: Verify = %v, want %v", c.name, got, c.want)
 		}
 	}

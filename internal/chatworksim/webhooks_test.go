@@ -45,10 +45,10 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost || r.URL.Path != "/hook" || r.URL.Query().Get("tenant") != "a" {
 		rc.t.Errorf("delivery %s %s", r.Method, r.URL)
 	}
-	if !rc.verify.Verify(body, r.Header.Get("X-ChatWorkWebhookSignature")) {
+	if !rc.verify.Verify(r.Context(), body, r.Header.Get("X-ChatWorkWebhookSignature")) {
 		rc.t.Errorf("bad header signature for %s", body)
 	}
-	if !rc.verify.Verify(body, r.URL.Query().Get("chatwork_webhook_signature")) {
+	if !rc.verify.Verify(r.Context(), body, r.URL.Query().Get("chatwork_webhook_signature")) {
 		rc.t.Errorf("bad query signature for %s", body)
 	}
 	var p chatwork.WebhookPayload

@@ -1,0 +1,128 @@
+package chatwork
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Where ChatWork puts a delivery's signature; it sends both.
+const (
+	SignatureHeader = "X-ChatWorkWebhookSignature"
+	SignatureQuery  = "chatwork_webhook_signature"
+)
+
+// Signatures collects the candidate signatures of a request. Header names
+// are matched case-insensitively even when the map was filled without
+// canonicalising (an adapter copying a Function URL's lower-cased headers).
+// A query value whose '+' was decoded to ' ' (an unescaped base64 value) is
+// tried as written too; the HMAC check decides, so extra candidates cost
+// nothing in safety. At most four are returned, bounding the work an
+// unsigned request can cause.
+func Signatures(r *http.Request) []string {
+	var sigs []string
+	for name, values := range r.Header {
+		if strings.EqualFold(name, SignatureHeader) {
+			sigs = append(sigs, values...)
+		}
+	}
+	if r.URL != nil {
+		for _, v := range r.URL.Query()[SignatureQuery] {
+			sigs = append(sigs, v)
+			if strings.Contains(v, " ") {
+				sigs = append(sigs, strings.ReplaceAll(v, " ", "+"))
+			}
+		}
+	}
+	const maxCandidates = 4
+	if len(sigs) > maxCandidates {
+		sigs = sigs[:maxCandidates]
+	}
+	return sigs
+}
+
+// RotatingVerifier checks signatures against a webhook token that lives in
+// a TokenSource (SSM) and may change: ChatWork issues a new token when a
+// webhook is created anew, and the token exists only after the webhook URL
+// was registered, so it may be missing when the function starts.
+//
+// While no token could be read every signature fails. A well-formed
+// signature that fails makes it read the token again, at most every Every
+// (MissingEvery while no token is known), so that a flood of forged requests
+// cannot hammer the source; when the token changed, the signature is checked
+// again against the new one.
+type RotatingVerifier struct {
+	Source TokenSource
+	// Every and MissingEvery bound the re-reads; defaults 1 minute and 5 s.
+	Every, MissingEvery time.Duration
+	// OnError is told why the token could not be read (never the token).
+	OnError func(ctx context.Context, err error)
+	// OnChange is told when a re-read found a new token.
+	OnChange func(ctx context.Context)
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+
+	mu      sync.Mutex
+	token   string
+	current *Verifier
+	checked time.Time
+}
+
+// Verify reports whether signature is body's signature under the current
+// token, reading the token again first when it is due.
+func (v *RotatingVerifier) Verify(ctx context.Context, body []byte, signature string) bool {
+	if cur := v.verifier(ctx, false); cur != nil && cur.Verify(ctx, body, signature) {
+		return true
+	}
+	if _, ok := signatureBytes(signature); !ok {
+		return false // junk never costs a read
+	}
+	before := v.verifier(ctx, false)
+	after := v.verifier(ctx, true)
+	return after != nil && after != before && after.Verify(ctx, body, signature)
+}
+
+// verifier returns the verifier of the current token, reading the token
+// first when refresh is set and a re-read is due, or when none was read yet.
+func (v *RotatingVerifier) verifier(ctx context.Context, refresh bool) *Verifier {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	now := time.Now
+	if v.Now != nil {
+		now = v.Now
+	}
+	every := orDefault(v.Every, time.Minute)
+	if v.current == nil {
+		every = orDefault(v.MissingEvery, 5*time.Second)
+	}
+	due := v.checked.IsZero() || now().Sub(v.checked) >= every
+	if !due || (!refresh && !v.checked.IsZero()) {
+		return v.current
+	}
+	v.checked = now()
+	if inv, ok := v.Source.(Invalidator); ok {
+		inv.Invalidate()
+	}
+	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	token, err := v.Source.Token(rctx)
+	var fresh *Verifier
+	if err == nil {
+		fresh, err = NewVerifier(strings.TrimSpace(token))
+	}
+	if err != nil {
+		if v.OnError != nil {
+			v.OnError(ctx, err)
+		}
+		return v.current // keep the last good token
+	}
+	if v.current != nil && token != v.token && v.OnChange != nil {
+		v.OnChange(ctx)
+	}
+	if v.current == nil || token != v.token {
+		v.token, v.current = token, fresh
+	}
+	return v.current
+}

@@ -1,0 +1,57 @@
+package sample
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/quotabot/chatwork-quota-bot/internal/chatwork"
+)
+
+// FromCall turns the outcome of one ChatWork call into a record, the same
+// way for the monitor, the bot and the CLI: a sample when the call succeeded
+// with usable rate-limit headers, a failure record otherwise. q is the quota
+// the successful response carried (nil when it carried none), err the call's
+// error, calls how many requests the call spent.
+//
+// A 429 is a reading: remaining is 0 until the reset. A failing response that
+// still carried the headers keeps its figures. Detail is built from the
+// operation, the kind and the HTTP status only: nothing the server sent
+// reaches a record.
+func FromCall(token string, src Source, at time.Time, q *chatwork.Quota, err error, calls int) Record {
+	r := Record{Time: at, Token: token, Source: src, Calls: calls}
+	if err == nil {
+		if q == nil {
+			r.Error = chatwork.KindBadResponse.String()
+			r.Detail = "no usable rate-limit headers"
+			return r
+		}
+		setQuota(&r, q)
+		return r
+	}
+	kind := chatwork.KindOf(err)
+	r.Error = kind.String()
+	r.Detail = kind.String()
+	var ce *chatwork.Error
+	if errors.As(err, &ce) {
+		r.Detail = ce.Op + ": " + kind.String()
+		if ce.Status != 0 {
+			r.Detail += fmt.Sprintf(" (HTTP %d)", ce.Status)
+		}
+	}
+	if kind == chatwork.KindToken {
+		r.Calls = 0 // the token never arrived, so no request was sent
+	}
+	if fq := chatwork.QuotaOf(err); fq != nil {
+		setQuota(&r, fq)
+		if kind == chatwork.KindQuotaExhausted {
+			r.Remaining = 0
+		}
+	}
+	return r
+}
+
+func setQuota(r *Record, q *chatwork.Quota) {
+	r.HasQuota = true
+	r.Remaining, r.Limit, r.Reset = q.Remaining, q.Limit, q.Reset.Unix()
+}
