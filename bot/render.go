@@ -2,11 +2,11 @@ package bot
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/quotabot/chatwork-quota-bot/internal/chatwork"
+	"github.com/quotabot/chatwork-quota-bot/internal/sample"
 )
 
 // Rendering is pure: each message is a function of a view struct and the
@@ -277,18 +277,7 @@ func renderLow(p *phrases, l low, now time.Time, loc *time.Location) string {
 	return fmt.Sprintf(p.lowAt, l.Remaining, pct, clock(l.At, now, loc))
 }
 
-// percent formats n of total as a percentage with at most one decimal, never
-// rounding a last call up to the next figure: 1 of 300 is "0.3%", not "0%".
-func percent(n, total int) string {
-	if total <= 0 {
-		return "-"
-	}
-	tenths := n * 1000 / total
-	if tenths%10 == 0 {
-		return strconv.Itoa(tenths/10) + "%"
-	}
-	return fmt.Sprintf("%d.%d%%", tenths/10, tenths%10)
-}
+func percent(n, total int) string { return sample.Percent(n, total) }
 
 // clock formats t in loc: the time of day with the zone, and the date too
 // when t falls on another day than now.

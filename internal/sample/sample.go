@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -229,4 +230,19 @@ func Parse(msg []byte) (Record, error) {
 	var r Record
 	err := r.UnmarshalJSON(msg)
 	return r, err
+}
+
+// Percent formats n of total as a percentage with at most one decimal,
+// rounding down so that a last call is never shown as the next figure: 1 of
+// 300 is "0.3%", not "0%", and 49 of 300 is "16.3%". Every place that shows
+// a percentage of the quota uses it.
+func Percent(n, total int) string {
+	if total <= 0 {
+		return "-"
+	}
+	tenths := int64(n) * 1000 / int64(total)
+	if tenths%10 == 0 {
+		return strconv.FormatInt(tenths/10, 10) + "%"
+	}
+	return fmt.Sprintf("%d.%d%%", tenths/10, tenths%10)
 }
