@@ -41,12 +41,19 @@ type History interface {
 	Samples(ctx context.Context, token string, since, until time.Time) ([]sample.Record, error)
 }
 
+// Verifier checks a webhook delivery's signature over its raw body.
+// *chatwork.Verifier (one fixed token) and *chatwork.RotatingVerifier (a
+// token read from SSM that may change) implement it.
+type Verifier interface {
+	Verify(ctx context.Context, body []byte, signature string) bool
+}
+
 // Deps are the bot's collaborators. All but Logger are required.
 type Deps struct {
 	ChatWork
 	Recorder
 	History
-	Verifier *chatwork.Verifier
+	Verifier Verifier
 	Logger   *slog.Logger // nil discards logs
 }
 
@@ -201,7 +208,7 @@ type Bot struct {
 	cw       ChatWork
 	rec      Recorder
 	hist     History
-	verifier atomic.Pointer[chatwork.Verifier]
+	verifier Verifier
 	log      *slog.Logger
 
 	// self is the bot's own account id: Config.BotAccountID, or learned from
@@ -239,29 +246,19 @@ func New(cfg Config, deps Deps) (*Bot, error) {
 		rooms[id] = true
 	}
 	b := &Bot{
-		cfg:    cfg,
-		text:   languages[cfg.Language],
-		rooms:  rooms,
-		cw:     deps.ChatWork,
-		rec:    deps.Recorder,
-		hist:   deps.History,
-		log:    log,
-		seen:   newRecentSet(recentCapacity, recentTTL),
-		alarms: newRecentSet(alarmMemory, alarmMemoryTTL),
+		cfg:      cfg,
+		text:     languages[cfg.Language],
+		rooms:    rooms,
+		cw:       deps.ChatWork,
+		rec:      deps.Recorder,
+		hist:     deps.History,
+		log:      log,
+		verifier: deps.Verifier,
+		seen:     newRecentSet(recentCapacity, recentTTL),
+		alarms:   newRecentSet(alarmMemory, alarmMemoryTTL),
 	}
 	b.self.Store(cfg.BotAccountID)
-	b.verifier.Store(deps.Verifier)
 	return b, nil
-}
-
-// SetVerifier replaces the webhook signature verifier, for a webhook token
-// that changed (the webhook was created anew). The bot keeps everything else,
-// its memory of recent deliveries and alarm transitions included. A nil v is
-// ignored.
-func (b *Bot) SetVerifier(v *chatwork.Verifier) {
-	if v != nil {
-		b.verifier.Store(v)
-	}
 }
 
 // ParseAllowedRooms parses CHATWORK_ALLOWED_ROOM_IDS: comma-separated room

@@ -91,7 +91,7 @@ func FuzzHandler(f *testing.F) {
 			}
 			return
 		}
-		if !e.bot.verifier.Load().Verify(context.Background(), body, sig) {
+		if !e.bot.verifier.Verify(context.Background(), body, sig) {
 			if w.Code != http.StatusUnauthorized || calls != 0 {
 				t.Fatalf("unsigned request: status %d, %d calls", w.Code, calls)
 			}

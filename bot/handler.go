@@ -104,7 +104,7 @@ func (b *Bot) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 // signature; either suffices, as ChatWork sends both.
 func (b *Bot) signed(r *http.Request, body []byte) bool {
 	for _, sig := range signatures(r) {
-		if b.verifier.Load().Verify(r.Context(), body, sig) {
+		if b.verifier.Verify(r.Context(), body, sig) {
 			return true
 		}
 	}
