@@ -41,11 +41,6 @@ type ChatWork interface {
 	Calls() int64
 }
 
-// Recorder writes records. cwlogs.Recorder and localstore.Store implement it.
-type Recorder interface {
-	Record(ctx context.Context, r sample.Record) error
-}
-
 // Waker arranges for the monitor to be invoked again with body at time at.
 type Waker interface {
 	WakeAt(ctx context.Context, at time.Time, body []byte) error
@@ -109,7 +104,7 @@ func (c *Config) defaults() {
 type Monitor struct {
 	cfg   Config
 	cw    ChatWork
-	rec   Recorder
+	rec   sample.Recorder
 	waker Waker
 
 	mu      sync.Mutex
@@ -118,7 +113,7 @@ type Monitor struct {
 }
 
 // New returns a Monitor. waker may be nil.
-func New(cfg Config, cw ChatWork, rec Recorder, waker Waker) (*Monitor, error) {
+func New(cfg Config, cw ChatWork, rec sample.Recorder, waker Waker) (*Monitor, error) {
 	if cw == nil || rec == nil {
 		return nil, errors.New("monitor: a ChatWork client and a recorder are required")
 	}
@@ -320,36 +315,17 @@ func (m *Monitor) read(ctx context.Context, res *Result, finalReset int64) (samp
 	calls := int(m.cw.Calls() - before)
 	res.Calls += calls
 
-	rec := sample.Record{
-		Time:   m.cfg.Now(),
-		Token:  m.cfg.TokenLabel,
-		Source: sample.SourceMonitor,
-		Calls:  calls,
+	at := reading.At
+	if at.IsZero() {
+		at = m.cfg.Now()
 	}
-	if !reading.At.IsZero() {
-		rec.Time = reading.At
-	}
+	rec := sample.FromCall(m.cfg.TokenLabel, sample.SourceMonitor, at, reading.Quota, err, calls)
+	rec.Final = finalReset != 0 && rec.HasQuota && rec.Reset == finalReset
 	var fail error
 	switch {
-	case err == nil && reading.Quota == nil:
-		rec.Error = "no_rate_limit_headers"
-		rec.Detail = "ChatWork answered without X-RateLimit headers"
-		fail = errors.New("monitor: ChatWork answered without rate-limit headers")
-	case err == nil:
-		setQuota(&rec, reading.Quota)
-		rec.Final = finalReset != 0 && rec.Reset == finalReset
-	case chatwork.KindOf(err) == chatwork.KindQuotaExhausted:
-		// A 429 is a reading: nothing left until the reset.
-		rec.Error = chatwork.KindQuotaExhausted.String()
-		rec.Detail = "quota exhausted (HTTP 429)"
-		if q := chatwork.QuotaOf(err); q != nil {
-			setQuota(&rec, q)
-			rec.Remaining = 0
-			rec.Final = finalReset != 0 && rec.Reset == finalReset
-		}
-	default:
-		rec.Error = chatwork.KindOf(err).String()
-		rec.Detail = err.Error()
+	case err == nil && !rec.HasQuota:
+		fail = errors.New("monitor: ChatWork answered without usable rate-limit headers")
+	case err != nil && chatwork.KindOf(err) != chatwork.KindQuotaExhausted:
 		fail = fmt.Errorf("monitor: read quota: %w", err)
 	}
 	res.Records = append(res.Records, rec)
@@ -358,11 +334,4 @@ func (m *Monitor) read(ctx context.Context, res *Result, finalReset int64) (samp
 		return rec, errors.Join(fail, fmt.Errorf("monitor: record sample: %w", rerr))
 	}
 	return rec, fail
-}
-
-func setQuota(rec *sample.Record, q *chatwork.Quota) {
-	rec.HasQuota = true
-	rec.Limit = q.Limit
-	rec.Remaining = q.Remaining
-	rec.Reset = q.Reset.Unix()
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/quotabot/chatwork-quota-bot/internal/chatwork"
+	"github.com/quotabot/chatwork-quota-bot/internal/recordtest"
 	"github.com/quotabot/chatwork-quota-bot/internal/sample"
 )
 
@@ -44,19 +45,6 @@ func (f *fakeCW) ReadQuota(ctx context.Context) (chatwork.Reading, error) {
 }
 func (f *fakeCW) Calls() int64 { return f.calls }
 
-type memRecorder struct {
-	recs []sample.Record
-	err  error
-}
-
-func (m *memRecorder) Record(_ context.Context, r sample.Record) error {
-	if err := r.Validate(); err != nil {
-		return err
-	}
-	m.recs = append(m.recs, r)
-	return m.err
-}
-
 type fakeWaker struct {
 	at   []time.Time
 	body [][]byte
@@ -82,11 +70,11 @@ func window(now time.Time) (chatwork.Reading, error) {
 	return chatwork.Reading{At: now, Quota: q, AccountID: 42}, nil
 }
 
-func newTest(t *testing.T, start time.Time, read func(time.Time) (chatwork.Reading, error), w Waker) (*Monitor, *clock, *fakeCW, *memRecorder) {
+func newTest(t *testing.T, start time.Time, read func(time.Time) (chatwork.Reading, error), w Waker) (*Monitor, *clock, *fakeCW, *recordtest.Memory) {
 	t.Helper()
 	clk := &clock{t: start}
 	cw := &fakeCW{clk: clk, read: read}
-	rec := &memRecorder{}
+	rec := &recordtest.Memory{}
 	m, err := New(Config{TokenLabel: "bots", Now: clk.Now, Sleep: clk.Sleep}, cw, rec, w)
 	if err != nil {
 		t.Fatal(err)
@@ -103,7 +91,7 @@ func TestTickFarFromResetSpendsOneCall(t *testing.T) {
 	if cw.calls != 1 || res.Calls != 1 {
 		t.Fatalf("calls = %d (result %d), want 1", cw.calls, res.Calls)
 	}
-	r := rec.recs[0]
+	r := rec.All()[0]
 	if !r.HasQuota || r.Remaining != 270 || r.Limit != 300 || r.Reset != t0.Add(5*time.Minute).Unix() || r.Final || r.Token != "bots" || r.Source != sample.SourceMonitor || r.Calls != 1 {
 		t.Fatalf("record = %+v", r)
 	}
@@ -116,10 +104,10 @@ func TestTickNearResetSleepsToFinalReading(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cw.calls != 2 || res.Calls != 2 || len(rec.recs) != 2 {
-		t.Fatalf("calls %d, records %d; want 2 and 2", cw.calls, len(rec.recs))
+	if cw.calls != 2 || res.Calls != 2 || len(rec.All()) != 2 {
+		t.Fatalf("calls %d, records %d; want 2 and 2", cw.calls, len(rec.All()))
 	}
-	final := rec.recs[1]
+	final := rec.All()[1]
 	if !final.Final || final.Remaining != 1 {
 		t.Fatalf("final record = %+v, want remaining 1 taken 1s before the reset", final)
 	}
@@ -153,7 +141,7 @@ func TestTickNearResetArrangesWakeUp(t *testing.T) {
 	if _, err := m.Wake(context.Background(), req); err != nil {
 		t.Fatal(err)
 	}
-	last := rec.recs[len(rec.recs)-1]
+	last := rec.All()[len(rec.All())-1]
 	if !last.Final || last.Remaining != 1 || cw.calls != 2 {
 		t.Fatalf("final %+v after %d calls", last, cw.calls)
 	}
@@ -185,8 +173,8 @@ func TestWakeAfterResetSpendsNothing(t *testing.T) {
 	if _, err := m.Wake(context.Background(), req); err != nil {
 		t.Fatal(err)
 	}
-	if cw.calls != 0 || len(rec.recs) != 0 {
-		t.Fatalf("a late wake-up spent %d calls and wrote %d records", cw.calls, len(rec.recs))
+	if cw.calls != 0 || len(rec.All()) != 0 {
+		t.Fatalf("a late wake-up spent %d calls and wrote %d records", cw.calls, len(rec.All()))
 	}
 }
 
@@ -197,7 +185,7 @@ func TestWakerFailureFallsBackToSleeping(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Woken || cw.calls != 2 || !rec.recs[1].Final {
+	if res.Woken || cw.calls != 2 || !rec.All()[1].Final {
 		t.Fatalf("fallback: %+v", res)
 	}
 }
@@ -216,6 +204,8 @@ func TestFailures(t *testing.T) {
 			Quota: &chatwork.Quota{Limit: 300, Remaining: 0, Reset: reset}}, false, "quota_exhausted", true},
 		{"server", &chatwork.Error{Op: "read quota", Kind: chatwork.KindServer, Status: 503}, true, "server", false},
 		{"network", &chatwork.Error{Op: "read quota", Kind: chatwork.KindNetwork, Err: errors.New("connection refused")}, true, "network", false},
+		{"odd answer", &chatwork.Error{Op: "read quota", Kind: chatwork.KindBadResponse, Status: 202,
+			Err: errors.New(`server text: {"X-ChatWorkToken":"0123456789abcdef"}`)}, true, "bad_response", false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -226,12 +216,15 @@ func TestFailures(t *testing.T) {
 			if (err != nil) != c.wantErr {
 				t.Fatalf("err = %v, want error %v", err, c.wantErr)
 			}
-			if cw.calls != 1 || len(rec.recs) != 1 {
-				t.Fatalf("calls %d records %d", cw.calls, len(rec.recs))
+			if cw.calls != 1 || len(rec.All()) != 1 {
+				t.Fatalf("calls %d records %d", cw.calls, len(rec.All()))
 			}
-			r := rec.recs[0]
+			r := rec.All()[0]
 			if r.Error != c.wantKind || r.HasQuota != c.wantQuota {
 				t.Fatalf("record %+v", r)
+			}
+			if strings.Contains(r.Detail, "connection refused") || strings.Contains(r.Detail, "server text") {
+				t.Fatalf("the record's Detail holds the cause's text: %q", r.Detail)
 			}
 			if c.wantQuota && (r.Remaining != 0 || r.Reset != reset.Unix()) {
 				t.Fatalf("429 record %+v", r)
@@ -247,14 +240,14 @@ func TestNoHeadersIsAFailureNotZero(t *testing.T) {
 	if _, err := m.Tick(context.Background()); err == nil {
 		t.Fatal("want an error")
 	}
-	if r := rec.recs[0]; r.HasQuota || r.Error != "no_rate_limit_headers" {
+	if r := rec.All()[0]; r.HasQuota || r.Error != "bad_response" {
 		t.Fatalf("record %+v", r)
 	}
 }
 
 func TestRecorderFailureIsReported(t *testing.T) {
 	m, _, _, rec := newTest(t, t0, window, nil)
-	rec.err = errors.New("throttled")
+	rec.Err = errors.New("throttled")
 	_, err := m.Tick(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "record sample") {
 		t.Fatalf("err = %v", err)
@@ -312,7 +305,7 @@ func TestCoverageAndCostOverManyWindows(t *testing.T) {
 		}
 	}
 	finals := map[int64]int{}
-	for _, r := range rec.recs {
+	for _, r := range rec.All() {
 		if r.Final {
 			finals[r.Reset] = r.Remaining
 		}
@@ -340,8 +333,8 @@ func TestLateFinalReadingIsNotFinal(t *testing.T) {
 	if _, err := m.Wake(context.Background(), req); err != nil {
 		t.Fatal(err)
 	}
-	if len(rec.recs) != 1 || rec.recs[0].Final || rec.recs[0].Reset == req.Reset {
-		t.Fatalf("records %+v", rec.recs)
+	if len(rec.All()) != 1 || rec.All()[0].Final || rec.All()[0].Reset == req.Reset {
+		t.Fatalf("records %+v", rec.All())
 	}
 }
 
@@ -390,7 +383,7 @@ func TestFreshContainerAsksTheLogGroup(t *testing.T) {
 						t.Errorf("asked for token %q", token)
 					}
 					return c.latest()
-				}}, cw, &memRecorder{}, &fakeWaker{})
+				}}, cw, &recordtest.Memory{}, &fakeWaker{})
 			if err != nil {
 				t.Fatal(err)
 			}
