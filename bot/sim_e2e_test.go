@@ -117,18 +117,42 @@ func TestSimulatedRoomEndToEnd(t *testing.T) {
 	}
 }
 
-// A new webhook token replaces the verifier without losing the bot's memory:
-// a message already answered is not answered again after the change.
-func TestSetVerifierKeepsMemory(t *testing.T) {
+// swappableToken is a webhook token source whose token can be replaced, as
+// the parameter in SSM is when a webhook is registered anew.
+type swappableToken struct {
+	mu    sync.Mutex
+	token string
+}
+
+func (s *swappableToken) Token(context.Context) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.token, nil
+}
+
+func (s *swappableToken) set(token string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.token = token
+}
+
+// A new webhook token is picked up by the rotating verifier without losing
+// the bot's memory: a message already answered is not answered again after
+// the change, and the old token no longer verifies.
+func TestRotatedWebhookTokenKeepsMemory(t *testing.T) {
 	sim, base := chatworksim.Start(t, chatworksim.Config{Mode: chatworksim.WindowFirstCall})
 	sim.AddAccount(simAPIToken, simBot, "Quota Bot")
 	sim.AddRoom(simRoom)
-	cw, _ := chatwork.New(chatwork.Config{BaseURL: base, Token: chatwork.StaticToken(simAPIToken)})
-	oldV, _ := chatwork.NewVerifier(simWebhookToken)
+	cw, err := chatwork.New(chatwork.Config{BaseURL: base, Token: chatwork.StaticToken(simAPIToken)})
+	if err != nil {
+		t.Fatal(err)
+	}
 	const newToken = "bmV3LXdlYmhvb2stdG9rZW4tYWZ0ZXItYS1jaGFuZ2U="
-	newV, _ := chatwork.NewVerifier(newToken)
+	src := &swappableToken{token: simWebhookToken}
+	clock := chatworksim.NewFakeClock(time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC))
+	verifier := &chatwork.RotatingVerifier{Source: src, Now: clock.Now}
 	store := &memStore{}
-	b, err := bot.New(bot.Config{RoomID: simRoom, Language: "en"}, bot.Deps{ChatWork: cw, Recorder: store, History: store, Verifier: oldV})
+	b, err := bot.New(bot.Config{RoomID: simRoom, Language: "en"}, bot.Deps{ChatWork: cw, Recorder: store, History: store, Verifier: verifier})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +164,7 @@ func TestSetVerifierKeepsMemory(t *testing.T) {
 	send := func(token string, body []byte) int {
 		sig, _ := chatwork.Sign(token, body)
 		req := httptest.NewRequest("POST", "/webhook", bytes.NewReader(body))
-		req.Header.Set("X-ChatWorkWebhookSignature", sig)
+		req.Header.Set(chatwork.SignatureHeader, sig)
 		rec := httptest.NewRecorder()
 		b.Handler().ServeHTTP(rec, req)
 		return rec.Code
@@ -149,12 +173,13 @@ func TestSetVerifierKeepsMemory(t *testing.T) {
 	if got := send(simWebhookToken, first); got != 200 {
 		t.Fatalf("old token: %d", got)
 	}
-	b.SetVerifier(newV)
-	if got := send(simWebhookToken, payload("1000000000000000002")); got != 401 {
-		t.Fatalf("the old token still verifies: %d", got)
-	}
+	src.set(newToken)
+	clock.Advance(time.Minute) // the re-read is due
 	if got := send(newToken, first); got != 200 {
 		t.Fatalf("new token: %d", got)
+	}
+	if got := send(simWebhookToken, payload("1000000000000000002")); got != 401 {
+		t.Fatalf("the old token still verifies: %d", got)
 	}
 	if n := len(sim.Messages(simRoom)); n != 1 {
 		t.Fatalf("%d answers: the redelivered message was answered again", n)
