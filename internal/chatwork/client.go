@@ -279,6 +279,7 @@ func (c *Client) send(ctx context.Context, op string, call func(*gochatwork.Clie
 			inv.Invalidate()
 			fresh, err := c.token(ctx, op)
 			if err != nil {
+				err.(*Error).Status = ex.status // the stale token was sent and refused
 				return nil, err
 			}
 			if fresh != token {

@@ -15,7 +15,9 @@ import (
 // error, calls how many requests the call spent.
 //
 // A 429 is a reading: remaining is 0 until the reset. A failing response that
-// still carried the headers keeps its figures. Detail is built from the
+// still carried the headers keeps its figures. A token source failure spent
+// no request, unless it came from refreshing a token ChatWork refused (its
+// Status is then that 401). Detail is built from the
 // operation, the kind and the HTTP status only: nothing the server sent
 // reaches a record.
 func FromCall(token string, src Source, at time.Time, q *chatwork.Quota, err error, calls int) Record {
@@ -39,7 +41,7 @@ func FromCall(token string, src Source, at time.Time, q *chatwork.Quota, err err
 			r.Detail += fmt.Sprintf(" (HTTP %d)", ce.Status)
 		}
 	}
-	if kind == chatwork.KindToken {
+	if kind == chatwork.KindToken && (ce == nil || ce.Status == 0) {
 		r.Calls = 0 // the token never arrived, so no request was sent
 	}
 	if fq := chatwork.QuotaOf(err); fq != nil {

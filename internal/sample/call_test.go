@@ -1,0 +1,98 @@
+package sample
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/quotabot/chatwork-quota-bot/internal/chatwork"
+)
+
+// secret stands for a token a server echoed back into an error.
+const secret = "f0e1d2c3b4a5968778695a4b3c2d1e0f"
+
+func TestFromCall(t *testing.T) {
+	reset := at.Add(3 * time.Minute).Truncate(time.Second)
+	q := &chatwork.Quota{Limit: 300, Remaining: 12, Reset: reset}
+	leak := errors.New("server said: X-ChatWorkToken: " + secret)
+	cwErr := func(kind chatwork.Kind, status int, q *chatwork.Quota) error {
+		return &chatwork.Error{Op: "read quota", Kind: kind, Status: status, Quota: q, Err: leak}
+	}
+	cases := []struct {
+		name      string
+		q         *chatwork.Quota
+		err       error
+		kind      chatwork.Kind // the kind the row covers, for the coverage check
+		wantErr   string
+		detail    string
+		hasQuota  bool
+		remaining int
+		calls     int
+	}{
+		{"sample", q, nil, -1, "", "", true, 12, 1},
+		{"no usable headers", nil, nil, -1, "bad_response", "no usable rate-limit headers", false, 0, 1},
+		{"other", nil, cwErr(chatwork.KindOther, 0, nil), chatwork.KindOther, "other", "read quota: other", false, 0, 1},
+		{"untyped error", nil, leak, chatwork.KindOther, "other", "other", false, 0, 1},
+		{"network", nil, cwErr(chatwork.KindNetwork, 0, nil), chatwork.KindNetwork, "network", "read quota: network", false, 0, 3},
+		{"invalid token", nil, cwErr(chatwork.KindInvalidToken, 401, nil), chatwork.KindInvalidToken,
+			"invalid_token", "read quota: invalid_token (HTTP 401)", false, 0, 1},
+		{"quota exhausted, headers say 12 left", nil, cwErr(chatwork.KindQuotaExhausted, 429, q), chatwork.KindQuotaExhausted,
+			"quota_exhausted", "read quota: quota_exhausted (HTTP 429)", true, 0, 1},
+		{"quota exhausted, no headers", nil, cwErr(chatwork.KindQuotaExhausted, 429, nil), chatwork.KindQuotaExhausted,
+			"quota_exhausted", "read quota: quota_exhausted (HTTP 429)", false, 0, 1},
+		{"room limit keeps the token's figures", nil, cwErr(chatwork.KindRoomLimit, 429, q), chatwork.KindRoomLimit,
+			"room_limit", "read quota: room_limit (HTTP 429)", true, 12, 1},
+		{"server", nil, cwErr(chatwork.KindServer, 503, nil), chatwork.KindServer, "server", "read quota: server (HTTP 503)", false, 0, 3},
+		{"bad request with headers", nil, cwErr(chatwork.KindBadRequest, 400, q), chatwork.KindBadRequest,
+			"bad_request", "read quota: bad_request (HTTP 400)", true, 12, 1},
+		{"bad response with headers", nil, cwErr(chatwork.KindBadResponse, 202, q), chatwork.KindBadResponse,
+			"bad_response", "read quota: bad_response (HTTP 202)", true, 12, 1},
+		{"token source: nothing sent", nil, cwErr(chatwork.KindToken, 0, nil), chatwork.KindToken,
+			"token_source", "read quota: token_source", false, 0, 0},
+		{"token source after a 401", nil, cwErr(chatwork.KindToken, 401, nil), chatwork.KindToken,
+			"token_source", "read quota: token_source (HTTP 401)", false, 0, 1},
+		{"wrapped error, quota ignored on failure", q, fmt.Errorf("monitor: %w", cwErr(chatwork.KindServer, 500, nil)), chatwork.KindServer,
+			"server", "read quota: server (HTTP 500)", false, 0, 1},
+	}
+	covered := map[chatwork.Kind]bool{}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			covered[tc.kind] = true
+			calls := tc.calls
+			if calls == 0 {
+				calls = 1 // what a caller that cannot count passes
+			}
+			r := FromCall("ops", SourceMonitor, at, tc.q, tc.err, calls)
+			if r.Error != tc.wantErr || r.Detail != tc.detail {
+				t.Errorf("Error, Detail = %q, %q; want %q, %q", r.Error, r.Detail, tc.wantErr, tc.detail)
+			}
+			if r.HasQuota != tc.hasQuota || r.Remaining != tc.remaining || r.Calls != tc.calls {
+				t.Errorf("HasQuota, Remaining, Calls = %v, %d, %d; want %v, %d, %d",
+					r.HasQuota, r.Remaining, r.Calls, tc.hasQuota, tc.remaining, tc.calls)
+			}
+			if r.HasQuota && (r.Limit != 300 || r.Reset != reset.Unix()) {
+				t.Errorf("Limit, Reset = %d, %d; want 300, %d", r.Limit, r.Reset, reset.Unix())
+			}
+			if !r.Time.Equal(at) || r.Token != "ops" || r.Source != SourceMonitor {
+				t.Errorf("Time, Token, Source = %v, %q, %q", r.Time, r.Token, r.Source)
+			}
+			if err := r.Validate(); err != nil {
+				t.Errorf("record does not validate: %v", err)
+			}
+			b, err := r.MarshalJSON()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(string(b), secret) || strings.Contains(string(b), "server said") {
+				t.Errorf("server text reached the record: %s", b)
+			}
+		})
+	}
+	for k := chatwork.Kind(0); !strings.HasPrefix(k.String(), "kind("); k++ {
+		if !covered[k] {
+			t.Errorf("no row for kind %v", k)
+		}
+	}
+}
