@@ -2,8 +2,6 @@ package bot
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"time"
 
 	"github.com/quotabot/chatwork-quota-bot/internal/chatwork"
@@ -96,37 +94,22 @@ func (b *Bot) answerQuota(ctx context.Context, to replyTo) {
 	b.post(ctx, to.Room, renderAnswer(b.text, v))
 }
 
-// errNoHeaders stands for a reading whose response carried no usable
-// rate-limit headers: the call succeeded but told nothing about the quota.
-var errNoHeaders = &chatwork.Error{Op: "read quota", Kind: chatwork.KindBadResponse, Err: errors.New("no rate-limit headers")}
-
 // readQuota spends one call on a reading and records what its response
-// said: a passive sample, or a failure record. It learns the bot's own
-// account id from the first successful reading.
+// said. It learns the bot's own account id from the first reading. A
+// response without usable rate-limit headers is a bad_response error.
 func (b *Bot) readQuota(ctx context.Context) (chatwork.Quota, time.Time, error) {
 	reading, err := b.cw.ReadQuota(ctx)
-	if err != nil {
-		b.record(ctx, b.failureRecord("read quota", err, b.cfg.Now()))
-		return chatwork.Quota{}, time.Time{}, err
-	}
-	if b.cfg.BotAccountID == 0 && reading.AccountID > 0 && b.self.CompareAndSwap(0, reading.AccountID) {
+	r := b.recordCall(ctx, reading.At, reading.Quota, err)
+	if err == nil && b.cfg.BotAccountID == 0 && reading.AccountID > 0 && b.self.CompareAndSwap(0, reading.AccountID) {
 		b.log.InfoContext(ctx, "learned the bot's account id", "account_id", reading.AccountID)
 	}
-	at := reading.At
-	if at.IsZero() {
-		at = b.cfg.Now()
+	switch {
+	case err != nil:
+		return chatwork.Quota{}, time.Time{}, err
+	case !r.HasQuota:
+		return chatwork.Quota{}, r.Time, &chatwork.Error{Op: "read quota", Kind: chatwork.KindBadResponse}
 	}
-	q, ok := usableQuota(reading.Quota)
-	if !ok {
-		b.log.WarnContext(ctx, "reading carried no rate-limit headers")
-		b.record(ctx, sample.Record{
-			Time: at, Token: b.cfg.TokenLabel, Source: sample.SourcePassive,
-			Error: chatwork.KindBadResponse.String(), Detail: "read quota: no rate-limit headers", Calls: 1,
-		})
-		return chatwork.Quota{}, at, errNoHeaders
-	}
-	b.record(ctx, b.sampleRecord(at, q))
-	return q, at, nil
+	return *reading.Quota, r.Time, nil
 }
 
 // summarize finds the lowest remaining count over the last hour and the last
@@ -184,13 +167,13 @@ func (b *Bot) post(ctx context.Context, room int64, body string) {
 	}
 }
 
-// send posts body to room and records every response's quota. On the
+// send posts body to room and records every response. On the
 // per-room limit it waits out that window once and tries again, if the
 // deadline leaves room for it; on the token's quota nothing can be posted.
 // The error is the last attempt's; callers decide how loudly to log it.
 func (b *Bot) send(ctx context.Context, room int64, body string) (chatwork.Posted, error) {
 	posted, err := b.cw.Post(ctx, room, body)
-	b.recordPost(ctx, posted, err)
+	b.recordCall(ctx, posted.At, posted.Quota, err)
 	if chatwork.KindOf(err) != chatwork.KindRoomLimit {
 		return posted, err
 	}
@@ -204,56 +187,18 @@ func (b *Bot) send(ctx context.Context, room int64, body string) (chatwork.Poste
 		return posted, err
 	}
 	posted, err = b.cw.Post(ctx, room, body)
-	b.recordPost(ctx, posted, err)
+	b.recordCall(ctx, posted.At, posted.Quota, err)
 	return posted, err
 }
 
-// recordPost records the quota a post's response carried: a passive sample
-// when it succeeded, a failure record when it did not.
-func (b *Bot) recordPost(ctx context.Context, p chatwork.Posted, err error) {
-	if err != nil {
-		b.record(ctx, b.failureRecord("post message", err, b.cfg.Now()))
-		return
-	}
-	q, ok := usableQuota(p.Quota)
-	if !ok {
-		b.log.DebugContext(ctx, "post response carried no rate-limit headers: nothing to record")
-		return
-	}
-	at := p.At
+// recordCall records what one call's response said (see sample.FromCall):
+// a passive sample, or a failure record.
+func (b *Bot) recordCall(ctx context.Context, at time.Time, q *chatwork.Quota, err error) sample.Record {
 	if at.IsZero() {
 		at = b.cfg.Now()
 	}
-	b.record(ctx, b.sampleRecord(at, q))
-}
-
-func (b *Bot) sampleRecord(at time.Time, q chatwork.Quota) sample.Record {
-	return sample.Record{
-		Time: at, Token: b.cfg.TokenLabel, Source: sample.SourcePassive,
-		HasQuota: true, Remaining: q.Remaining, Limit: q.Limit, Reset: q.Reset.Unix(),
-		Calls: 1,
-	}
-}
-
-// failureRecord describes a failed call. Detail is built from the kind and
-// status only, never from the error text, so nothing the server or the
-// transport said reaches the log group.
-func (b *Bot) failureRecord(op string, err error, at time.Time) sample.Record {
-	kind := chatwork.KindOf(err)
-	r := sample.Record{
-		Time: at, Token: b.cfg.TokenLabel, Source: sample.SourcePassive,
-		Error: kind.String(), Detail: op + ": " + kind.String(), Calls: 1,
-	}
-	var ce *chatwork.Error
-	if errors.As(err, &ce) && ce.Status != 0 {
-		r.Detail = fmt.Sprintf("%s: HTTP %d", op, ce.Status)
-	}
-	if kind == chatwork.KindToken {
-		r.Calls = 0 // the token never arrived, so no request was sent
-	}
-	if q, ok := usableQuota(chatwork.QuotaOf(err)); ok {
-		r.HasQuota, r.Remaining, r.Limit, r.Reset = true, q.Remaining, q.Limit, q.Reset.Unix()
-	}
+	r := sample.FromCall(b.cfg.TokenLabel, sample.SourcePassive, at, q, err, 1)
+	b.record(ctx, r)
 	return r
 }
 
@@ -264,14 +209,6 @@ func (b *Bot) record(ctx context.Context, r sample.Record) {
 	if err := b.rec.Record(rctx, r); err != nil {
 		b.log.WarnContext(ctx, "record failed", "source", string(r.Source), "record_error", r.Error, "err", err)
 	}
-}
-
-// usableQuota returns q if it holds figures a record can carry.
-func usableQuota(q *chatwork.Quota) (chatwork.Quota, bool) {
-	if q == nil || q.Limit <= 0 || q.Remaining < 0 || q.Reset.Unix() <= 0 {
-		return chatwork.Quota{}, false
-	}
-	return *q, true
 }
 
 func quotaAttrs(q *chatwork.Quota) []any {

@@ -362,6 +362,18 @@ func TestReadingWithoutHeaders(t *testing.T) {
 	}
 }
 
+// A post whose response carries no rate-limit headers is recorded as
+// sample.FromCall says: a bad_response record, so that every call has one.
+func TestPostWithoutHeaders(t *testing.T) {
+	e := newEnv(t, nil)
+	e.cw.postQ = nil
+	e.serve(t, signedRequest(t, message("/quota help")))
+	recs := e.rec.records()
+	if len(recs) != 1 || recs[0].Error != "bad_response" || recs[0].HasQuota || recs[0].Calls != 1 || recs[0].Source != sample.SourcePassive {
+		t.Errorf("records %+v, want one passive bad_response record", recs)
+	}
+}
+
 func TestPostFailsStill200(t *testing.T) {
 	for _, kind := range []chatwork.Kind{chatwork.KindServer, chatwork.KindQuotaExhausted, chatwork.KindNetwork, chatwork.KindBadRequest} {
 		e := newEnv(t, nil)
