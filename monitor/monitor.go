@@ -18,7 +18,8 @@
 //     the final reading itself, bounded by its deadline.
 //
 // That is at most Window/Interval + 1 calls per window (6 with the defaults),
-// every window seen, and no multi-minute sleep.
+// every window seen, and no multi-minute sleep. The rules are in decide, a
+// pure function; TestStrategy lists them one a row.
 package monitor
 
 import (
@@ -27,6 +28,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -139,59 +142,149 @@ type Result struct {
 	Woken   bool // a wake-up was arranged instead of sleeping
 }
 
-// Tick handles one scheduled invocation.
-func (m *Monitor) Tick(ctx context.Context) (Result, error) {
-	var res Result
-	if m.finalDue(m.cfg.Now()) {
-		// This container has arranged the final reading of a window that
-		// resets within Slack/2: a reading now would show nearly the same
-		// low point a second or two earlier, for one more call.
-		return res, nil
+// do is what the monitor does next.
+type do int
+
+const (
+	doRead  do = iota // take a reading now
+	doSkip            // nothing (more) to do
+	doWake            // arrange a wake-up at At for the final reading at Final
+	doSleep           // sleep until At and take the final reading then
+)
+
+// action is decide's answer.
+type action struct {
+	do    do
+	at    time.Time // doWake: when the wake-up arrives; doSleep: when the final reading is taken
+	final time.Time // doWake: when the woken invocation takes the final reading
+	plan  int64     // the reset whose final reading now counts as arranged (0: none)
+	why   string
+}
+
+// facts are what a decision is made from.
+type facts struct {
+	now time.Time
+	// reading is this tick's reading; nil before it is taken. Once it is
+	// there its own time counts, not now: a slow put cannot make decisions
+	// from the reading and from the log group disagree.
+	reading *sample.Record
+	// latest is the log group's newest monitor record, asked for only by a
+	// container that has not run for a tick period (see stale); nil when
+	// not asked, unreadable or absent.
+	latest  *sample.Record
+	planned []int64 // resets whose final reading this container has arranged
+	canWake bool    // a Waker is configured
+}
+
+// decide is the strategy: what a tick does next, from the facts alone.
+// Before the reading it answers read or skip; after it, skip, wake or sleep.
+func decide(cfg Config, f facts) action {
+	if f.reading == nil {
+		for _, r := range f.planned {
+			if left := time.Unix(r, 0).Sub(f.now); left > 0 && left <= cfg.Slack/2 {
+				// A reading now would show nearly the same low point a
+				// second or two before the final one, for one more call.
+				return action{do: doSkip, why: "this container arranged the final reading, due within Slack/2"}
+			}
+		}
+		if l := f.latest; l != nil && arrangedElsewhere(cfg, f.now, *l) {
+			return action{do: doSkip, plan: l.Reset, why: "the previous tick arranged this window's final reading"}
+		}
+		return action{do: doRead}
 	}
-	if m.stale() && m.finalArrangedElsewhere(ctx) {
-		return res, nil
-	}
-	rec, err := m.read(ctx, &res, 0)
-	if err != nil || !rec.HasQuota {
-		return res, err
-	}
-	// Decide from the reading's own time, as finalArrangedElsewhere does
-	// from the record, so that a slow put cannot make the two disagree.
-	now := rec.Time
-	reset := rec.ResetTime()
-	if reset.Sub(now) > m.cfg.Interval+m.cfg.Slack {
-		return res, nil // the next tick comes before the reset
-	}
-	if rec.Remaining == 0 {
-		return res, nil // exhausted: the low point is already recorded
-	}
-	if reset.Sub(now) <= m.cfg.Slack/2 {
+	r := *f.reading
+	now, reset := r.Time, r.ResetTime()
+	switch {
+	case !r.HasQuota:
+		return action{do: doSkip, why: "no quota in the reading"}
+	case reset.Sub(now) > cfg.Interval+cfg.Slack:
+		return action{do: doSkip, why: "the next tick comes before the reset"}
+	case r.Remaining == 0:
+		return action{do: doSkip, why: "exhausted: the low point is already recorded"}
+	case reset.Sub(now) <= cfg.Slack/2:
 		// The tick one Interval ago saw this reset less than Interval+Slack
 		// away and arranged the final reading, perhaps from another
 		// container (this may be a fresh one, started because that wake-up
 		// is running now): a second one would spend a call and a billed
 		// sleep on the same low point.
-		m.plan(rec.Reset)
-		return res, nil
+		return action{do: doSkip, plan: r.Reset, why: "the tick before arranged the final reading"}
+	case slices.Contains(f.planned, r.Reset):
+		return action{do: doSkip, why: "this container already arranged the final reading"}
 	}
-	if !m.plan(rec.Reset) {
-		return res, nil
+	finalAt := reset.Add(-cfg.FinalLead)
+	switch {
+	case !finalAt.After(now):
+		return action{do: doSkip, plan: r.Reset, why: "this reading is as late as a final one would be"}
+	case f.canWake && finalAt.Sub(now) > cfg.WakeLead+time.Second:
+		return action{do: doWake, at: finalAt.Add(-cfg.WakeLead), final: finalAt, plan: r.Reset, why: "the reset comes before the next tick"}
 	}
-	finalAt := reset.Add(-m.cfg.FinalLead)
-	if !finalAt.After(now) {
-		return res, nil // this reading is already as late as a final one would be
+	return action{do: doSleep, at: finalAt, plan: r.Reset, why: "the reset comes before the next tick"}
+}
+
+// arrangedElsewhere reports whether latest, the log group's newest monitor
+// record, shows that the tick before this one saw the coming reset less than
+// Interval+Slack away, and so arranged its final reading, and that the reset
+// is now within Slack/2: this tick's reading would only repeat the final
+// one. Any doubt (an older or odd record) means no.
+func arrangedElsewhere(cfg Config, now time.Time, r sample.Record) bool {
+	if !r.HasQuota || r.Source != sample.SourceMonitor || r.Remaining == 0 {
+		return false
 	}
-	if m.waker != nil && finalAt.Sub(now) > m.cfg.WakeLead+time.Second {
-		body, _ := json.Marshal(WakeRequest{Action: "final", Reset: rec.Reset, FinalAt: finalAt.UnixMilli()})
-		if err := m.waker.WakeAt(ctx, finalAt.Add(-m.cfg.WakeLead), body); err == nil {
+	reset := r.ResetTime()
+	if left := reset.Sub(now); left <= 0 || left > cfg.Slack/2 {
+		return false
+	}
+	if !r.Final && !now.Before(reset.Add(-cfg.FinalLead/2)) {
+		// The final reading (due FinalLead before the reset, half of that
+		// allowed for its call and its record) should be there by now and
+		// is not: the wake-up may be late or lost, so this tick's reading
+		// is the window's last.
+		return false
+	}
+	// The final reading itself, or a tick that arranged one: it saw the
+	// reset within Interval+Slack, but not so close that it left it alone.
+	before := reset.Sub(r.Time)
+	return r.Final || (before <= cfg.Interval+cfg.Slack && before > cfg.Slack/2)
+}
+
+// Tick handles one scheduled invocation: it gathers the facts, asks decide
+// and carries the action out.
+func (m *Monitor) Tick(ctx context.Context) (Result, error) {
+	var res Result
+	f := facts{canWake: m.waker != nil}
+	if m.stale() {
+		f.latest = m.latest(ctx)
+	}
+	f.now, f.planned = m.cfg.Now(), m.plannedResets()
+	a := decide(m.cfg, f)
+	if a.do == doRead {
+		rec, err := m.read(ctx, &res, 0)
+		if err != nil {
+			return res, err
+		}
+		f.reading, f.planned = &rec, m.plannedResets()
+		a = decide(m.cfg, f)
+	} else {
+		m.cfg.Logger.InfoContext(ctx, "tick skipped: "+a.why, "reset", a.plan)
+	}
+	if a.plan != 0 && !m.plan(a.plan) && a.do != doSkip {
+		return res, nil // a concurrent tick of this container arranged it meanwhile
+	}
+	switch a.do {
+	case doWake:
+		body, _ := json.Marshal(WakeRequest{Action: "final", Reset: a.plan, FinalAt: a.final.UnixMilli()})
+		err := m.waker.WakeAt(ctx, a.at, body)
+		if err == nil {
 			res.Woken = true
 			return res, nil
-		} else {
-			// Fall back to sleeping here: better a billed wait than a lost low point.
-			m.cfg.Logger.WarnContext(ctx, "arrange wake-up failed; sleeping instead", "error", err)
 		}
+		// Fall back to sleeping here: better a billed wait than a lost low point.
+		m.cfg.Logger.WarnContext(ctx, "arrange wake-up failed; sleeping instead", "error", err)
+		return m.final(ctx, &res, a.final, a.plan)
+	case doSleep:
+		return m.final(ctx, &res, a.at, a.plan)
 	}
-	return m.final(ctx, &res, finalAt, rec.Reset)
+	return res, nil
 }
 
 // plan marks reset's final reading as arranged, reporting false when this
@@ -211,6 +304,12 @@ func (m *Monitor) plan(reset int64) bool {
 	return true
 }
 
+func (m *Monitor) plannedResets() []int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Collect(maps.Keys(m.planned))
+}
+
 // stale reports whether this container has not run for longer than a tick
 // period (a new container, or one Lambda kept from an earlier window), so
 // that its memory may have missed a final reading arranged elsewhere. It
@@ -224,54 +323,19 @@ func (m *Monitor) stale() bool {
 	return old
 }
 
-// finalArrangedElsewhere reports whether the newest record in the log group
-// shows that the tick before this one saw the coming reset less than
-// Interval+Slack away, and so arranged its final reading, and that the reset
-// is now within Slack/2: this tick's reading would only repeat the final one.
-// Any doubt (no Latest, an error, an older or odd record) means no.
-func (m *Monitor) finalArrangedElsewhere(ctx context.Context) bool {
+// latest asks Config.Latest for the newest monitor record; nil when there is
+// none or it cannot be read.
+func (m *Monitor) latest(ctx context.Context) *sample.Record {
 	if m.cfg.Latest == nil {
-		return false
+		return nil
 	}
 	lctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	r, ok, err := m.cfg.Latest(lctx, m.cfg.TokenLabel)
-	if err != nil || !ok || !r.HasQuota || r.Source != sample.SourceMonitor || r.Remaining == 0 {
-		return false
+	if err != nil || !ok {
+		return nil
 	}
-	now, reset := m.cfg.Now(), r.ResetTime()
-	if left := reset.Sub(now); left <= 0 || left > m.cfg.Slack/2 {
-		return false
-	}
-	if !r.Final && !now.Before(reset.Add(-m.cfg.FinalLead/2)) {
-		// The final reading (due FinalLead before the reset, half of that
-		// allowed for its call and its record) should be there by now and
-		// is not: the wake-up may be late or lost, so this tick's reading
-		// is the window's last.
-		return false
-	}
-	// The final reading itself, or a tick that arranged one: it saw the
-	// reset within Interval+Slack, but not so close that it left it alone.
-	before := reset.Sub(r.Time)
-	if !r.Final && (before > m.cfg.Interval+m.cfg.Slack || before <= m.cfg.Slack/2) {
-		return false
-	}
-	m.plan(r.Reset)
-	m.cfg.Logger.InfoContext(ctx, "tick skipped: the previous tick arranged this window's final reading", "reset", r.Reset)
-	return true
-}
-
-// finalDue reports whether this container has arranged the final reading
-// of a window that resets within Slack/2 after now.
-func (m *Monitor) finalDue(now time.Time) bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for r := range m.planned {
-		if left := time.Unix(r, 0).Sub(now); left > 0 && left <= m.cfg.Slack/2 {
-			return true
-		}
-	}
-	return false
+	return &r
 }
 
 // Wake handles a wake-up arranged by an earlier tick.
