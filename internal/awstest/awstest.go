@@ -12,8 +12,8 @@
 // Without Main, StartMoto starts a server per test and stops it in
 // t.Cleanup; StartPrivateMoto always does.
 //
-// When moto is not installed the tests are skipped, except under CI=true,
-// where a missing emulator is a broken build and fails the test.
+// Under -short the tests that need moto skip; without it a missing moto
+// fails them, saying how to install it.
 package awstest
 
 import (
@@ -45,11 +45,14 @@ const startTimeout = 60 * time.Second
 var (
 	mainRunning atomic.Bool
 
-	sharedOnce sync.Once
-	sharedSrv  *server
-	sharedErr  error // start failure, reported to every test that asks
-	sharedSkip string
+	sharedOnce    sync.Once
+	sharedSrv     *server
+	sharedMissing string // why moto_server cannot be found
+	sharedErr     error  // start failure, reported to every test that asks
 )
+
+// installMoto is how to get moto_server.
+const installMoto = "python3 -m pip install 'moto[server]'"
 
 // Main runs the package's tests and then stops the shared moto_server, if
 // one was started. Use it as the whole body of TestMain:
@@ -72,17 +75,16 @@ func StartMoto(t testing.TB) string {
 	if !mainRunning.Load() {
 		return StartPrivateMoto(t)
 	}
+	testproc.SkipShort(t, "moto_server")
 	sharedOnce.Do(func() {
-		cmd, skip := command()
-		if cmd == nil {
-			sharedSkip = skip
-			return
+		var argv []string
+		if argv, sharedMissing = command(); argv != nil {
+			sharedSrv, sharedErr = start(argv)
 		}
-		sharedSrv, sharedErr = start(cmd)
 	})
 	switch {
-	case sharedSkip != "":
-		skipOrFail(t, sharedSkip)
+	case sharedMissing != "":
+		testproc.Missing(t, sharedMissing, installMoto)
 	case sharedErr != nil:
 		t.Fatal(sharedErr)
 	}
@@ -93,24 +95,17 @@ func StartMoto(t testing.TB) string {
 // (and every process it started) in t.Cleanup.
 func StartPrivateMoto(t testing.TB) string {
 	t.Helper()
-	cmd, skip := command()
-	if cmd == nil {
-		skipOrFail(t, skip)
+	testproc.SkipShort(t, "moto_server")
+	argv, missing := command()
+	if argv == nil {
+		testproc.Missing(t, missing, installMoto)
 	}
-	srv, err := start(cmd)
+	srv, err := start(argv)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Stop)
 	return srv.endpoint
-}
-
-func skipOrFail(t testing.TB, why string) {
-	t.Helper()
-	if ci, _ := strconv.ParseBool(os.Getenv("CI")); ci {
-		t.Fatalf("%s (CI=true: the AWS emulator is required)", why)
-	}
-	t.Skip(why)
 }
 
 // command returns the argv prefix that runs moto's server, or nil and the
@@ -121,12 +116,12 @@ func command() ([]string, string) {
 	}
 	py, err := exec.LookPath("python3")
 	if err != nil {
-		return nil, "moto_server not found: neither moto_server nor python3 is on PATH (pip install 'moto[server]')"
+		return nil, "moto_server not found: neither moto_server nor python3 is on PATH"
 	}
 	// Checking the import costs a Python start, but only on machines
 	// without the moto_server script.
 	if err := exec.Command(py, "-c", "import moto.server").Run(); err != nil {
-		return nil, "moto_server not found: not on PATH and python3 cannot import moto.server (pip install 'moto[server]')"
+		return nil, "moto_server not found: not on PATH, and python3 cannot import moto.server"
 	}
 	return []string{py, "-m", "moto.server"}, ""
 }

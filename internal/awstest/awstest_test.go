@@ -2,10 +2,13 @@ package awstest_test
 
 import (
 	"context"
+	"flag"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -60,17 +63,32 @@ func TestSharedServerIsShared(t *testing.T) {
 type recorder struct {
 	testing.TB
 	skipped, failed bool
+	msg             string
 }
 
-func (r *recorder) Helper()               {}
-func (r *recorder) Skip(...any)           { r.skipped = true; runtime.Goexit() }
-func (r *recorder) Fatalf(string, ...any) { r.failed = true; runtime.Goexit() }
-func (r *recorder) Fatal(...any)          { r.failed = true; runtime.Goexit() }
+func (r *recorder) Helper()     {}
+func (r *recorder) Skip(...any) { r.skipped = true; runtime.Goexit() }
+func (r *recorder) Fatalf(format string, args ...any) {
+	r.failed, r.msg = true, fmt.Sprintf(format, args...)
+	runtime.Goexit()
+}
+func (r *recorder) Fatal(args ...any) { r.Fatalf("%s", fmt.Sprint(args...)) }
 
+// setShort sets -short for the rest of the test.
+func setShort(t *testing.T, short bool) {
+	was := testing.Short()
+	if err := flag.Set("test.short", strconv.FormatBool(short)); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = flag.Set("test.short", strconv.FormatBool(was)) })
+}
+
+// Without moto, a test skips under -short and otherwise fails with one line
+// that names what is missing and how to install it.
 func TestMissingMoto(t *testing.T) {
 	t.Setenv("PATH", t.TempDir()) // neither moto_server nor python3
-	for _, ci := range []string{"", "true"} {
-		t.Setenv("CI", ci)
+	for _, short := range []bool{false, true} {
+		setShort(t, short)
 		r := &recorder{TB: t}
 		done := make(chan struct{})
 		go func() {
@@ -78,8 +96,14 @@ func TestMissingMoto(t *testing.T) {
 			awstest.StartPrivateMoto(r)
 		}()
 		<-done
-		if ci == "true" && !r.failed || ci == "" && !r.skipped {
-			t.Errorf("CI=%q: skipped %v, failed %v", ci, r.skipped, r.failed)
+		switch {
+		case short && (!r.skipped || r.failed):
+			t.Errorf("-short: skipped %v, failed %v (%s)", r.skipped, r.failed, r.msg)
+		case !short && (!r.failed || r.skipped):
+			t.Errorf("without -short: skipped %v, failed %v", r.skipped, r.failed)
+		case !short && (!strings.Contains(r.msg, "moto_server not found") ||
+			!strings.Contains(r.msg, "python3 -m pip install 'moto[server]'") || strings.Contains(r.msg, "\n")):
+			t.Errorf("without -short: message %q, want one line naming moto_server and how to install it", r.msg)
 		}
 	}
 }

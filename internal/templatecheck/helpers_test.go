@@ -9,26 +9,22 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/quotabot/chatwork-quota-bot/internal/testproc"
 )
 
 // toolTimeout bounds a Python tool run on a busy machine; it only turns a
 // hang into a failure.
 const toolTimeout = 5 * time.Minute
 
-func skipOrFail(t testing.TB, why string) {
-	t.Helper()
-	if ci, _ := strconv.ParseBool(os.Getenv("CI")); ci {
-		t.Fatalf("%s (CI=true: the template checks need it)", why)
-	}
-	t.Skip(why)
-}
+// installSAM is how to get cfn-lint and the SAM translator it brings.
+const installSAM = "python3 -m pip install cfn-lint"
 
 func templatePath(t testing.TB) string {
 	t.Helper()
@@ -92,7 +88,7 @@ var (
 	expandOnce sync.Once
 	expanded   map[string]any
 	expandOut  string
-	expandSkip string
+	expandMiss string // why the SAM translator cannot run
 	expandErr  error
 )
 
@@ -100,20 +96,21 @@ var (
 // translator (testdata/expand.py), once per test binary.
 func expand(t testing.TB) map[string]any {
 	t.Helper()
-	expandOnce.Do(func() { expanded, expandOut, expandSkip, expandErr = runExpand(t) })
+	testproc.SkipShort(t, "python3 with the SAM translator (cfn-lint brings it)")
+	expandOnce.Do(func() { expanded, expandOut, expandMiss, expandErr = runExpand(t) })
 	switch {
-	case expandSkip != "":
-		skipOrFail(t, expandSkip)
+	case expandMiss != "":
+		testproc.Missing(t, expandMiss, installSAM)
 	case expandErr != nil:
 		t.Fatalf("expand template.yaml: %v\n%s", expandErr, expandOut)
 	}
 	return expanded
 }
 
-func runExpand(t testing.TB) (cfn map[string]any, stderr, skip string, err error) {
+func runExpand(t testing.TB) (cfn map[string]any, stderr, missing string, err error) {
 	py, lookErr := exec.LookPath("python3")
 	if lookErr != nil {
-		return nil, "", "python3 not found: the SAM translator (aws-sam-translator, installed with cfn-lint) runs on it", nil
+		return nil, "", "python3 not found on PATH: the SAM translator runs on it", nil
 	}
 	args := []string{filepath.Join("testdata", "expand.py"), templatePath(t)}
 	args = append(args, parameterValues(t)...)
@@ -124,7 +121,7 @@ func runExpand(t testing.TB) (cfn map[string]any, stderr, skip string, err error
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	if err := cmd.Run(); err != nil {
 		if strings.Contains(errOut.String(), "No module named 'samtranslator'") {
-			return nil, "", "python3 cannot import samtranslator (pip install aws-sam-translator, or cfn-lint which brings it)", nil
+			return nil, "", "python3 cannot import samtranslator (aws-sam-translator)", nil
 		}
 		return nil, errOut.String(), "", err
 	}

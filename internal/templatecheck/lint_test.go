@@ -4,14 +4,17 @@ import (
 	"context"
 	"os/exec"
 	"testing"
+
+	"github.com/quotabot/chatwork-quota-bot/internal/testproc"
 )
 
 // cfn-lint, with the SAM translator it brings, finds nothing in the
 // template (exit 0; 2 means errors, 4 warnings).
 func TestCfnLint(t *testing.T) {
+	testproc.SkipShort(t, "cfn-lint")
 	lint, err := exec.LookPath("cfn-lint")
 	if err != nil {
-		skipOrFail(t, "cfn-lint not found on PATH (python3 -m pip install cfn-lint)")
+		testproc.Missing(t, "cfn-lint not found on PATH", installSAM)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), toolTimeout)
 	defer cancel()

@@ -1,7 +1,9 @@
 // Package testproc runs the helper processes tests need (moto_server, the
 // Lambda Runtime Interface Emulator) so that stopping one stops everything it
-// started and none outlives the test binary, and collects output that a child
-// writes while a test reads it.
+// started and none outlives the test binary, collects output that a child
+// writes while a test reads it, and holds the one rule for tests that need
+// more than Go: they skip under -short and fail, naming what is missing,
+// without it.
 package testproc
 
 import (
@@ -9,8 +11,26 @@ import (
 	"os/exec"
 	"runtime"
 	"sync"
+	"testing"
 	"time"
 )
+
+// SkipShort skips t under -short: it needs what (a program Go does not
+// bring, or minutes of building), and `go test -short ./...` is the loop
+// that needs nothing but Go.
+func SkipShort(t testing.TB, what string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("needs " + what + "; runs without -short")
+	}
+}
+
+// Missing fails t with one line: what is missing and how to install it. A
+// run that could not run its tests must not look green.
+func Missing(t testing.TB, what, install string) {
+	t.Helper()
+	t.Fatalf("%s: install it with %s, or run go test -short ./... to skip the tests that need it", what, install)
+}
 
 // Proc is a started helper process.
 type Proc struct {
