@@ -274,7 +274,7 @@ func signedRequest(t testing.TB, body string) *http.Request {
 	t.Helper()
 	r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(body))
 	r.Header.Set("Content-Type", "application/json")
-	r.Header.Set(signatureHeader, sign(t, body))
+	r.Header.Set(chatwork.SignatureHeader, sign(t, body))
 	return r
 }
 

@@ -33,11 +33,11 @@ func FuzzVerify(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte, header, query string) {
 		target := "/"
 		if query != "" {
-			target += "?" + url.Values{signatureQuery: {query}}.Encode()
+			target += "?" + url.Values{chatwork.SignatureQuery: {query}}.Encode()
 		}
 		r := httptest.NewRequest(http.MethodPost, target, bytes.NewReader(body))
 		if header != "" {
-			r.Header[signatureHeader] = []string{header}
+			r.Header[chatwork.SignatureHeader] = []string{header}
 		}
 		m := hmac.New(sha256.New, key)
 		m.Write(body)
@@ -77,7 +77,7 @@ func FuzzHandler(f *testing.F) {
 			sig = sign(t, string(body))
 		}
 		r := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
-		r.Header[signatureHeader] = []string{sig}
+		r.Header[chatwork.SignatureHeader] = []string{sig}
 		before := e.cw.calls()
 		w := httptest.NewRecorder()
 		e.bot.Handler().ServeHTTP(w, r)

@@ -7,20 +7,14 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/quotabot/chatwork-quota-bot/internal/chatwork"
 )
 
-const (
-	signatureHeader = "X-ChatWorkWebhookSignature"
-	signatureQuery  = "chatwork_webhook_signature"
-
-	// workBudget bounds the reply when the request carries no deadline (the
-	// local sandbox). On Lambda the invocation's deadline is used instead.
-	workBudget = 30 * time.Second
-)
+// workBudget bounds the reply when the request carries no deadline (the
+// local sandbox). On Lambda the invocation's deadline is used instead.
+const workBudget = 30 * time.Second
 
 // Handler returns the webhook endpoint. Every path is served the same way:
 // a Function URL has no routing and ChatWork posts to whatever URL it was
@@ -103,40 +97,12 @@ func (b *Bot) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 // signed reports whether the header or the query parameter carries body's
 // signature; either suffices, as ChatWork sends both.
 func (b *Bot) signed(r *http.Request, body []byte) bool {
-	for _, sig := range signatures(r) {
+	for _, sig := range chatwork.Signatures(r) {
 		if b.verifier.Verify(r.Context(), body, sig) {
 			return true
 		}
 	}
 	return false
-}
-
-// signatures collects the candidate signatures of a request. Header names
-// are matched case-insensitively even when the map was filled without
-// canonicalising (an adapter copying a Function URL's lower-cased headers).
-// A query value whose '+' was decoded to ' ' (an unescaped base64 value) is
-// tried as written too; the HMAC check decides, so extra candidates cost
-// nothing in safety.
-func signatures(r *http.Request) []string {
-	var sigs []string
-	for name, values := range r.Header {
-		if strings.EqualFold(name, signatureHeader) {
-			sigs = append(sigs, values...)
-		}
-	}
-	if r.URL != nil {
-		for _, v := range r.URL.Query()[signatureQuery] {
-			sigs = append(sigs, v)
-			if strings.Contains(v, " ") {
-				sigs = append(sigs, strings.ReplaceAll(v, " ", "+"))
-			}
-		}
-	}
-	const maxCandidates = 4 // bounds the work an unsigned request can cause
-	if len(sigs) > maxCandidates {
-		sigs = sigs[:maxCandidates]
-	}
-	return sigs
 }
 
 func workContext(parent context.Context) (context.Context, context.CancelFunc) {

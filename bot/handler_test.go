@@ -20,7 +20,7 @@ import (
 func TestPublicVectorIsAccepted(t *testing.T) {
 	e := newEnv(t, nil)
 	r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(vectorBody))
-	r.Header.Set(signatureHeader, vectorSig)
+	r.Header.Set(chatwork.SignatureHeader, vectorSig)
 	w := e.serve(t, r)
 	// Signed and well-formed, but "test" is not a command: 200, no call.
 	if w.Code != http.StatusOK || strings.TrimSpace(w.Body.String()) != "ignored" {
@@ -46,7 +46,7 @@ func TestSignature(t *testing.T) {
 	}{
 		{"header", func() *http.Request {
 			r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(body))
-			r.Header.Set(signatureHeader, good)
+			r.Header.Set(chatwork.SignatureHeader, good)
 			return r
 		}, http.StatusOK},
 		{"lower-case header name, not canonicalised", func() *http.Request {
@@ -55,14 +55,14 @@ func TestSignature(t *testing.T) {
 			return r
 		}, http.StatusOK},
 		{"query parameter", func() *http.Request {
-			return httptest.NewRequest(http.MethodPost, "/?"+signatureQuery+"="+url.QueryEscape(good), strings.NewReader(body))
+			return httptest.NewRequest(http.MethodPost, "/?"+chatwork.SignatureQuery+"="+url.QueryEscape(good), strings.NewReader(body))
 		}, http.StatusOK},
 		{"query parameter with + unescaped", func() *http.Request {
-			return httptest.NewRequest(http.MethodPost, "/?"+signatureQuery+"="+sign(t, plusBody), strings.NewReader(plusBody))
+			return httptest.NewRequest(http.MethodPost, "/?"+chatwork.SignatureQuery+"="+sign(t, plusBody), strings.NewReader(plusBody))
 		}, http.StatusOK},
 		{"wrong header, right query", func() *http.Request {
-			r := httptest.NewRequest(http.MethodPost, "/?"+signatureQuery+"="+url.QueryEscape(good), strings.NewReader(body))
-			r.Header.Set(signatureHeader, vectorSig)
+			r := httptest.NewRequest(http.MethodPost, "/?"+chatwork.SignatureQuery+"="+url.QueryEscape(good), strings.NewReader(body))
+			r.Header.Set(chatwork.SignatureHeader, vectorSig)
 			return r
 		}, http.StatusOK},
 		{"missing", func() *http.Request {
@@ -70,23 +70,23 @@ func TestSignature(t *testing.T) {
 		}, http.StatusUnauthorized},
 		{"signature of another body", func() *http.Request {
 			r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(body))
-			r.Header.Set(signatureHeader, vectorSig)
+			r.Header.Set(chatwork.SignatureHeader, vectorSig)
 			return r
 		}, http.StatusUnauthorized},
 		{"garbage", func() *http.Request {
-			r := httptest.NewRequest(http.MethodPost, "/?"+signatureQuery+"=%%%", strings.NewReader(body))
-			r.Header.Set(signatureHeader, "not base64!")
+			r := httptest.NewRequest(http.MethodPost, "/?"+chatwork.SignatureQuery+"=%%%", strings.NewReader(body))
+			r.Header.Set(chatwork.SignatureHeader, "not base64!")
 			return r
 		}, http.StatusUnauthorized},
 		{"body changed after signing", func() *http.Request {
 			r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(body+" "))
-			r.Header.Set(signatureHeader, good)
+			r.Header.Set(chatwork.SignatureHeader, good)
 			return r
 		}, http.StatusUnauthorized},
 		{"signed with another token", func() *http.Request {
 			other, _ := chatwork.Sign("b3RoZXIgdG9rZW4=", []byte(body))
 			r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(body))
-			r.Header.Set(signatureHeader, other)
+			r.Header.Set(chatwork.SignatureHeader, other)
 			return r
 		}, http.StatusUnauthorized},
 		{"malformed JSON is still 401 when unsigned", func() *http.Request {

@@ -72,8 +72,8 @@ func TestNoSecretLeaks(t *testing.T) {
 		}
 		// Refused requests, including one carrying the token as its "signature".
 		e := newEnv(t, nil)
-		r := httptest.NewRequest(http.MethodPost, "/?"+signatureQuery+"="+apiToken, strings.NewReader(message("/quota "+vectorToken)))
-		r.Header.Set(signatureHeader, vectorToken)
+		r := httptest.NewRequest(http.MethodPost, "/?"+chatwork.SignatureQuery+"="+apiToken, strings.NewReader(message("/quota "+vectorToken)))
+		r.Header.Set(chatwork.SignatureHeader, vectorToken)
 		collect(e, e.serve(t, r))
 		collect(e, e.serve(t, signedRequest(t, "{"+vectorToken)))
 	}

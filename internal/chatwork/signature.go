@@ -2,6 +2,7 @@ package chatwork
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"sync"
@@ -73,15 +74,17 @@ type RotatingVerifier struct {
 // Verify reports whether signature is body's signature under the current
 // token, reading the token again first when it is due.
 func (v *RotatingVerifier) Verify(ctx context.Context, body []byte, signature string) bool {
-	if cur := v.verifier(ctx, false); cur != nil && cur.Verify(ctx, body, signature) {
+	if _, ok := signatureBytes(signature); !ok {
+		return false // no token accepts junk, so it never costs a read
+	}
+	cur := v.verifier(ctx, false)
+	if cur != nil && cur.Verify(ctx, body, signature) {
 		return true
 	}
-	if _, ok := signatureBytes(signature); !ok {
-		return false // junk never costs a read
-	}
-	before := v.verifier(ctx, false)
-	after := v.verifier(ctx, true)
-	return after != nil && after != before && after.Verify(ctx, body, signature)
+	// Compared with the verifier that failed, not a second look: another
+	// request may have swapped it in meanwhile.
+	fresh := v.verifier(ctx, true)
+	return fresh != nil && fresh != cur && fresh.Verify(ctx, body, signature)
 }
 
 // verifier returns the verifier of the current token, reading the token
@@ -105,23 +108,30 @@ func (v *RotatingVerifier) verifier(ctx context.Context, refresh bool) *Verifier
 	if inv, ok := v.Source.(Invalidator); ok {
 		inv.Invalidate()
 	}
-	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	// Not cancelled with the request: a caller that hangs up must not waste
+	// the re-read that the rate limit allows.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	token, err := v.Source.Token(rctx)
+	token = strings.TrimSpace(token)
 	var fresh *Verifier
 	if err == nil {
-		fresh, err = NewVerifier(strings.TrimSpace(token))
+		fresh, err = NewVerifier(token)
 	}
 	if err != nil {
 		if v.OnError != nil {
+			// A source may put the value it read into its error.
+			if msg := redact(redact(err.Error(), token), v.token); msg != err.Error() {
+				err = errors.New(msg)
+			}
 			v.OnError(ctx, err)
 		}
 		return v.current // keep the last good token
 	}
-	if v.current != nil && token != v.token && v.OnChange != nil {
-		v.OnChange(ctx)
-	}
-	if v.current == nil || token != v.token {
+	if token != v.token {
+		if v.current != nil && v.OnChange != nil {
+			v.OnChange(ctx)
+		}
 		v.token, v.current = token, fresh
 	}
 	return v.current
