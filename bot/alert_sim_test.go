@@ -8,6 +8,7 @@ import (
 
 	"github.com/quotabot/chatwork-quota-bot/internal/chatwork"
 	"github.com/quotabot/chatwork-quota-bot/internal/chatworksim"
+	"github.com/quotabot/chatwork-quota-bot/internal/recordtest"
 	"github.com/quotabot/chatwork-quota-bot/internal/sample"
 	"github.com/quotabot/chatwork-quota-bot/internal/testproc"
 )
@@ -27,11 +28,11 @@ func TestAlarmsLandInTheSimulatorRoom(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec, logs := &fakeRecorder{}, &testproc.Buffer{}
+	rec, logs := &recordtest.Memory{}, &testproc.Buffer{}
 	b, err := New(Config{
 		RoomID: testRoom, Language: "en", AlarmName: fixtureAlarm, Threshold: 60,
 		DashboardURL: testDashboard, MentionAccountIDs: []int64{123},
-	}, Deps{ChatWork: client, Recorder: rec, History: &fakeHistory{}, Verifier: v, Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	}, Deps{ChatWork: client, Recorder: rec, History: &recordtest.Memory{}, Verifier: v, Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +68,7 @@ func TestAlarmsLandInTheSimulatorRoom(t *testing.T) {
 	if n := sim.Calls(apiToken); n != 6 {
 		t.Errorf("%d calls, want 6", n)
 	}
-	recs := rec.records()
+	recs := rec.All()
 	if len(recs) != 6 {
 		t.Fatalf("%d records, want one per call", len(recs))
 	}

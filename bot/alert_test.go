@@ -16,6 +16,7 @@ import (
 
 	"github.com/quotabot/chatwork-quota-bot/internal/alarm"
 	"github.com/quotabot/chatwork-quota-bot/internal/chatwork"
+	"github.com/quotabot/chatwork-quota-bot/internal/recordtest"
 	"github.com/quotabot/chatwork-quota-bot/internal/sample"
 )
 
@@ -119,7 +120,7 @@ func alarmScenarios() []alarmScenario {
 	alarmReset := time.Date(2026, 11, 24, 12, 7, 30, 0, jst)
 	alarmWindow := func(e *env) {
 		setWindow(e, alarmAt, 38, alarmReset)
-		e.hist.recs = monitorHistory(alarmAt.Add(-22*time.Second), alarmReset, 80, 60, 42)
+		e.setHistory(monitorHistory(alarmAt.Add(-22*time.Second), alarmReset, 80, 60, 42)...)
 	}
 	fixture := func(name string) func(testing.TB) alarm.Event {
 		return func(t testing.TB) alarm.Event { return loadEvent(t, name) }
@@ -143,7 +144,7 @@ func alarmScenarios() []alarmScenario {
 			event: func(t testing.TB) alarm.Event { return withPoint(loadEvent(t, "alarm-state-alarm.json"), 2, 60) },
 			setup: func(e *env) {
 				setWindow(e, alarmAt, 1, alarmReset)
-				e.hist.recs = monitorHistory(alarmAt.Add(-22*time.Second), alarmReset, 40, 9, 2)
+				e.setHistory(monitorHistory(alarmAt.Add(-22*time.Second), alarmReset, 40, 9, 2)...)
 			}},
 		{name: "alert_read_failed", event: fixture("alarm-state-alarm.json"), now: alarmAt, reads: 1,
 			setup: func(e *env) { alarmWindow(e); e.cw.readErr = netErr("read quota") }},
@@ -151,7 +152,7 @@ func alarmScenarios() []alarmScenario {
 			setup: func(e *env) {
 				alarmWindow(e)
 				e.cw.readErr = netErr("read quota")
-				e.hist.err = errors.New(leakyCause)
+				e.hist.Err = errors.New(leakyCause)
 			}},
 		{name: "recovery_after_alarm", event: fixture("alarm-state-ok.json"), now: okAt, reads: 0,
 			setup: func(e *env) { setWindow(e, okAt, 290, okAt.Add(time.Minute)) }},
@@ -172,19 +173,20 @@ func alarmScenarios() []alarmScenario {
 		{name: "insufficient", event: fixture("alarm-state-insufficient.json"), now: silentAt, reads: 1,
 			setup: func(e *env) {
 				setWindow(e, silentAt, 290, silentReset)
-				e.hist.recs = monitorHistory(lastMonitor, lastMonitor.Add(2*time.Minute), 250)
+				e.setHistory(monitorHistory(lastMonitor, lastMonitor.Add(2*time.Minute), 250)...)
 			}},
 		{name: "insufficient_monitor_failing", event: fixture("alarm-state-insufficient.json"), now: silentAt, reads: 1,
 			setup: func(e *env) {
 				setWindow(e, silentAt, 290, silentReset)
 				e.cw.readErr = netErr("read quota")
-				e.hist.recs = monitorHistory(lastMonitor, lastMonitor.Add(2*time.Minute), 250)
+				recs := monitorHistory(lastMonitor, lastMonitor.Add(2*time.Minute), 250)
 				for i := 1; i <= 5; i++ {
-					e.hist.recs = append(e.hist.recs, sample.Record{
+					recs = append(recs, sample.Record{
 						Time: lastMonitor.Add(time.Duration(i) * time.Minute), Token: "default", Source: sample.SourceMonitor,
 						Error: "network", Detail: "read quota: network", Calls: 1,
 					})
 				}
+				e.setHistory(recs...)
 			}},
 		{name: "other_alarm", event: fixture("alarm-state-other.json"), now: otherAt, reads: 0},
 		{name: "other_alarm_unsafe", now: otherAt, reads: 0,
@@ -275,10 +277,10 @@ func TestAlarmMessages(t *testing.T) {
 				checkAlarmMessage(t, post.Body, sc.name == "alert_mention_all")
 				// Every response's quota is recorded: the reading's (sample
 				// or failure) and the post's.
-				if recs := e.rec.records(); len(recs) != e.cw.calls() {
+				if recs := e.rec.All(); len(recs) != e.cw.calls() {
 					t.Errorf("%d records for %d calls: %+v", len(recs), e.cw.calls(), recs)
 				}
-				for _, r := range e.rec.records() {
+				for _, r := range e.rec.All() {
 					j, _ := r.MarshalJSON()
 					if r.Source != sample.SourcePassive || strings.Contains(string(j), leakyCause) {
 						t.Errorf("record %s", j)
@@ -299,7 +301,7 @@ func TestAlertRecordsReadingAndPost(t *testing.T) {
 	if err := e.bot.HandleAlarm(context.Background(), loadEvent(t, "alarm-state-alarm.json")); err != nil {
 		t.Fatal(err)
 	}
-	recs := e.rec.records()
+	recs := e.rec.All()
 	if len(recs) != 2 {
 		t.Fatalf("%d records, want the reading's and the post's: %+v", len(recs), recs)
 	}
@@ -384,8 +386,8 @@ func TestAlarmMalformed(t *testing.T) {
 		if !errors.Is(err, ErrBadAlarmEvent) {
 			t.Errorf("%s: error %v, want ErrBadAlarmEvent", name, err)
 		}
-		if n := e.cw.calls(); n != 0 || len(e.rec.records()) != 0 {
-			t.Errorf("%s: %d calls, %d records, want none", name, n, len(e.rec.records()))
+		if n := e.cw.calls(); n != 0 || len(e.rec.All()) != 0 {
+			t.Errorf("%s: %d calls, %d records, want none", name, n, len(e.rec.All()))
 		}
 		if !strings.Contains(e.logs.String(), "alarm event rejected") {
 			t.Errorf("%s: not logged:\n%s", name, e.logs)
@@ -448,8 +450,8 @@ func TestAlarmFailures(t *testing.T) {
 			setup: func(e *env) { e.cw.readErr = apiErr(chatwork.KindQuotaExhausted, 429, exhausted) }},
 		{name: "a recorded 429 in the running window: no reading", reads: 0, posts: 1, postsAfterSend: 1,
 			setup: func(e *env) {
-				e.hist.recs = []sample.Record{{Time: alarmAt.Add(-time.Minute), Token: "default", Source: sample.SourcePassive,
-					Error: "quota_exhausted", HasQuota: true, Remaining: 0, Limit: 300, Reset: reset.Unix(), Calls: 1}}
+				e.setHistory(sample.Record{Time: alarmAt.Add(-time.Minute), Token: "default", Source: sample.SourcePassive,
+					Error: "quota_exhausted", HasQuota: true, Remaining: 0, Limit: 300, Reset: reset.Unix(), Calls: 1})
 			}},
 	}
 	for _, c := range cases {
@@ -468,7 +470,7 @@ func TestAlarmFailures(t *testing.T) {
 			if e.cw.reads != c.reads || len(e.cw.posts) != c.posts || len(e.sleeps) != c.sleeps {
 				t.Errorf("reads %d posts %d sleeps %d, want %d %d %d", e.cw.reads, len(e.cw.posts), len(e.sleeps), c.reads, c.posts, c.sleeps)
 			}
-			if recs := e.rec.records(); len(recs) != e.cw.calls() {
+			if recs := e.rec.All(); len(recs) != e.cw.calls() {
 				t.Errorf("%d records for %d calls", len(recs), e.cw.calls())
 			}
 			e.cw.readErr = nil
@@ -602,7 +604,7 @@ func TestNewValidatesAlarmSettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	deps := Deps{ChatWork: newFakeChatWork(), Recorder: &fakeRecorder{}, History: &fakeHistory{}, Verifier: v}
+	deps := Deps{ChatWork: newFakeChatWork(), Recorder: &recordtest.Memory{}, History: &recordtest.Memory{}, Verifier: v}
 	cases := []struct {
 		name    string
 		cfg     Config

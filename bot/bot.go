@@ -31,16 +31,6 @@ type ChatWork interface {
 	Post(ctx context.Context, roomID int64, body string) (chatwork.Posted, error)
 }
 
-// Recorder writes one sample record, the same way the monitor does.
-type Recorder interface {
-	Record(ctx context.Context, r sample.Record) error
-}
-
-// History reads back the records written for token between since and until.
-type History interface {
-	Samples(ctx context.Context, token string, since, until time.Time) ([]sample.Record, error)
-}
-
 // Verifier checks a webhook delivery's signature over its raw body.
 // *chatwork.Verifier (one fixed token) and *chatwork.RotatingVerifier (a
 // token read from SSM that may change) implement it.
@@ -51,8 +41,8 @@ type Verifier interface {
 // Deps are the bot's collaborators. All but Logger are required.
 type Deps struct {
 	ChatWork
-	Recorder
-	History
+	sample.Recorder
+	sample.History
 	Verifier Verifier
 	Logger   *slog.Logger // nil discards logs
 }
@@ -206,8 +196,8 @@ type Bot struct {
 	text     *phrases
 	rooms    map[int64]bool
 	cw       ChatWork
-	rec      Recorder
-	hist     History
+	rec      sample.Recorder
+	hist     sample.History
 	verifier Verifier
 	log      *slog.Logger
 

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/quotabot/chatwork-quota-bot/internal/chatwork"
+	"github.com/quotabot/chatwork-quota-bot/internal/recordtest"
 )
 
 func TestNewValidates(t *testing.T) {
@@ -14,7 +15,7 @@ func TestNewValidates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	deps := Deps{ChatWork: newFakeChatWork(), Recorder: &fakeRecorder{}, History: &fakeHistory{}, Verifier: v}
+	deps := Deps{ChatWork: newFakeChatWork(), Recorder: &recordtest.Memory{}, History: &recordtest.Memory{}, Verifier: v}
 	cases := []struct {
 		name    string
 		cfg     Config
@@ -55,7 +56,7 @@ func TestNewValidates(t *testing.T) {
 
 func TestDefaults(t *testing.T) {
 	v, _ := chatwork.NewVerifier(vectorToken)
-	b, err := New(Config{RoomID: 1}, Deps{ChatWork: newFakeChatWork(), Recorder: &fakeRecorder{}, History: &fakeHistory{}, Verifier: v})
+	b, err := New(Config{RoomID: 1}, Deps{ChatWork: newFakeChatWork(), Recorder: &recordtest.Memory{}, History: &recordtest.Memory{}, Verifier: v})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,11 +12,12 @@ import (
 	"time"
 
 	"github.com/quotabot/chatwork-quota-bot/internal/chatwork"
+	"github.com/quotabot/chatwork-quota-bot/internal/recordtest"
 	"github.com/quotabot/chatwork-quota-bot/internal/sample"
 	"github.com/quotabot/chatwork-quota-bot/internal/testproc"
 )
 
-// The public test vector from chatwork-facts.md (creators-note.chatwork.com, 2017-11-29).
+// ChatWork's public test vector (creators-note.chatwork.com, 2017-11-29).
 const (
 	vectorToken = "A9ne+ygvdV0IZBaPFV2zC1e5Bk+IsI14BPwieRoBQNU="
 	vectorBody  = `{"webhook_setting_id":"246","webhook_event_type":"message_created","webhook_event_time":1511238729,"webhook_event":{"message_id":"984676321621704704","room_id":36818150,"account_id":1484814,"body":"test","send_time":1511238729,"update_time":0}}`
@@ -119,56 +120,13 @@ func (f *fakeChatWork) postBodies() []string {
 	return out
 }
 
-type fakeRecorder struct {
-	mu   sync.Mutex
-	recs []sample.Record
-	err  error
-}
-
-var _ Recorder = (*fakeRecorder)(nil)
-
-func (f *fakeRecorder) Record(ctx context.Context, r sample.Record) error {
-	if err := r.Validate(); err != nil {
-		return err
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.recs = append(f.recs, r)
-	return f.err
-}
-
-func (f *fakeRecorder) records() []sample.Record {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]sample.Record(nil), f.recs...)
-}
-
-type fakeHistory struct {
-	recs []sample.Record
-	err  error
-}
-
-var _ History = (*fakeHistory)(nil)
-
-func (f *fakeHistory) Samples(ctx context.Context, token string, since, until time.Time) ([]sample.Record, error) {
-	if f.err != nil {
-		return nil, f.err
-	}
-	var out []sample.Record
-	for _, r := range f.recs {
-		if r.Token == token && !r.Time.Before(since) && !r.Time.After(until) {
-			out = append(out, r)
-		}
-	}
-	return out, nil
-}
-
 // env is a bot with fakes around it.
 type env struct {
+	t      testing.TB
 	bot    *Bot
 	cw     *fakeChatWork
-	rec    *fakeRecorder
-	hist   *fakeHistory
+	rec    *recordtest.Memory // what the bot records
+	hist   *recordtest.Memory // what the bot reads as history
 	logs   *testproc.Buffer
 	sleeps []time.Duration
 }
@@ -198,9 +156,10 @@ func recentHistory() []sample.Record {
 func newEnv(t testing.TB, mod func(*Config, *Deps)) *env {
 	t.Helper()
 	e := &env{
+		t:    t,
 		cw:   newFakeChatWork(),
-		rec:  &fakeRecorder{},
-		hist: &fakeHistory{recs: recentHistory()},
+		rec:  &recordtest.Memory{},
+		hist: memoryOf(t, recentHistory()...),
 		logs: &testproc.Buffer{},
 	}
 	v, err := chatwork.NewVerifier(vectorToken)
@@ -237,6 +196,24 @@ func newEnv(t testing.TB, mod func(*Config, *Deps)) *env {
 	}
 	e.bot = b
 	return e
+}
+
+// memoryOf is a store holding recs.
+func memoryOf(t testing.TB, recs ...sample.Record) *recordtest.Memory {
+	t.Helper()
+	m := &recordtest.Memory{}
+	for _, r := range recs {
+		if err := m.Record(context.Background(), r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return m
+}
+
+// setHistory replaces the history the bot reads with recs.
+func (e *env) setHistory(recs ...sample.Record) {
+	e.hist = memoryOf(e.t, recs...)
+	e.bot.hist = e.hist
 }
 
 // event builds a webhook payload.

@@ -104,7 +104,7 @@ func TestSignature(t *testing.T) {
 			switch {
 			case c.want == http.StatusUnauthorized && calls != 0:
 				t.Errorf("%d ChatWork calls on an unsigned request", calls)
-			case c.want == http.StatusUnauthorized && len(e.rec.records()) != 0:
+			case c.want == http.StatusUnauthorized && len(e.rec.All()) != 0:
 				t.Errorf("records written on an unsigned request")
 			case c.want == http.StatusOK && calls != 2:
 				t.Errorf("%d ChatWork calls, want 2", calls)
@@ -135,7 +135,7 @@ func TestQuotaAnswer(t *testing.T) {
 	if post.Body != string(want) {
 		t.Errorf("posted:\n%s\nwant answer_ja.txt:\n%s", post.Body, want)
 	}
-	recs := e.rec.records()
+	recs := e.rec.All()
 	if len(recs) != 2 {
 		t.Fatalf("%d records, want 2 (the reading and the post): %+v", len(recs), recs)
 	}
@@ -173,7 +173,7 @@ func TestHelpAndUnknownCostOneCall(t *testing.T) {
 		if e.cw.reads != 0 || len(e.cw.posts) != 1 {
 			t.Errorf("%q: reads %d posts %d, want 0 and 1", body, e.cw.reads, len(e.cw.posts))
 		}
-		if recs := e.rec.records(); len(recs) != 1 || recs[0].Remaining != 119 || recs[0].Source != sample.SourcePassive {
+		if recs := e.rec.All(); len(recs) != 1 || recs[0].Remaining != 119 || recs[0].Source != sample.SourcePassive {
 			t.Errorf("%q: records %+v, want the post's passive sample", body, recs)
 		}
 	}
@@ -336,7 +336,7 @@ func TestReadFailures(t *testing.T) {
 					t.Errorf("posted %q, want the safe apology only", body)
 				}
 			}
-			recs := e.rec.records()
+			recs := e.rec.All()
 			if len(recs) == 0 || recs[0].Error != c.wantKind || recs[0].Source != sample.SourcePassive {
 				t.Fatalf("records %+v, want a %s failure record first", recs, c.wantKind)
 			}
@@ -357,7 +357,7 @@ func TestReadingWithoutHeaders(t *testing.T) {
 	if len(e.cw.posts) != 1 || !strings.Contains(e.cw.posts[0].Body, ja.unavailable) {
 		t.Errorf("posts %+v, want the apology (never a false 0 remaining)", e.cw.posts)
 	}
-	if recs := e.rec.records(); len(recs) < 1 || recs[0].Error != "bad_response" || recs[0].HasQuota {
+	if recs := e.rec.All(); len(recs) < 1 || recs[0].Error != "bad_response" || recs[0].HasQuota {
 		t.Errorf("records %+v, want a bad_response failure record", recs)
 	}
 }
@@ -368,7 +368,7 @@ func TestPostWithoutHeaders(t *testing.T) {
 	e := newEnv(t, nil)
 	e.cw.postQ = nil
 	e.serve(t, signedRequest(t, message("/quota help")))
-	recs := e.rec.records()
+	recs := e.rec.All()
 	if len(recs) != 1 || recs[0].Error != "bad_response" || recs[0].HasQuota || recs[0].Calls != 1 || recs[0].Source != sample.SourcePassive {
 		t.Errorf("records %+v, want one passive bad_response record", recs)
 	}
@@ -388,7 +388,7 @@ func TestPostFailsStill200(t *testing.T) {
 		if len(e.sleeps) != 0 {
 			t.Errorf("%v: slept %v", kind, e.sleeps)
 		}
-		recs := e.rec.records()
+		recs := e.rec.All()
 		if len(recs) != 2 || !recs[0].HasQuota || recs[1].Error != kind.String() {
 			t.Errorf("%v: records %+v, want the reading's sample and the post's failure record", kind, recs)
 		}
@@ -405,7 +405,7 @@ func TestRoomLimitRetriedOnce(t *testing.T) {
 	if len(e.sleeps) != 1 || e.sleeps[0] != 10*time.Second {
 		t.Errorf("sleeps %v, want one of 10s", e.sleeps)
 	}
-	recs := e.rec.records()
+	recs := e.rec.All()
 	if len(recs) != 3 || recs[0].Remaining != 120 || recs[1].Error != "room_limit" || recs[2].Remaining != 119 {
 		t.Errorf("records %+v, want reading sample, room_limit failure, post sample", recs)
 	}
@@ -434,8 +434,8 @@ func TestRoomLimitNoTimeToWait(t *testing.T) {
 
 func TestRecorderAndHistoryFailuresDoNotStopTheReply(t *testing.T) {
 	e := newEnv(t, nil)
-	e.rec.err = errors.New("log group gone")
-	e.hist.err = errors.New("query failed")
+	e.rec.Err = errors.New("log group gone")
+	e.hist.Err = errors.New("query failed")
 	e.serve(t, signedRequest(t, message("/quota")))
 	if len(e.cw.posts) != 1 || !strings.Contains(e.cw.posts[0].Body, ja.noHistory) {
 		t.Fatalf("posts %+v, want the answer without history", e.cw.posts)
@@ -451,8 +451,8 @@ func TestHangUpDoesNotCancelTheReply(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel() // ChatWork gave up waiting before the bot started
 	e.serve(t, signedRequest(t, message("/quota")).WithContext(ctx))
-	if e.cw.calls() != 2 || len(e.rec.records()) != 2 {
-		t.Errorf("calls %d records %d: the reply should survive the client hanging up", e.cw.calls(), len(e.rec.records()))
+	if e.cw.calls() != 2 || len(e.rec.All()) != 2 {
+		t.Errorf("calls %d records %d: the reply should survive the client hanging up", e.cw.calls(), len(e.rec.All()))
 	}
 }
 

@@ -37,7 +37,7 @@ func TestNoSecretLeaks(t *testing.T) {
 		for _, b := range e.cw.postBodies() {
 			public.WriteString(b)
 		}
-		for _, r := range e.rec.records() {
+		for _, r := range e.rec.All() {
 			j, err := r.MarshalJSON()
 			if err != nil {
 				t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 	"github.com/quotabot/chatwork-quota-bot/bot"
 	"github.com/quotabot/chatwork-quota-bot/internal/chatwork"
 	"github.com/quotabot/chatwork-quota-bot/internal/chatworksim"
+	"github.com/quotabot/chatwork-quota-bot/internal/recordtest"
 	"github.com/quotabot/chatwork-quota-bot/internal/sample"
 )
 
@@ -23,30 +24,6 @@ const (
 	simBot          = 9001
 	simHuman        = 2001
 )
-
-type memStore struct {
-	mu   sync.Mutex
-	recs []sample.Record
-}
-
-func (m *memStore) Record(_ context.Context, r sample.Record) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.recs = append(m.recs, r)
-	return nil
-}
-
-func (m *memStore) Samples(_ context.Context, token string, since, until time.Time) ([]sample.Record, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var out []sample.Record
-	for _, r := range m.recs {
-		if r.Token == token && !r.Time.Before(since) && (until.IsZero() || r.Time.Before(until)) {
-			out = append(out, r)
-		}
-	}
-	return out, nil
-}
 
 // A message typed into a simulated room reaches the bot through the
 // simulator's signed delivery, and the reply appears in that room. The reply
@@ -63,7 +40,7 @@ func TestSimulatedRoomEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store := &memStore{}
+	store := &recordtest.Memory{}
 	b, err := bot.New(bot.Config{RoomID: simRoom, Language: "en"}, bot.Deps{ChatWork: cw, Recorder: store, History: store, Verifier: verifier})
 	if err != nil {
 		t.Fatal(err)
@@ -110,10 +87,8 @@ func TestSimulatedRoomEndToEnd(t *testing.T) {
 	if n := len(sim.Deliveries()); n != 3 {
 		t.Fatalf("%d deliveries, want 3", n)
 	}
-	store.mu.Lock()
-	defer store.mu.Unlock()
-	if len(store.recs) != 2 || store.recs[0].Source != sample.SourcePassive {
-		t.Fatalf("records %+v", store.recs)
+	if recs := store.All(); len(recs) != 2 || recs[0].Source != sample.SourcePassive {
+		t.Fatalf("records %+v", recs)
 	}
 }
 
@@ -151,7 +126,7 @@ func TestRotatedWebhookTokenKeepsMemory(t *testing.T) {
 	src := &swappableToken{token: simWebhookToken}
 	clock := chatworksim.NewFakeClock(time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC))
 	verifier := &chatwork.RotatingVerifier{Source: src, Now: clock.Now}
-	store := &memStore{}
+	store := &recordtest.Memory{}
 	b, err := bot.New(bot.Config{RoomID: simRoom, Language: "en"}, bot.Deps{ChatWork: cw, Recorder: store, History: store, Verifier: verifier})
 	if err != nil {
 		t.Fatal(err)
