@@ -9,14 +9,13 @@ import (
 	"net/http/httptest"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/quotabot/chatwork-quota-bot/bot"
 	"github.com/quotabot/chatwork-quota-bot/internal/chatwork"
 	"github.com/quotabot/chatwork-quota-bot/internal/chatworksim"
-	"github.com/quotabot/chatwork-quota-bot/internal/sample"
+	"github.com/quotabot/chatwork-quota-bot/internal/recordtest"
 )
 
 const (
@@ -26,34 +25,6 @@ const (
 
 // webhookToken is a ChatWork webhook token: base64 of 32 bytes.
 var webhookToken = base64.StdEncoding.EncodeToString([]byte("bench-webhook-key-32-bytes-long!"))
-
-// memStore is the recorder and the history: what is recorded is read back.
-type memStore struct {
-	mu   sync.Mutex
-	recs []sample.Record
-}
-
-func (m *memStore) Record(_ context.Context, r sample.Record) error {
-	if err := r.Validate(); err != nil {
-		return err
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.recs = append(m.recs, r)
-	return nil
-}
-
-func (m *memStore) Samples(_ context.Context, token string, since, until time.Time) ([]sample.Record, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var out []sample.Record
-	for _, r := range m.recs {
-		if r.Token == token && !r.Time.Before(since) && !r.Time.After(until) {
-			out = append(out, r)
-		}
-	}
-	return out, nil
-}
 
 // newBot wires the real bot to the simulator through the real client.
 func newBot(tb testing.TB, sim *chatworksim.Server, base string, log *slog.Logger, now func() time.Time) *bot.Bot {
@@ -66,7 +37,7 @@ func newBot(tb testing.TB, sim *chatworksim.Server, base string, log *slog.Logge
 	if err != nil {
 		tb.Fatal(err)
 	}
-	store := &memStore{}
+	store := &recordtest.Memory{}
 	b, err := bot.New(bot.Config{RoomID: roomID, BotAccountID: botID, Now: now},
 		bot.Deps{ChatWork: cw, Recorder: store, History: store, Verifier: v, Logger: log})
 	if err != nil {
@@ -75,10 +46,9 @@ func newBot(tb testing.TB, sim *chatworksim.Server, base string, log *slog.Logge
 	return b
 }
 
-// TestQuotaCallsThroughSimulator is goal 2 of issue 7 item 3: a /quota
-// typed in the room, delivered by the simulator's signed webhook, costs
-// the token exactly 2 calls (read the quota, post the answer), and the
-// bot's own answer, delivered back to it, costs nothing.
+// A /quota typed in the room, delivered by the simulator's signed webhook,
+// costs the token exactly 2 calls (read the quota, post the answer), and
+// the bot's own answer, delivered back to it, costs nothing.
 func TestQuotaCallsThroughSimulator(t *testing.T) {
 	sim, base := chatworksim.Start(t, chatworksim.Config{})
 	sim.AddAccount(simToken, botID, "Quota Bot")
@@ -113,9 +83,9 @@ func TestQuotaCallsThroughSimulator(t *testing.T) {
 	}
 }
 
-// BenchmarkForgedRequests is goal 1 of issue 7 item 3: webhook requests
-// with a wrong signature, rejected by the real handler in process, with
-// the real client pointed at the simulator to prove no call is made.
+// BenchmarkForgedRequests measures webhook requests with a wrong signature,
+// rejected by the real handler in process, with the real client pointed at
+// the simulator to prove no call is made.
 // The req/s/core metric is throughput divided by GOMAXPROCS; run it with
 // -cpu 1 for the single-core figure.
 //

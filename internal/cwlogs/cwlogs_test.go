@@ -21,6 +21,7 @@ import (
 
 	"github.com/quotabot/chatwork-quota-bot/internal/awstest"
 	"github.com/quotabot/chatwork-quota-bot/internal/cwlogs"
+	"github.com/quotabot/chatwork-quota-bot/internal/recordtest"
 	"github.com/quotabot/chatwork-quota-bot/internal/sample"
 )
 
@@ -116,6 +117,16 @@ func (c *counter) GetLogEvents(ctx context.Context, in *cloudwatchlogs.GetLogEve
 	return c.API.GetLogEvents(ctx, in, o...)
 }
 
+// recordAll records each of recs in turn.
+func recordAll(t *testing.T, rec *cwlogs.Recorder, recs ...sample.Record) {
+	t.Helper()
+	for _, r := range recs {
+		if err := rec.Record(t.Context(), r); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 type env struct {
 	cfg   aws.Config
 	api   *counter
@@ -180,6 +191,13 @@ func TestRecordThenHistory(t *testing.T) {
 	}
 }
 
+func TestHistoryContract(t *testing.T) {
+	recordtest.TestHistory(t, func(t *testing.T) (sample.Recorder, sample.History) {
+		e := setup(t)
+		return cwlogs.NewRecorder(e.api, e.group, nil), cwlogs.NewHistory(e.api, e.group)
+	})
+}
+
 func TestHistoryTimeRange(t *testing.T) {
 	e := setup(t)
 	rec := cwlogs.NewRecorder(e.api, e.group, nil)
@@ -187,9 +205,7 @@ func TestHistoryTimeRange(t *testing.T) {
 	for i := range 5 {
 		all = append(all, quota("default", time.Duration(i)*time.Minute, 300-i))
 	}
-	if err := rec.RecordBatch(t.Context(), all); err != nil {
-		t.Fatal(err)
-	}
+	recordAll(t, rec, all...)
 	h := cwlogs.NewHistory(e.api, e.group)
 	tests := []struct {
 		name         string
@@ -223,9 +239,7 @@ func TestStreamNames(t *testing.T) {
 	rec := cwlogs.NewRecorder(e.api, e.group, nil)
 	// Both labels map to the stream "team_a_b"; each reader gets its own.
 	a, b := quota("team:a*b", 0, 100), quota("team*a:b", time.Second, 200)
-	if err := rec.RecordBatch(t.Context(), []sample.Record{a, b}); err != nil {
-		t.Fatal(err)
-	}
+	recordAll(t, rec, a, b)
 	if got := cwlogs.StreamName("team:a*b"); got != "team_a_b" {
 		t.Errorf("StreamName = %q", got)
 	}
@@ -320,9 +334,7 @@ func TestHistoryPagesAndSkips(t *testing.T) {
 	for i := range 7 {
 		all = append(all, quota("default", time.Duration(i)*time.Second, 300-i))
 	}
-	if err := cwlogs.NewRecorder(e.api, e.group, nil).RecordBatch(t.Context(), all); err != nil {
-		t.Fatal(err)
-	}
+	recordAll(t, cwlogs.NewRecorder(e.api, e.group, nil), all...)
 	// Lines that are not records: skipped and counted.
 	_, err := e.api.API.PutLogEvents(t.Context(), &cloudwatchlogs.PutLogEventsInput{
 		LogGroupName: aws.String(e.group), LogStreamName: aws.String("default"),
@@ -353,9 +365,7 @@ func TestHistoryPageBoundKeepsNewest(t *testing.T) {
 	for i := range cwlogs.MaxPages + 10 {
 		all = append(all, quota("default", time.Duration(i)*time.Second, 300-i))
 	}
-	if err := cwlogs.NewRecorder(e.api, e.group, nil).RecordBatch(t.Context(), all); err != nil {
-		t.Fatal(err)
-	}
+	recordAll(t, cwlogs.NewRecorder(e.api, e.group, nil), all...)
 	e.api.pageLimit = 1
 	res, err := cwlogs.NewHistory(e.api, e.group).Read(t.Context(), "default", time.Time{}, time.Time{})
 	if err != nil {
@@ -363,24 +373,6 @@ func TestHistoryPageBoundKeepsNewest(t *testing.T) {
 	}
 	if !res.Truncated || !reflect.DeepEqual(res.Records, all[10:]) {
 		t.Errorf("Read = %d records (truncated %v), want the newest %d and Truncated", len(res.Records), res.Truncated, cwlogs.MaxPages)
-	}
-}
-
-func TestRecordBatchSortsAndSplitsStreams(t *testing.T) {
-	e := setup(t)
-	var out bytes.Buffer
-	recs := []sample.Record{quota("b", 3*time.Second, 1), quota("a", 2*time.Second, 2), quota("b", time.Second, 3), quota("a", 0, 4)}
-	if err := cwlogs.NewRecorder(e.api, e.group, &out).RecordBatch(t.Context(), recs); err != nil {
-		t.Fatal(err) // moto, like AWS, refuses events out of time order
-	}
-	if got, want := awstest.LogEvents(t, e.cfg, e.group, "a"), []string{emf(t, recs[3]), emf(t, recs[1])}; !reflect.DeepEqual(got, want) {
-		t.Errorf("stream a = %q, want %q", got, want)
-	}
-	if got, want := awstest.LogEvents(t, e.cfg, e.group, "b"), []string{emf(t, recs[2]), emf(t, recs[0])}; !reflect.DeepEqual(got, want) {
-		t.Errorf("stream b = %q, want %q", got, want)
-	}
-	if n := len(lines(out.String())); n != 4 {
-		t.Errorf("stdout has %d lines, want 4 plain ones", n)
 	}
 }
 
@@ -428,8 +420,7 @@ func (f *fake) PutLogEvents(_ context.Context, in *cloudwatchlogs.PutLogEventsIn
 }
 
 func TestStdoutPolicy(t *testing.T) {
-	r0, r1, r2 := quota("default", 0, 10), quota("default", time.Second, 9), quota("default", 2*time.Second, 8)
-	batch := []sample.Record{r2, r0, r1} // put in time order: r0, r1, r2
+	r0 := quota("default", 0, 10)
 	rejectedInfo := func(info types.RejectedLogEventsInfo) func(*cloudwatchlogs.PutLogEventsInput) (*cloudwatchlogs.PutLogEventsOutput, error) {
 		return func(*cloudwatchlogs.PutLogEventsInput) (*cloudwatchlogs.PutLogEventsOutput, error) {
 			return &cloudwatchlogs.PutLogEventsOutput{RejectedLogEventsInfo: &info}, nil
@@ -441,46 +432,42 @@ func TestStdoutPolicy(t *testing.T) {
 	tests := []struct {
 		name    string
 		put     func(*cloudwatchlogs.PutLogEventsInput) (*cloudwatchlogs.PutLogEventsOutput, error)
-		recs    []sample.Record
 		wantErr error
-		errText string
-		emf     []sample.Record // records whose EMF line must follow the plain lines
+		errText string // the error's prefix; the EMF line follows the plain one exactly when there is an error
 	}{
-		{"success", nil, []sample.Record{r0}, nil, "", nil},
-		{"throttled", fail(&types.ThrottlingException{Message: aws.String("Rate exceeded")}), []sample.Record{r0},
-			cwlogs.ErrThrottled, `put sample to log group "g": throttled: `, []sample.Record{r0}},
-		{"unavailable", fail(&types.ServiceUnavailableException{Message: aws.String("down")}), []sample.Record{r0},
-			cwlogs.ErrUnavailable, `put sample to log group "g": service unavailable: `, []sample.Record{r0}},
-		{"network", fail(errors.New("dial tcp: connection refused")), []sample.Record{r0},
-			cwlogs.ErrFailed, `put sample to log group "g": request failed: `, []sample.Record{r0}},
-		{"canceled", fail(fmt.Errorf("operation error: %w", context.Canceled)), []sample.Record{r0},
-			context.Canceled, `put sample to log group "g": operation error`, []sample.Record{r0}},
-		{"too old", rejectedInfo(types.RejectedLogEventsInfo{TooOldLogEventEndIndex: aws.Int32(1)}), []sample.Record{r0},
-			cwlogs.ErrRejected, `put sample to log group "g": rejected by CloudWatch Logs: 1 too old`, []sample.Record{r0}},
-		{"too new", rejectedInfo(types.RejectedLogEventsInfo{TooNewLogEventStartIndex: aws.Int32(0)}), []sample.Record{r0},
-			cwlogs.ErrRejected, `put sample to log group "g": rejected by CloudWatch Logs: 1 too new`, []sample.Record{r0}},
-		{"expired", rejectedInfo(types.RejectedLogEventsInfo{ExpiredLogEventEndIndex: aws.Int32(1)}), []sample.Record{r0},
-			cwlogs.ErrRejected, `put sample to log group "g": rejected by CloudWatch Logs: 1 older than the group's retention`, []sample.Record{r0}},
-		{"batch, only rejected ones to stdout", rejectedInfo(types.RejectedLogEventsInfo{TooOldLogEventEndIndex: aws.Int32(1), TooNewLogEventStartIndex: aws.Int32(2)}), batch,
-			cwlogs.ErrRejected, `put 3 samples to log group "g": rejected by CloudWatch Logs: 1 too old (over 14 days), 1 too new`, []sample.Record{r0, r2}},
+		{"success", nil, nil, ""},
+		{"empty rejection info", rejectedInfo(types.RejectedLogEventsInfo{}), nil, ""},
+		{"throttled", fail(&types.ThrottlingException{Message: aws.String("Rate exceeded")}),
+			cwlogs.ErrThrottled, `put sample to log group "g": throttled: `},
+		{"unavailable", fail(&types.ServiceUnavailableException{Message: aws.String("down")}),
+			cwlogs.ErrUnavailable, `put sample to log group "g": service unavailable: `},
+		{"network", fail(errors.New("dial tcp: connection refused")),
+			cwlogs.ErrFailed, `put sample to log group "g": request failed: `},
+		{"canceled", fail(fmt.Errorf("operation error: %w", context.Canceled)),
+			context.Canceled, `put sample to log group "g": operation error`},
+		{"too old", rejectedInfo(types.RejectedLogEventsInfo{TooOldLogEventEndIndex: aws.Int32(1)}),
+			cwlogs.ErrRejected, `put sample to log group "g": rejected by CloudWatch Logs: too old`},
+		{"too old at index 0, as moto says it", rejectedInfo(types.RejectedLogEventsInfo{TooOldLogEventEndIndex: aws.Int32(0)}),
+			cwlogs.ErrRejected, `put sample to log group "g": rejected by CloudWatch Logs: too old`},
+		{"too new", rejectedInfo(types.RejectedLogEventsInfo{TooNewLogEventStartIndex: aws.Int32(0)}),
+			cwlogs.ErrRejected, `put sample to log group "g": rejected by CloudWatch Logs: too new`},
+		{"expired", rejectedInfo(types.RejectedLogEventsInfo{ExpiredLogEventEndIndex: aws.Int32(1)}),
+			cwlogs.ErrRejected, `put sample to log group "g": rejected by CloudWatch Logs: older than the group's retention`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var out bytes.Buffer
-			err := cwlogs.NewRecorder(&fake{put: tt.put}, "g", &out).RecordBatch(t.Context(), tt.recs)
+			err := cwlogs.NewRecorder(&fake{put: tt.put}, "g", &out).Record(t.Context(), r0)
+			want := []string{plain(t, r0)}
 			if tt.wantErr == nil {
 				if err != nil {
 					t.Fatal(err)
 				}
-			} else if !errors.Is(err, tt.wantErr) || !strings.HasPrefix(err.Error(), tt.errText) {
-				t.Fatalf("err = %v\nwant %v with prefix %q", err, tt.wantErr, tt.errText)
-			}
-			var want []string
-			for _, r := range tt.recs {
-				want = append(want, plain(t, r))
-			}
-			for _, r := range tt.emf {
-				want = append(want, emf(t, r))
+			} else {
+				if !errors.Is(err, tt.wantErr) || !strings.HasPrefix(err.Error(), tt.errText) {
+					t.Fatalf("err = %v\nwant %v with prefix %q", err, tt.wantErr, tt.errText)
+				}
+				want = append(want, emf(t, r0))
 			}
 			if got := lines(out.String()); !reflect.DeepEqual(got, want) {
 				t.Errorf("stdout =\n%q\nwant\n%q", got, want)

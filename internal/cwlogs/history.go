@@ -88,12 +88,9 @@ func (h *History) Read(ctx context.Context, token string, since, until time.Time
 				res.Skipped++
 				continue
 			}
-			if rec.Token != token ||
-				(!since.IsZero() && rec.Time.Before(since)) ||
-				(!until.IsZero() && !rec.Time.Before(until)) {
-				continue
+			if rec.Token == token && sample.InRange(rec.Time, since, until) {
+				res.Records = append(res.Records, rec)
 			}
-			res.Records = append(res.Records, rec)
 		}
 		// At the start of the stream the same token comes back.
 		next := out.NextBackwardToken

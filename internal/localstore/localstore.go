@@ -119,9 +119,7 @@ func (s *Store) Samples(ctx context.Context, token string, since, until time.Tim
 		}
 		line, err := br.ReadBytes('\n')
 		if len(bytes.TrimSpace(line)) > 0 {
-			if r, perr := sample.Parse(line); perr == nil && r.Token == token &&
-				(since.IsZero() || !r.Time.Before(since)) &&
-				(until.IsZero() || r.Time.Before(until)) {
+			if r, perr := sample.Parse(line); perr == nil && r.Token == token && sample.InRange(r.Time, since, until) {
 				out = append(out, r)
 			}
 		}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/quotabot/chatwork-quota-bot/internal/localstore"
+	"github.com/quotabot/chatwork-quota-bot/internal/recordtest"
 	"github.com/quotabot/chatwork-quota-bot/internal/sample"
 )
 
@@ -31,6 +32,13 @@ func open(t *testing.T, path string) *localstore.Store {
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
+}
+
+func TestHistoryContract(t *testing.T) {
+	recordtest.TestHistory(t, func(t *testing.T) (sample.Recorder, sample.History) {
+		s := open(t, filepath.Join(t.TempDir(), "samples.jsonl"))
+		return s, s
+	})
 }
 
 func TestRoundTrip(t *testing.T) {
