@@ -19,6 +19,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/quotabot/chatwork-quota-bot/internal/alarm"
 	"github.com/quotabot/chatwork-quota-bot/internal/chatwork"
 	"github.com/quotabot/chatwork-quota-bot/internal/sample"
 	"github.com/quotabot/chatwork-quota-bot/internal/wait"
@@ -56,11 +57,11 @@ type Config struct {
 	// BotAccountID is the bot's own account, whose messages are ignored.
 	// 0 learns it from the first reading's AccountID.
 	BotAccountID int64
-	// Language is "ja" (default) or "en".
+	// Language is "ja" or "en"; default DefaultLanguage.
 	Language string
 	// Location is QUOTA_TIME_ZONE for times in messages; default Asia/Tokyo.
 	Location *time.Location
-	// TokenLabel is QUOTA_TOKEN_LABEL; default "default".
+	// TokenLabel is QUOTA_TOKEN_LABEL; default sample.DefaultLabel.
 	TokenLabel string
 	// Threshold is the alarm threshold shown in answers: a count of remaining
 	// calls, or with ThresholdPercent a percentage of the limit.
@@ -103,13 +104,13 @@ const (
 
 func (c *Config) defaults() {
 	if c.Language == "" {
-		c.Language = "ja"
+		c.Language = DefaultLanguage
 	}
 	if c.Location == nil {
 		c.Location = defaultLocation()
 	}
 	if c.TokenLabel == "" {
-		c.TokenLabel = "default"
+		c.TokenLabel = sample.DefaultLabel
 	}
 	if c.MonitorInterval == 0 {
 		c.MonitorInterval = defaultMonitorInterval
@@ -141,17 +142,15 @@ func (c *Config) validate() error {
 		return fmt.Errorf("room id must be a positive ChatWork room id, got %d", c.RoomID)
 	case c.BotAccountID < 0:
 		return fmt.Errorf("bot account id must not be negative, got %d", c.BotAccountID)
-	case c.Threshold < 0:
-		return fmt.Errorf("threshold must not be negative, got %d", c.Threshold)
-	case c.ThresholdPercent && c.Threshold > 100:
-		return fmt.Errorf("threshold is a percentage and must be at most 100, got %d", c.Threshold)
 	case c.MonitorInterval < 0:
 		return fmt.Errorf("monitor interval must not be negative, got %v", c.MonitorInterval)
 	case c.MaxBody < 0:
 		return fmt.Errorf("max body must not be negative, got %d", c.MaxBody)
 	}
-	if _, ok := languages[c.Language]; !ok {
-		return fmt.Errorf("language must be \"ja\" or \"en\", got %q", c.Language)
+	for _, err := range []error{CheckLanguage(c.Language), alarm.CheckThreshold(c.Threshold, c.ThresholdPercent), sample.CheckLabel(c.TokenLabel)} {
+		if err != nil {
+			return err
+		}
 	}
 	for _, id := range c.AllowedRoomIDs {
 		if id <= 0 {

@@ -30,6 +30,8 @@ func TestNewValidates(t *testing.T) {
 		{"english", Config{RoomID: 1, Language: "en"}, nil, ""},
 		{"negative threshold", Config{RoomID: 1, Threshold: -1}, nil, "threshold"},
 		{"percent over 100", Config{RoomID: 1, Threshold: 101, ThresholdPercent: true}, nil, "percentage"},
+		{"bad label", Config{RoomID: 1, TokenLabel: "team a"}, nil, "token label"},
+		{"label", Config{RoomID: 1, TokenLabel: "team-a"}, nil, ""},
 		{"negative interval", Config{RoomID: 1, MonitorInterval: -time.Second}, nil, "monitor interval"},
 		{"negative max body", Config{RoomID: 1, MaxBody: -1}, nil, "max body"},
 		{"no verifier", Config{RoomID: 1}, func(d Deps) Deps { d.Verifier = nil; return d }, "verifier"},
