@@ -14,7 +14,7 @@ import (
 	"github.com/quotabot/chatwork-quota-bot/internal/sample"
 )
 
-// Alarm state changes (issue 4). CloudWatch's alarm owns the threshold
+// Alarm state changes. CloudWatch's alarm owns the threshold
 // state; the bot only turns each state change into one message in
 // Config.RoomID.
 
@@ -49,11 +49,6 @@ const (
 	stackSuffix = "-quota-low"
 )
 
-// ErrBadAlarmEvent is wrapped by HandleAlarm's error for an event it cannot
-// use (no alarm name, an unknown state). Nothing is posted for it, and a
-// retry cannot fix it.
-var ErrBadAlarmEvent = errors.New("unusable alarm state change event")
-
 // HandleAlarm posts one message into Config.RoomID for an EventBridge
 // "CloudWatch Alarm State Change" event, at most once per transition
 // (ev.Key) in this process:
@@ -69,9 +64,10 @@ var ErrBadAlarmEvent = errors.New("unusable alarm state change event")
 //   - any other alarm: a plain message with its name, state and reason.
 //
 // Every ChatWork response is recorded as a passive sample (or a failure
-// record). The error is non-nil only when nothing was posted and a retry can
-// help: an unusable event (ErrBadAlarmEvent), a rejected API token, the
-// token unreadable from its source, or ChatWork unreachable. Returning it makes Lambda's asynchronous invocation
+// record). The error is non-nil only when nothing was posted: for an
+// unusable event (no alarm name, an unknown state), and when a retry can
+// help: a rejected API token, the token unreadable from its source, or
+// ChatWork unreachable. Returning it makes Lambda's asynchronous invocation
 // retry, so such a transition is forgotten here and may post on the retry
 // (after a network failure possibly a second copy of a post whose answer was
 // lost: better twice than never). Every other failure (the token's quota
@@ -85,7 +81,7 @@ func (b *Bot) HandleAlarm(ctx context.Context, ev alarm.Event) error {
 		"previous", truncate(d.PreviousState.Value, 40), "event_id", truncate(ev.ID, 80),
 	}
 	if err := checkAlarmEvent(ev); err != nil {
-		b.log.ErrorContext(ctx, "alarm event rejected: nothing posted", append(attrs, "err", err)...)
+		b.log.ErrorContext(ctx, "alarm event rejected: nothing posted", append(attrs, "error", err)...)
 		return err
 	}
 	key := ev.Key()
@@ -130,7 +126,7 @@ func (b *Bot) alarmNotPosted(ctx context.Context, key string, err error, attrs [
 	attrs = append(attrs, "room_id", b.cfg.RoomID)
 	switch chatwork.KindOf(err) {
 	case chatwork.KindInvalidToken:
-		b.log.ErrorContext(ctx, "API token rejected: alarm message not posted", append(attrs, "err", err)...)
+		b.log.ErrorContext(ctx, "API token rejected: alarm message not posted", append(attrs, "error", err)...)
 		b.alarms.forget(key)
 		return fmt.Errorf("alarm message not posted: %w", err)
 	case chatwork.KindQuotaExhausted:
@@ -139,11 +135,11 @@ func (b *Bot) alarmNotPosted(ctx context.Context, key string, err error, attrs [
 		// ChatWork, or the token in SSM, could not be reached: let Lambda's
 		// asynchronous retry try again. A post whose answer was lost may then appear twice, which is
 		// better than an alert that never appears.
-		b.log.ErrorContext(ctx, "ChatWork unreachable: alarm message not posted, will be retried", append(attrs, "err", err)...)
+		b.log.ErrorContext(ctx, "ChatWork unreachable: alarm message not posted, will be retried", append(attrs, "error", err)...)
 		b.alarms.forget(key)
 		return fmt.Errorf("alarm message not posted: %w", err)
 	default:
-		b.log.ErrorContext(ctx, "alarm message not posted", append(attrs, "kind", chatwork.KindOf(err).String(), "err", err)...)
+		b.log.ErrorContext(ctx, "alarm message not posted", append(attrs, "kind", chatwork.KindOf(err).String(), "error", err)...)
 	}
 	return nil
 }
@@ -153,9 +149,9 @@ func (b *Bot) alarmNotPosted(ctx context.Context, key string, err error, attrs [
 func checkAlarmEvent(ev alarm.Event) error {
 	switch v := ev.Detail.State.Value; {
 	case ev.Detail.AlarmName == "":
-		return fmt.Errorf("%w: no alarm name", ErrBadAlarmEvent)
+		return errors.New("unusable alarm state change event: no alarm name")
 	case v != alarm.StateAlarm && v != alarm.StateOK && v != alarm.StateInsufficient:
-		return fmt.Errorf("%w: alarm %q: unknown state %q", ErrBadAlarmEvent, truncate(ev.Detail.AlarmName, maxAlarmName), truncate(v, 40))
+		return fmt.Errorf("unusable alarm state change event: alarm %q: unknown state %q", truncate(ev.Detail.AlarmName, maxAlarmName), truncate(v, 40))
 	}
 	return nil
 }
@@ -227,7 +223,7 @@ func (b *Bot) history(ctx context.Context, now time.Time) recorded {
 	defer cancel()
 	recs, err := b.hist.Samples(hctx, b.cfg.TokenLabel, now.Add(-alertLookback), now)
 	if err != nil {
-		b.log.WarnContext(ctx, "history unavailable: alarm message without it", "err", err)
+		b.log.WarnContext(ctx, "history unavailable: alarm message without it", "error", err)
 		return recorded{}
 	}
 	return scanRecords(recs, now)
@@ -313,7 +309,7 @@ func (b *Bot) alertBody(ctx context.Context, ev alarm.Event) (string, error) {
 		case kind == chatwork.KindInvalidToken, kind == chatwork.KindQuotaExhausted:
 			return "", err
 		default:
-			b.log.WarnContext(ctx, "read quota failed: alert with the recorded figures", "kind", kind.String(), "err", err)
+			b.log.WarnContext(ctx, "read quota failed: alert with the recorded figures", "kind", kind.String(), "error", err)
 			v.Stale = staleReadFailed
 		}
 	}
@@ -367,7 +363,7 @@ func (b *Bot) silentBody(ctx context.Context, ev alarm.Event) (string, error) {
 		case kind == chatwork.KindInvalidToken, kind == chatwork.KindQuotaExhausted:
 			return "", err
 		default:
-			b.log.WarnContext(ctx, "read quota failed: the silent-monitor message says so", "kind", kind.String(), "err", err)
+			b.log.WarnContext(ctx, "read quota failed: the silent-monitor message says so", "kind", kind.String(), "error", err)
 			v.Read = staleReadFailed
 		}
 	}

@@ -72,16 +72,16 @@ func (b *Bot) answerQuota(ctx context.Context, to replyTo) {
 			b.log.WarnContext(ctx, "quota exhausted: cannot answer", quotaAttrs(chatwork.QuotaOf(err))...)
 			return
 		case chatwork.KindInvalidToken:
-			b.log.ErrorContext(ctx, "API token rejected: cannot answer", "err", err)
+			b.log.ErrorContext(ctx, "API token rejected: cannot answer", "error", err)
 			return
 		}
-		b.log.WarnContext(ctx, "read quota failed", "kind", chatwork.KindOf(err).String(), "err", err)
+		b.log.WarnContext(ctx, "read quota failed", "kind", chatwork.KindOf(err).String(), "error", err)
 		b.post(ctx, to.Room, renderUnavailable(b.text, to))
 		return
 	}
 	h := <-histc
 	if h.err != nil {
-		b.log.WarnContext(ctx, "history unavailable: answering without it", "err", h.err)
+		b.log.WarnContext(ctx, "history unavailable: answering without it", "error", h.err)
 	}
 	now := b.cfg.Now()
 	v := quotaView{
@@ -163,7 +163,7 @@ func (b *Bot) post(ctx context.Context, room int64, body string) {
 	case chatwork.KindOf(err) == chatwork.KindQuotaExhausted:
 		b.log.WarnContext(ctx, "quota exhausted: reply dropped", append([]any{"room_id", room}, quotaAttrs(chatwork.QuotaOf(err))...)...)
 	default:
-		b.log.WarnContext(ctx, "reply failed", "room_id", room, "kind", chatwork.KindOf(err).String(), "err", err)
+		b.log.WarnContext(ctx, "reply failed", "room_id", room, "kind", chatwork.KindOf(err).String(), "error", err)
 	}
 }
 
@@ -183,7 +183,7 @@ func (b *Bot) send(ctx context.Context, room int64, body string) (chatwork.Poste
 	}
 	b.log.InfoContext(ctx, "per-room posting limit: waiting once", "room_id", room, "wait", roomWindow.String())
 	if serr := b.cfg.Sleep(ctx, roomWindow); serr != nil {
-		b.log.WarnContext(ctx, "wait for the per-room limit cut short", "room_id", room, "err", serr)
+		b.log.WarnContext(ctx, "wait for the per-room limit cut short", "room_id", room, "error", serr)
 		return posted, err
 	}
 	posted, err = b.cw.Post(ctx, room, body)
@@ -207,7 +207,7 @@ func (b *Bot) record(ctx context.Context, r sample.Record) {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
 	if err := b.rec.Record(rctx, r); err != nil {
-		b.log.WarnContext(ctx, "record failed", "source", string(r.Source), "record_error", r.Error, "err", err)
+		b.log.WarnContext(ctx, "record failed", "source", string(r.Source), "record_error", r.Error, "error", err)
 	}
 }
 

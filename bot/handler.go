@@ -43,7 +43,7 @@ func (b *Bot) handleWebhook() http.Handler {
 				respond(w, http.StatusRequestEntityTooLarge, "too large")
 				return
 			}
-			b.log.WarnContext(r.Context(), "webhook body unreadable", "err", err)
+			b.log.WarnContext(r.Context(), "webhook body unreadable", "error", err)
 			respond(w, http.StatusBadRequest, "bad request")
 			return
 		}
@@ -56,7 +56,7 @@ func (b *Bot) handleWebhook() http.Handler {
 		}
 		var p chatwork.WebhookPayload
 		if err := json.Unmarshal(body, &p); err != nil {
-			b.log.WarnContext(r.Context(), "signed webhook body is not JSON", "err", err)
+			b.log.WarnContext(r.Context(), "signed webhook body is not JSON", "error", err)
 			respond(w, http.StatusBadRequest, "bad request")
 			return
 		}
@@ -67,7 +67,7 @@ func (b *Bot) handleWebhook() http.Handler {
 		defer cancel()
 		outcome, err := b.deliver(ctx, p)
 		if err != nil {
-			b.log.WarnContext(ctx, "signed webhook event is malformed", "event", truncate(p.EventType, 40), "err", err)
+			b.log.WarnContext(ctx, "signed webhook event is malformed", "event", truncate(p.EventType, 40), "error", err)
 			respond(w, http.StatusBadRequest, "bad request")
 			return
 		}

@@ -14,8 +14,8 @@ const (
 // delivered twice (a room webhook's message_created and an account
 // webhook's mention_to_me, or a repeated delivery) is answered once. It is
 // per process: two Lambda containers answering the same message at the same
-// moment are not caught, which is why the lead's wiring should avoid
-// registering both webhooks for one room where it can.
+// moment are not caught, so one room is best given only one of the two
+// webhooks.
 type recentSet struct {
 	mu   sync.Mutex
 	cap  int
@@ -65,11 +65,4 @@ func (s *recentSet) forget(key string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.seen, key)
-}
-
-// len is the number of keys held.
-func (s *recentSet) len() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.seen)
 }

@@ -10,8 +10,7 @@ import (
 )
 
 // Rendering is pure: each message is a function of a view struct and the
-// language's phrases, so golden files pin every message and the alert
-// messages (issue 4) can be added as more views and phrases beside these.
+// language's phrases, so golden files pin every message.
 
 // replyTo identifies the message being answered.
 type replyTo struct {

@@ -47,15 +47,12 @@ func (e WebhookEvent) Sender() int64 {
 	return e.FromAccountID
 }
 
-// ErrBadWebhookToken is returned when a webhook token is not valid base64.
-var ErrBadWebhookToken = errors.New("webhook token is not valid base64")
-
 // decodeWebhookToken decodes the base64 webhook token ChatWork shows in its
 // webhook settings. The error never includes the token.
 func decodeWebhookToken(token string) ([]byte, error) {
 	key, err := base64.StdEncoding.DecodeString(token)
 	if err != nil || len(key) == 0 {
-		return nil, ErrBadWebhookToken
+		return nil, errors.New("webhook token is not valid base64")
 	}
 	return key, nil
 }

@@ -1,5 +1,5 @@
 // Package chatworksim is an in-process stand-in for the ChatWork API v2, built
-// from shared/chatwork-facts.md. It is an http.Handler; the client's tests, the
+// from ChatWork's documentation. It is an http.Handler; the client's tests, the
 // bot's end-to-end tests, `quotabot sandbox` and the benchmarks all talk to it
 // over real HTTP, so the code under test cannot tell it from ChatWork except
 // where this comment says so.
