@@ -7,24 +7,9 @@ import (
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	_ "time/tzdata" // time zones work on provided.al2023, which has no zoneinfo
+	_ "time/tzdata" // QUOTA_TIME_ZONE is checked on provided.al2023, which has no zoneinfo
 
-	"github.com/quotabot/chatwork-quota-bot/internal/app"
-	"github.com/quotabot/chatwork-quota-bot/monitor"
+	"github.com/quotabot/chatwork-quota-bot/internal/app/monitorfn"
 )
 
-func main() {
-	ctx := context.Background()
-	log := app.Logger(os.Stderr)
-	awsCfg, err := app.LoadAWS(ctx)
-	if err != nil {
-		lambda.Start(app.Failing[monitor.Summary](log, err))
-		return
-	}
-	m, err := app.NewMonitor(ctx, os.Getenv, awsCfg, os.Stdout, log)
-	if err != nil {
-		lambda.Start(app.Failing[monitor.Summary](log, err))
-		return
-	}
-	lambda.Start(m.HandleEvent)
-}
+func main() { lambda.Start(monitorfn.New(context.Background(), os.Getenv, os.Stdout, os.Stderr)) }

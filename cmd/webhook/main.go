@@ -5,27 +5,12 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	_ "time/tzdata" // QUOTA_TIME_ZONE must work on provided.al2023, which has no zoneinfo
 
-	"github.com/quotabot/chatwork-quota-bot/internal/app"
+	"github.com/quotabot/chatwork-quota-bot/internal/app/webhookfn"
 )
 
-func main() {
-	ctx := context.Background()
-	log := app.Logger(os.Stderr)
-	awsCfg, err := app.LoadAWS(ctx)
-	if err != nil {
-		lambda.Start(app.Failing[json.RawMessage](log, err))
-		return
-	}
-	w, err := app.NewWebhook(ctx, os.Getenv, awsCfg, os.Stdout, log)
-	if err != nil {
-		lambda.Start(app.Failing[json.RawMessage](log, err))
-		return
-	}
-	lambda.Start(w.Handle)
-}
+func main() { lambda.Start(webhookfn.New(context.Background(), os.Getenv, os.Stdout, os.Stderr)) }

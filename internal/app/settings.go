@@ -1,7 +1,7 @@
-// Package app wires the Lambda functions and the operator CLI from the
-// environment: the variables of design.md's contract become adapters
-// (SSM token source, CloudWatch Logs recorder, ChatWork client) and the
-// monitor and bot built on them.
+// Package app holds what the Lambda functions and the operator CLI share:
+// the environment variables, parsed and named (Settings), the AWS
+// configuration and the Lambda logger. The functions' own wiring is in
+// monitorfn and webhookfn, so that neither binary links the other's code.
 package app
 
 import (
@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/quotabot/chatwork-quota-bot/internal/sample"
 )
 
 // Getenv is os.Getenv, injectable for tests.
@@ -26,7 +28,7 @@ type Settings struct {
 	AllowedRooms      string        // CHATWORK_ALLOWED_ROOM_IDS (parsed by the bot)
 	LogGroup          string        // QUOTA_LOG_GROUP
 	TokenLabel        string        // QUOTA_TOKEN_LABEL
-	Language          string        // QUOTA_LANGUAGE
+	Language          string        // QUOTA_LANGUAGE (checked by the bot's wiring; empty: the bot's default)
 	TimeZone          string        // QUOTA_TIME_ZONE
 	Interval          time.Duration // from QUOTA_SCHEDULE, or QUOTA_MONITOR_INTERVAL
 	WakeQueueURL      string        // QUOTA_WAKE_QUEUE_URL (monitor; empty: sleep instead)
@@ -40,8 +42,6 @@ type Settings struct {
 
 const defaultAPIURL = "https://api.chatwork.com/v2"
 
-var labelRE = regexp.MustCompile(`^[A-Za-z0-9_.\-]{1,64}$`)
-
 // Load reads the settings every binary shares. Each problem is reported
 // with the variable's name; values are echoed only where they are not
 // secret (none of these variables holds a secret: tokens live in SSM).
@@ -52,8 +52,8 @@ func Load(getenv Getenv) (Settings, error) {
 		WebhookTokenParam: strings.TrimSpace(getenv("CHATWORK_WEBHOOK_TOKEN_PARAMETER")),
 		AllowedRooms:      getenv("CHATWORK_ALLOWED_ROOM_IDS"),
 		LogGroup:          strings.TrimSpace(getenv("QUOTA_LOG_GROUP")),
-		TokenLabel:        or(getenv("QUOTA_TOKEN_LABEL"), "default"),
-		Language:          or(getenv("QUOTA_LANGUAGE"), "ja"),
+		TokenLabel:        or(getenv("QUOTA_TOKEN_LABEL"), sample.DefaultLabel),
+		Language:          strings.TrimSpace(getenv("QUOTA_LANGUAGE")),
 		TimeZone:          or(getenv("QUOTA_TIME_ZONE"), "Asia/Tokyo"),
 		WakeQueueURL:      strings.TrimSpace(getenv("QUOTA_WAKE_QUEUE_URL")),
 		AlarmName:         getenv("QUOTA_ALARM_NAME"),
@@ -64,11 +64,8 @@ func Load(getenv Getenv) (Settings, error) {
 	if u, err := url.Parse(s.APIURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		errs = append(errs, fmt.Errorf("CHATWORK_API_URL %q is not an http(s) URL", s.APIURL))
 	}
-	if !labelRE.MatchString(s.TokenLabel) {
-		errs = append(errs, fmt.Errorf("QUOTA_TOKEN_LABEL %q: use 1-64 letters, digits, '.', '_' or '-'", s.TokenLabel))
-	}
-	if s.Language != "ja" && s.Language != "en" {
-		errs = append(errs, fmt.Errorf("QUOTA_LANGUAGE %q: want ja or en", s.Language))
+	if err := sample.CheckLabel(s.TokenLabel); err != nil {
+		errs = append(errs, fmt.Errorf("QUOTA_TOKEN_LABEL: %w", err))
 	}
 	if _, err := time.LoadLocation(s.TimeZone); err != nil {
 		errs = append(errs, fmt.Errorf("QUOTA_TIME_ZONE %q: %v", s.TimeZone, err))
@@ -93,17 +90,14 @@ func Load(getenv Getenv) (Settings, error) {
 		}
 	}
 	if v := getenv("QUOTA_ALARM_THRESHOLD"); v != "" {
-		if s.Threshold, err = strconv.Atoi(strings.TrimSpace(v)); err != nil || s.Threshold < 0 {
-			errs = append(errs, fmt.Errorf("QUOTA_ALARM_THRESHOLD %q is not a non-negative integer", v))
+		if s.Threshold, err = strconv.Atoi(strings.TrimSpace(v)); err != nil {
+			errs = append(errs, fmt.Errorf("QUOTA_ALARM_THRESHOLD %q is not an integer", v))
 		}
 	}
 	switch k := or(getenv("QUOTA_ALARM_THRESHOLD_KIND"), "count"); k {
 	case "count":
 	case "percent":
 		s.ThresholdPercent = true
-		if s.Threshold > 100 {
-			errs = append(errs, fmt.Errorf("QUOTA_ALARM_THRESHOLD %d is over 100 percent", s.Threshold))
-		}
 	default:
 		errs = append(errs, fmt.Errorf("QUOTA_ALARM_THRESHOLD_KIND %q: want count or percent", k))
 	}

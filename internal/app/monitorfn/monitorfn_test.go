@@ -1,4 +1,4 @@
-package app
+package monitorfn
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 
+	"github.com/quotabot/chatwork-quota-bot/internal/app"
 	"github.com/quotabot/chatwork-quota-bot/internal/awstest"
 	"github.com/quotabot/chatwork-quota-bot/internal/chatworksim"
 	"github.com/quotabot/chatwork-quota-bot/internal/cwlogs"
@@ -18,6 +19,8 @@ import (
 )
 
 func TestMain(m *testing.M) { awstest.Main(m) }
+
+func env(m map[string]string) app.Getenv { return func(k string) string { return m[k] } }
 
 const apiToken = "sim-api-token-0123456789abcdef"
 
@@ -56,13 +59,13 @@ func setup(t *testing.T) *monitorEnv {
 func (e *monitorEnv) tick(t *testing.T) (sumJSON string, err error) {
 	t.Helper()
 	cfg := awstest.Config(t, e.endpoint)
-	m, err := NewMonitor(context.Background(), env(e.vars), cfg, e.stdout, slog.New(slog.NewJSONHandler(e.logs, nil)))
+	handle, err := Wire(context.Background(), env(e.vars), cfg, e.stdout, slog.New(slog.NewJSONHandler(e.logs, nil)))
 	if err != nil {
 		return "", err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	sum, err := m.HandleEvent(ctx, json.RawMessage(`{"action":"tick"}`))
+	sum, err := handle(ctx, json.RawMessage(`{"action":"tick"}`))
 	b, _ := json.Marshal(sum)
 	return string(b), err
 }

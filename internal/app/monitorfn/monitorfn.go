@@ -1,0 +1,167 @@
+// Package monitorfn is the monitor Lambda: its wiring from the environment
+// and its handler, which turns scheduled events and SQS wake-ups into the
+// monitor's ticks and wake-ups.
+package monitorfn
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+
+	"github.com/quotabot/chatwork-quota-bot/internal/app"
+	"github.com/quotabot/chatwork-quota-bot/internal/chatwork"
+	"github.com/quotabot/chatwork-quota-bot/internal/cwlogs"
+	"github.com/quotabot/chatwork-quota-bot/internal/sample"
+	"github.com/quotabot/chatwork-quota-bot/internal/sqswake"
+	"github.com/quotabot/chatwork-quota-bot/internal/ssmparam"
+	"github.com/quotabot/chatwork-quota-bot/monitor"
+)
+
+// New is the monitor Lambda's handler, wired from the environment; when the
+// configuration is bad, a handler that reports it on every invocation.
+func New(ctx context.Context, getenv app.Getenv, stdout, stderr io.Writer) app.Handler[Summary] {
+	return app.Lambda(ctx, getenv, stdout, stderr, Wire)
+}
+
+// Wire builds the monitor from the environment and returns its handler.
+func Wire(_ context.Context, getenv app.Getenv, awsCfg aws.Config, stdout io.Writer, log *slog.Logger) (app.Handler[Summary], error) {
+	s, err := app.Load(getenv)
+	if err != nil {
+		return nil, err
+	}
+	var missing []error
+	if s.TokenParameter == "" {
+		missing = append(missing, errors.New("CHATWORK_TOKEN_PARAMETER is not set"))
+	}
+	if s.LogGroup == "" {
+		missing = append(missing, errors.New("QUOTA_LOG_GROUP is not set"))
+	}
+	if err := errors.Join(missing...); err != nil {
+		return nil, err
+	}
+	tokens := ssmparam.New(ssm.NewFromConfig(awsCfg), s.TokenParameter)
+	cw, err := chatwork.New(chatwork.Config{BaseURL: s.APIURL, Token: tokens})
+	if err != nil {
+		return nil, fmt.Errorf("CHATWORK_API_URL: %w", err)
+	}
+	logs := cloudwatchlogs.NewFromConfig(awsCfg)
+	var waker monitor.Waker
+	if s.WakeQueueURL != "" {
+		w, err := sqswake.New(sqs.NewFromConfig(awsCfg), s.WakeQueueURL, nil)
+		if err != nil {
+			return nil, fmt.Errorf("QUOTA_WAKE_QUEUE_URL: %w", err)
+		}
+		waker = w
+	}
+	m, err := monitor.New(monitor.Config{
+		TokenLabel: s.TokenLabel,
+		Interval:   s.Interval,
+		Latest:     latestMonitorRecord(cwlogs.NewHistory(logs, s.LogGroup), s.Interval),
+		Logger:     log,
+	}, cw, cwlogs.NewRecorder(logs, s.LogGroup, stdout), waker)
+	if err != nil {
+		return nil, err
+	}
+	return Handler(m), nil
+}
+
+// latestMonitorRecord reads the newest monitor record of the last two
+// periods back from the log group.
+func latestMonitorRecord(h sample.History, interval time.Duration) func(context.Context, string) (sample.Record, bool, error) {
+	return func(ctx context.Context, token string) (sample.Record, bool, error) {
+		recs, err := h.Samples(ctx, token, time.Now().Add(-2*interval), time.Time{})
+		if err != nil {
+			return sample.Record{}, false, err
+		}
+		for i := len(recs) - 1; i >= 0; i-- {
+			if recs[i].Source == sample.SourceMonitor {
+				return recs[i], true, nil
+			}
+		}
+		return sample.Record{}, false, nil
+	}
+}
+
+// Summary is what the monitor Lambda returns: the figures of its readings,
+// for `sam remote invoke` and the emulator tests. It holds no secret.
+type Summary struct {
+	Calls     int    `json:"calls"`
+	Records   int    `json:"records"`
+	Remaining *int   `json:"remaining,omitempty"`
+	Limit     *int   `json:"limit,omitempty"`
+	Reset     *int64 `json:"reset,omitempty"`
+	Final     bool   `json:"final,omitempty"`
+	Woken     bool   `json:"wake_arranged,omitempty"`
+	Error     string `json:"error,omitempty"`
+}
+
+func summarize(res monitor.Result) Summary {
+	s := Summary{Calls: res.Calls, Records: len(res.Records), Woken: res.Woken}
+	for _, r := range res.Records {
+		if r.HasQuota {
+			rem, lim, reset := r.Remaining, r.Limit, r.Reset
+			s.Remaining, s.Limit, s.Reset, s.Final = &rem, &lim, &reset, r.Final
+		}
+		if r.Error != "" {
+			s.Error = r.Error
+		}
+	}
+	return s
+}
+
+// Handler is m's Lambda handler. It accepts what the template sends it: an
+// EventBridge Scheduler (ScheduleV2) payload, passed verbatim, or a classic
+// EventBridge scheduled event — both mean "tick" — and SQS batches of
+// wake-ups arranged by earlier ticks.
+func Handler(m *monitor.Monitor) app.Handler[Summary] {
+	return func(ctx context.Context, raw json.RawMessage) (Summary, error) {
+		var probe struct {
+			Records []json.RawMessage `json:"Records"`
+		}
+		if len(raw) > 0 && raw[0] == '{' {
+			if err := json.Unmarshal(raw, &probe); err != nil {
+				return Summary{}, fmt.Errorf("monitor: decode event: %w", err)
+			}
+		}
+		if len(probe.Records) == 0 {
+			res, err := m.Tick(ctx)
+			return summarize(res), err
+		}
+		var batch events.SQSEvent
+		if err := json.Unmarshal(raw, &batch); err != nil {
+			return Summary{}, fmt.Errorf("monitor: decode SQS event: %w", err)
+		}
+		var all monitor.Result
+		var errs []error
+		for _, msg := range batch.Records {
+			if msg.EventSource != "aws:sqs" {
+				errs = append(errs, fmt.Errorf("monitor: record from %q is not a wake-up", msg.EventSource))
+				continue
+			}
+			var w monitor.WakeRequest
+			if err := json.Unmarshal([]byte(msg.Body), &w); err != nil {
+				// A poison message: fail loudly, but do not make SQS redeliver it
+				// forever; the template's redrive policy moves it aside.
+				errs = append(errs, fmt.Errorf("monitor: decode wake-up %s: %w", msg.MessageId, err))
+				continue
+			}
+			res, err := m.Wake(ctx, w)
+			all.Calls += res.Calls
+			all.Records = append(all.Records, res.Records...)
+			if err != nil {
+				errs = append(errs, err)
+			}
+		}
+		return summarize(all), errors.Join(errs...)
+	}
+}
