@@ -41,7 +41,7 @@ const (
 	// maxBody caps how much of a response is read: /me and a post reply
 	// are a few hundred bytes, so anything near this is not ChatWork.
 	maxBody = 1 << 20
-	// maxErrorText caps each of ChatWork's "errors" strings in our errors,
+	// maxErrorText caps, in characters, the server's text in our errors,
 	// so a misbehaving server cannot flood logs through them.
 	maxErrorText = 200
 	maxErrorList = 3
@@ -356,7 +356,9 @@ func (c *Client) check(op, token string, ex *exchange, callErr error) error {
 	var pe *panicError
 	panicked := errors.As(callErr, &pe)
 	if panicked {
-		pe.msg = redact(pe.msg, token)
+		pe.msg = clean(pe.msg, token)
+	} else if callErr != nil {
+		callErr = scrub(callErr, token)
 	}
 	fail := func(kind Kind, err error) error {
 		if panicked && err != callErr {
@@ -368,20 +370,20 @@ func (c *Client) check(op, token string, ex *exchange, callErr error) error {
 	case ex.refused != nil:
 		return fail(KindBadRequest, ex.refused)
 	case ex.err != nil:
-		return fail(KindNetwork, ex.err)
+		return fail(KindNetwork, scrub(ex.err, token))
 	case !ex.sent:
 		if callErr == nil {
 			callErr = errors.New("no request was sent")
 		}
 		return fail(KindOther, callErr)
-	case ex.status >= 200 && ex.status < 300:
+	case ex.status == http.StatusOK || ex.status == http.StatusNoContent:
 		switch {
 		case ex.tooLarge:
 			return fail(KindBadResponse, fmt.Errorf("response body larger than %d bytes", maxBody))
 		case panicked:
 			return fail(KindBadResponse, callErr)
 		case callErr != nil:
-			// go-chatwork's only error after a 2xx is from encoding/json.
+			// go-chatwork's only error after a 200 or 204 is from encoding/json.
 			return fail(KindBadResponse, fmt.Errorf("decode response: %w", callErr))
 		}
 		return nil
@@ -399,13 +401,13 @@ func (c *Client) check(op, token string, ex *exchange, callErr error) error {
 	case ex.status >= 400:
 		return fail(KindBadRequest, msg)
 	default:
+		// go-chatwork made an error of this body too: it is not repeated.
 		return fail(KindBadResponse, fmt.Errorf("unexpected HTTP status %d", ex.status))
 	}
 }
 
-// serverMessage is ChatWork's {"errors":[...]} as an error, cut short and
-// without the token (a server that echoes the request must not put the
-// token into our logs). Bodies of any other shape are not repeated.
+// serverMessage is ChatWork's {"errors":[...]} as an error, cleaned. Bodies
+// of any other shape are not repeated.
 func serverMessage(body []byte, token string) error {
 	var v struct {
 		Errors []string `json:"errors"`
@@ -413,20 +415,39 @@ func serverMessage(body []byte, token string) error {
 	if err := json.Unmarshal(body, &v); err != nil || len(v.Errors) == 0 {
 		return fmt.Errorf("response without ChatWork errors (%d bytes)", len(body))
 	}
-	list := v.Errors
-	if len(list) > maxErrorList {
-		list = list[:maxErrorList]
-	}
-	parts := make([]string, len(list))
-	for i, s := range list {
-		parts[i] = truncate(redact(s, token), maxErrorText)
-	}
-	msg := strings.Join(parts, "; ")
+	list := v.Errors[:min(len(v.Errors), maxErrorList)]
+	msg := clean(strings.Join(list, "; "), token)
 	if more := len(v.Errors) - len(list); more > 0 {
 		msg += fmt.Sprintf(" (and %d more)", more)
 	}
 	return errors.New(msg)
 }
+
+// clean is text a server may have written, fit for an error: without the
+// token (a server that echoes the request must not put it into our logs)
+// and at most maxErrorText characters long.
+func clean(s, token string) string { return truncate(redact(s, token), maxErrorText) }
+
+// scrub is err with its text cleaned: server bytes reach errors from
+// go-chatwork, encoding/json and net/http alike. Of its chain only a
+// context error is kept, for errors.Is.
+func scrub(err error, token string) error {
+	s := &scrubbed{msg: clean(err.Error(), token)}
+	for _, c := range []error{context.Canceled, context.DeadlineExceeded} {
+		if errors.Is(err, c) {
+			s.cause = c
+		}
+	}
+	return s
+}
+
+type scrubbed struct {
+	msg   string
+	cause error
+}
+
+func (e *scrubbed) Error() string { return e.msg }
+func (e *scrubbed) Unwrap() error { return e.cause }
 
 func redact(s, token string) string {
 	if token == "" {

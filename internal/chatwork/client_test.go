@@ -84,7 +84,7 @@ func wantErr(t *testing.T, err error, kind Kind) *Error {
 	}
 	if msg := err.Error(); strings.Contains(msg, testToken) {
 		t.Errorf("error text holds the token: %q", msg)
-	} else if len(msg) > 1000 {
+	} else if len(msg) > maxErrorText+200 {
 		t.Errorf("error text is %d bytes long: %.200q...", len(msg), msg)
 	}
 	return e
@@ -258,6 +258,8 @@ func TestNetworkFailures(t *testing.T) {
 		{"connection dropped", hijack(""), 0},
 		{"garbage response", hijack("NOT HTTP\r\n\r\n"), 0},
 		{"body cut short", hijack("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"account_id\""), 200},
+		// net/http quotes a malformed line in its error.
+		{"malformed header echoes the token", hijack("HTTP/1.1 200 OK\r\nX-ChatWorkToken " + testToken + strings.Repeat("a", 5000) + "\r\n\r\n"), 0},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -281,6 +283,19 @@ func TestNetworkFailures(t *testing.T) {
 				t.Errorf("Calls() = %d, want 2", c.Calls())
 			}
 		})
+	}
+}
+
+// A panic's message may quote what the server sent: it is cleaned too.
+func TestPanicMessageIsCleaned(t *testing.T) {
+	c := newClient(t, "http://127.0.0.1:1")
+	for _, status := range []int{200, 202, 503} {
+		pe := &panicError{msg: "body: " + testToken + strings.Repeat("x", 300_000)}
+		err := c.check("read quota", testToken, &exchange{sent: true, status: status}, pe)
+		wantErr(t, err, KindOf(err))
+		if !strings.Contains(err.Error(), "go-chatwork panicked: body: [token]") || !errors.As(err, &pe) {
+			t.Errorf("%d: err = %.300q, want the cleaned panic in its text and its chain", status, err)
+		}
 	}
 }
 
@@ -431,6 +446,12 @@ func TestErrorKinds(t *testing.T) {
 		{"echoes the token", 400, `{"errors":["bad token ` + testToken + `"]}`, false, KindBadRequest, "[token]"},
 		{"huge error", 400, `{"errors":["` + long + `","` + long + `","b","c","d"]}`, false, KindBadRequest, "more"},
 		{"huge HTML", 503, strings.Repeat("<p>"+testToken+"</p>", 10000), false, KindServer, ""},
+		// go-chatwork puts the body of any status but 200 and 204 into its
+		// error, as a format string.
+		{"202 echoes the request", 202, "GET /v2/me HTTP/1.1\r\nX-ChatWorkToken: " + testToken + "\r\n%s%d", true, KindBadResponse, "unexpected HTTP status 202"},
+		{"202 echoes ChatWork errors", 202, `{"errors":["X-ChatWorkToken: ` + testToken + `"]}`, false, KindBadResponse, "unexpected HTTP status 202"},
+		{"300 KB 202", 202, strings.Repeat("<p>"+testToken+"</p>", 8000), false, KindBadResponse, ""},
+		{"300 KB error list", 400, `{"errors":["` + strings.Repeat(testToken+" ", 8000) + `"]}`, false, KindBadRequest, "[token]"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

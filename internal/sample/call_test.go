@@ -3,6 +3,9 @@ package sample
 import (
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -93,6 +96,43 @@ func TestFromCall(t *testing.T) {
 	for k := chatwork.Kind(0); !strings.HasPrefix(k.String(), "kind("); k++ {
 		if !covered[k] {
 			t.Errorf("no row for kind %v", k)
+		}
+	}
+}
+
+// Whatever a server answers, neither the client's error nor the record
+// built from it holds the token or much of the server's text.
+func TestFromCallServerText(t *testing.T) {
+	huge := strings.Repeat("<p>X-ChatWorkToken: "+secret+"</p>", 8000) // about 300 KB
+	cases := []struct {
+		status int
+		body   string
+		detail string
+	}{
+		{202, "GET /v2/me HTTP/1.1\r\nX-ChatWorkToken: " + secret + "\r\n%s", "read quota: bad_response (HTTP 202)"},
+		{202, huge, "read quota: bad_response (HTTP 202)"},
+		{200, huge, "read quota: bad_response (HTTP 200)"},
+		{400, `{"errors":["X-ChatWorkToken: ` + secret + strings.Repeat(" bad", 80000) + `"]}`, "read quota: bad_request (HTTP 400)"},
+		{503, huge, "read quota: server (HTTP 503)"},
+	}
+	for _, tc := range cases {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(tc.status)
+			io.WriteString(w, tc.body)
+		}))
+		c, err := chatwork.New(chatwork.Config{BaseURL: srv.URL, Token: chatwork.StaticToken(secret), Retries: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.ReadQuota(t.Context())
+		srv.Close()
+		if err == nil || strings.Contains(err.Error(), secret) || len(err.Error()) > 400 {
+			t.Errorf("%d: err = %.500q (%d bytes), want an error without the token, at most 400 bytes", tc.status, err, len(fmt.Sprint(err)))
+		}
+		r := FromCall("ops", SourcePassive, at, nil, err, 1)
+		b, _ := r.MarshalJSON()
+		if r.Detail != tc.detail || strings.Contains(string(b), secret) {
+			t.Errorf("%d: Detail = %q, record %.300s; want Detail %q and no token", tc.status, r.Detail, b, tc.detail)
 		}
 	}
 }
