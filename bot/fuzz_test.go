@@ -97,11 +97,8 @@ func FuzzHandler(f *testing.F) {
 			}
 			return
 		}
-		if w.Code != http.StatusOK && w.Code != http.StatusBadRequest {
-			t.Fatalf("signed request: status %d", w.Code)
-		}
-		if w.Code != http.StatusOK && calls != 0 {
-			t.Fatalf("status %d after %d calls", w.Code, calls)
+		if w.Code != http.StatusOK {
+			t.Fatalf("signed request: status %d, want 200 whatever it holds", w.Code)
 		}
 		if calls > 3 {
 			t.Fatalf("%d calls for one delivery", calls)

@@ -24,10 +24,10 @@ func (b *Bot) Handler() http.Handler {
 }
 
 // handleWebhook checks, in order: method, size, signature over the raw
-// body, JSON. Nothing reaches ChatWork before the signature is verified,
-// and a genuine delivery always gets 200: ChatWork never retries and
-// disables a webhook whose deliveries keep failing, so the bot's own
-// failures must not look like the receiver's.
+// body. Nothing reaches ChatWork before the signature is verified, and a
+// genuine delivery always gets 200, even one that cannot be parsed:
+// ChatWork never retries and disables a webhook whose deliveries keep
+// failing, so the bot's own failures must not look like the receiver's.
 func (b *Bot) handleWebhook() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
@@ -54,24 +54,12 @@ func (b *Bot) handleWebhook() http.Handler {
 			respond(w, http.StatusUnauthorized, "unauthorized")
 			return
 		}
-		var p chatwork.WebhookPayload
-		if err := json.Unmarshal(body, &p); err != nil {
-			b.log.WarnContext(r.Context(), "signed webhook body is not JSON", "error", err)
-			respond(w, http.StatusBadRequest, "bad request")
-			return
-		}
 		// The reply must not die with the HTTP request: ChatWork may hang up
 		// before the answer is posted. On Lambda the invocation's deadline
 		// still bounds the work.
 		ctx, cancel := workContext(r.Context())
 		defer cancel()
-		outcome, err := b.deliver(ctx, p)
-		if err != nil {
-			b.log.WarnContext(ctx, "signed webhook event is malformed", "event", truncate(p.EventType, 40), "error", err)
-			respond(w, http.StatusBadRequest, "bad request")
-			return
-		}
-		respond(w, http.StatusOK, outcome)
+		respond(w, http.StatusOK, b.deliver(ctx, body))
 	})
 }
 
@@ -119,48 +107,54 @@ func workContext(parent context.Context) (context.Context, context.CancelFunc) {
 // the answer and the records.
 const deadlineMargin = 2 * time.Second
 
-// deliver handles one verified payload and returns the text of the 200
-// answer. An error means the event was malformed (400).
-func (b *Bot) deliver(ctx context.Context, p chatwork.WebhookPayload) (string, error) {
+// deliver handles one verified delivery and returns the text of the 200
+// answer. What cannot be parsed is logged and ignored.
+func (b *Bot) deliver(ctx context.Context, body []byte) string {
+	var p chatwork.WebhookPayload
+	if err := json.Unmarshal(body, &p); err != nil {
+		b.log.WarnContext(ctx, "signed webhook body is not JSON: ignored", "error", err)
+		return "ignored"
+	}
 	switch p.EventType {
 	case chatwork.EventMessageCreated, chatwork.EventMentionToMe:
 	case chatwork.EventMessageUpdated:
 		// An edit must not answer a second time.
 		b.log.DebugContext(ctx, "webhook edit ignored", "event", p.EventType)
-		return "ignored", nil
+		return "ignored"
 	default:
 		b.log.InfoContext(ctx, "webhook event type ignored", "event", truncate(p.EventType, 40))
-		return "ignored", nil
+		return "ignored"
 	}
 	var ev chatwork.WebhookEvent
 	if err := json.Unmarshal(p.Event, &ev); err != nil {
-		return "", err
+		b.log.WarnContext(ctx, "signed webhook event is malformed: ignored", "event", p.EventType, "error", err)
+		return "ignored"
 	}
 	attrs := []any{"event", p.EventType, "room_id", ev.RoomID, "message_id", truncate(ev.MessageID, 40), "sender", ev.Sender()}
 	if self := b.self.Load(); self != 0 && ev.Sender() == self {
 		// The bot's own replies come back as events too; answering them
 		// would loop.
 		b.log.DebugContext(ctx, "own message ignored", attrs...)
-		return "ignored", nil
+		return "ignored"
 	}
 	if !b.rooms[ev.RoomID] {
 		b.log.InfoContext(ctx, "message from a room that is not allowed", attrs...)
-		return "ignored", nil
+		return "ignored"
 	}
 	cmd := parseCommand(ev.Body)
 	if cmd.kind == cmdNone {
-		return "ignored", nil
+		return "ignored"
 	}
 	// A message that mentions the bot in a room with a room webhook arrives
 	// twice (message_created and mention_to_me): answer it once.
 	if ev.MessageID != "" && !b.seen.add(fmt.Sprintf("%d-%s", ev.RoomID, ev.MessageID), b.cfg.Now()) {
 		b.log.InfoContext(ctx, "duplicate delivery ignored", attrs...)
-		return "ignored", nil
+		return "ignored"
 	}
 	b.log.InfoContext(ctx, "command", append(attrs, "command", cmd.kind.String())...)
 	to := replyTo{Account: ev.Sender(), Room: ev.RoomID, MessageID: ev.MessageID}
 	b.run(ctx, cmd, to)
-	return "ok", nil
+	return "ok"
 }
 
 func truncate(s string, n int) string {

@@ -289,9 +289,20 @@ func TestHTTPErrors(t *testing.T) {
 		}
 	})
 	t.Run("malformed JSON after a valid signature", func(t *testing.T) {
-		for _, body := range []string{"{", "[]", `{"webhook_event_type":"message_created","webhook_event":"text"}`} {
-			if w := e.serve(t, signedRequest(t, body)); w.Code != http.StatusBadRequest {
-				t.Errorf("%q: status %d, want 400", body, w.Code)
+		// ChatWork disables a webhook whose deliveries are refused: a signed
+		// delivery is answered 200 whatever it holds, and logged.
+		for _, body := range []string{"{", "[]", `{"webhook_event_type":"message_created","webhook_event":"text"}`,
+			`{"webhook_event_type":"mention_to_me","webhook_event":{"room_id":"36818150"}}`} {
+			e := newEnv(t, nil)
+			w := e.serve(t, signedRequest(t, body))
+			if w.Code != http.StatusOK || strings.TrimSpace(w.Body.String()) != "ignored" {
+				t.Errorf("%q: got %d %q, want 200 ignored", body, w.Code, w.Body)
+			}
+			if logs := e.logs.String(); !strings.Contains(logs, "not JSON: ignored") && !strings.Contains(logs, "malformed: ignored") {
+				t.Errorf("%q: not logged:\n%s", body, logs)
+			}
+			if n := e.cw.calls(); n != 0 {
+				t.Errorf("%q: %d ChatWork calls", body, n)
 			}
 		}
 	})
