@@ -116,11 +116,7 @@ func (b *Bot) deliver(ctx context.Context, body []byte) string {
 		return "ignored"
 	}
 	switch p.EventType {
-	case chatwork.EventMessageCreated, chatwork.EventMentionToMe:
-	case chatwork.EventMessageUpdated:
-		// An edit must not answer a second time.
-		b.log.DebugContext(ctx, "webhook edit ignored", "event", p.EventType)
-		return "ignored"
+	case chatwork.EventMessageCreated, chatwork.EventMentionToMe, chatwork.EventMessageUpdated:
 	default:
 		b.log.InfoContext(ctx, "webhook event type ignored", "event", truncate(p.EventType, 40))
 		return "ignored"
@@ -128,6 +124,13 @@ func (b *Bot) deliver(ctx context.Context, body []byte) string {
 	var ev chatwork.WebhookEvent
 	if err := json.Unmarshal(p.Event, &ev); err != nil {
 		b.log.WarnContext(ctx, "signed webhook event is malformed: ignored", "event", p.EventType, "error", err)
+		return "ignored"
+	}
+	if p.EventType == chatwork.EventMessageUpdated || ev.UpdateTime != 0 {
+		// An edit must not answer a second time. mention_to_me tells an
+		// edit only by its update_time; message_created should never carry
+		// one, and is held to the same rule if it does.
+		b.log.DebugContext(ctx, "webhook edit ignored", "event", p.EventType)
 		return "ignored"
 	}
 	attrs := []any{"event", p.EventType, "room_id", ev.RoomID, "message_id", truncate(ev.MessageID, 40), "sender", ev.Sender()}

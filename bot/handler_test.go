@@ -187,6 +187,11 @@ func TestIgnored(t *testing.T) {
 	}{
 		{"message_updated", event(chatwork.EventMessageUpdated, chatwork.WebhookEvent{
 			MessageID: testMessage, RoomID: testRoom, AccountID: testSender, Body: "/quota", UpdateTime: testNow.Unix()}), nil},
+		{"edited mention", event(chatwork.EventMentionToMe, chatwork.WebhookEvent{
+			MessageID: testMessage, RoomID: testRoom, FromAccountID: testSender, ToAccountID: testBotID,
+			Body: "[To:7777]bot\n/quota", SendTime: testNow.Unix() - 60, UpdateTime: testNow.Unix()}), nil},
+		{"message_created carrying an edit time", event(chatwork.EventMessageCreated, chatwork.WebhookEvent{
+			MessageID: testMessage, RoomID: testRoom, AccountID: testSender, Body: "/quota", UpdateTime: testNow.Unix()}), nil},
 		{"unknown event type", event("room_deleted", chatwork.WebhookEvent{RoomID: testRoom, Body: "/quota"}), nil},
 		{"no event type", `{"webhook_event":{}}`, nil},
 		{"own account (configured)", event(chatwork.EventMessageCreated, chatwork.WebhookEvent{
