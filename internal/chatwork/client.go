@@ -45,6 +45,8 @@ const (
 	// so a misbehaving server cannot flood logs through them.
 	maxErrorText = 200
 	maxErrorList = 3
+	// maxLimit is the largest X-RateLimit-Limit believed; ChatWork's is 300.
+	maxLimit = 1_000_000
 
 	// roomLimitMessage is the body of the per-room posting 429, the only
 	// way to tell it from the token's 5-minute quota.
@@ -189,12 +191,12 @@ func (c *Client) readQuotaOnce(ctx context.Context, op string) (Reading, error) 
 	if err != nil {
 		return Reading{}, err
 	}
-	q := quotaFrom(ex.header)
+	q := quotaFrom(ex.header, ex.at)
 	if accountID <= 0 {
 		return Reading{}, &Error{Op: op, Kind: KindBadResponse, Status: ex.status, Quota: q,
 			Err: errors.New("response has no account_id")}
 	}
-	return Reading{At: c.now(), Quota: q, AccountID: int64(accountID)}, nil
+	return Reading{At: ex.at, Quota: q, AccountID: int64(accountID)}, nil
 }
 
 // Post posts body to the room. It sends one request and never retries: a
@@ -222,12 +224,12 @@ func (c *Client) Post(ctx context.Context, roomID int64, body string) (Posted, e
 	if err != nil {
 		return Posted{}, err
 	}
-	q := quotaFrom(ex.header)
+	q := quotaFrom(ex.header, ex.at)
 	id, err := messageID(raw)
 	if err != nil {
 		return Posted{}, &Error{Op: op, Kind: KindBadResponse, Status: ex.status, Quota: q, Err: err}
 	}
-	return Posted{At: c.now(), MessageID: id, Quota: q}, nil
+	return Posted{At: ex.at, MessageID: id, Quota: q}, nil
 }
 
 // messageID reads {"message_id":"..."}. ChatWork sends a string (ids exceed
@@ -326,6 +328,7 @@ func (c *Client) attempt(ctx context.Context, token string, call func(*gochatwor
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 	err := safely(func() error { return call(gc) })
+	ex.at = c.now()
 	if ex.err != nil && errors.Is(ex.err, context.DeadlineExceeded) && ctx.Err() == nil {
 		ex.err = fmt.Errorf("no response within %v: %w", c.timeout, ex.err)
 	}
@@ -364,7 +367,7 @@ func (c *Client) check(op, token string, ex *exchange, callErr error) error {
 		if panicked && err != callErr {
 			err = fmt.Errorf("%w (%w)", err, callErr)
 		}
-		return &Error{Op: op, Kind: kind, Status: ex.status, Quota: quotaFrom(ex.header), Err: err}
+		return &Error{Op: op, Kind: kind, Status: ex.status, Quota: quotaFrom(ex.header, ex.at), Err: err}
 	}
 	switch {
 	case ex.refused != nil:
@@ -483,14 +486,19 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	return wait.Sleep(ctx, d) == nil
 }
 
-// quotaFrom reads the rate-limit headers. It returns nil, meaning unknown,
-// unless all three are present and sane: go-chatwork turns a missing header
-// into 0, and "0 remaining" is the one reading that must never be invented.
-func quotaFrom(h http.Header) *Quota {
+// quotaFrom reads the rate-limit headers of a response that arrived at at.
+// It returns nil, meaning unknown, unless all three are present and sane:
+// 0 <= remaining <= limit <= maxLimit, limit not 0, and the reset within a
+// day of at. go-chatwork turns a missing header into 0, and "0 remaining"
+// is the one reading that must never be invented; a figure out of range
+// would be recorded as if ChatWork had said it.
+func quotaFrom(h http.Header, at time.Time) *Quota {
+	const day = int64(24 * time.Hour / time.Second)
 	limit, ok1 := headerInt(h, "X-RateLimit-Limit")
 	remaining, ok2 := headerInt(h, "X-RateLimit-Remaining")
 	reset, ok3 := headerInt(h, "X-RateLimit-Reset")
-	if !ok1 || !ok2 || !ok3 || limit <= 0 || remaining < 0 || reset <= 0 {
+	if !ok1 || !ok2 || !ok3 || limit <= 0 || limit > maxLimit || remaining < 0 || remaining > limit ||
+		reset < at.Unix()-day || reset > at.Unix()+day {
 		return nil
 	}
 	return &Quota{Limit: int(limit), Remaining: int(remaining), Reset: time.Unix(reset, 0).UTC()}
@@ -529,8 +537,9 @@ type exchange struct {
 	calls *atomic.Int64
 
 	sent     bool
-	refused  error // a request this client will not send
-	err      error // transport failure: no (complete) response
+	at       time.Time // when the attempt ended, by the client's clock
+	refused  error     // a request this client will not send
+	err      error     // transport failure: no (complete) response
 	status   int
 	header   http.Header
 	body     []byte

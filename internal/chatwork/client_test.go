@@ -58,7 +58,10 @@ func setQuota(h http.Header, limit, remaining int, reset int64) {
 
 func newClient(t *testing.T, url string, edit ...func(*Config)) *Client {
 	t.Helper()
-	cfg := Config{BaseURL: url + "/v2", Token: StaticToken(testToken), Backoff: time.Millisecond}
+	// The clock stands a few minutes before testReset, so that the servers'
+	// fixed reset is a sane one.
+	now := func() time.Time { return testReset.Add(-4 * time.Minute) }
+	cfg := Config{BaseURL: url + "/v2", Token: StaticToken(testToken), Backoff: time.Millisecond, Now: now}
 	for _, e := range edit {
 		e(&cfg)
 	}
@@ -397,6 +400,23 @@ func TestQuotaHeaders(t *testing.T) {
 		{"negative", map[string]string{"X-RateLimit-Limit": "300", "X-RateLimit-Remaining": "-1", "X-RateLimit-Reset": reset}, nil},
 		{"limit zero", map[string]string{"X-RateLimit-Limit": "0", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "0"}, nil},
 		{"reset in milliseconds is not a date we invent", map[string]string{"X-RateLimit-Limit": "300", "X-RateLimit-Remaining": "12", "X-RateLimit-Reset": "x" + reset}, nil},
+		// Figures out of range: 0 <= remaining <= limit <= 1,000,000 and a
+		// reset within a day of the response (the client's clock is 4
+		// minutes before testReset).
+		{"remaining above limit", quotaHeader("300", "500", reset), nil},
+		{"remaining max int64", quotaHeader("300", "9223372036854775807", reset), nil},
+		{"both max int64", quotaHeader("9223372036854775807", "9223372036854775807", reset), nil},
+		{"limit 2,000,000", quotaHeader("2000000", "12", reset), nil},
+		{"limit 1,000,000", quotaHeader("1000000", "1000000", reset), &Quota{Limit: 1_000_000, Remaining: 1_000_000, Reset: testReset}},
+		{"reset max int64", quotaHeader("300", "12", "9223372036854775807"), nil},
+		{"reset min int64", quotaHeader("300", "12", "-9223372036854775808"), nil},
+		{"reset in milliseconds", quotaHeader("300", "12", strconv.FormatInt(testReset.UnixMilli(), 10)), nil},
+		{"reset 2 days away", quotaHeader("300", "12", unix(testReset.Add(48*time.Hour))), nil},
+		{"reset 2 days ago", quotaHeader("300", "12", unix(testReset.Add(-48*time.Hour))), nil},
+		{"reset 23 hours away", quotaHeader("300", "12", unix(testReset.Add(23*time.Hour))),
+			&Quota{Limit: 300, Remaining: 12, Reset: testReset.Add(23 * time.Hour)}},
+		{"reset a minute ago", quotaHeader("300", "12", unix(testReset.Add(-5*time.Minute))),
+			&Quota{Limit: 300, Remaining: 12, Reset: testReset.Add(-5 * time.Minute)}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -416,6 +436,12 @@ func TestQuotaHeaders(t *testing.T) {
 		})
 	}
 }
+
+func quotaHeader(limit, remaining, reset string) map[string]string {
+	return map[string]string{"X-RateLimit-Limit": limit, "X-RateLimit-Remaining": remaining, "X-RateLimit-Reset": reset}
+}
+
+func unix(t time.Time) string { return strconv.FormatInt(t.Unix(), 10) }
 
 // Defect 7: go-chatwork's errors drop the status, so 401 and 429 look alike.
 func TestErrorKinds(t *testing.T) {

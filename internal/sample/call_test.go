@@ -136,3 +136,50 @@ func TestFromCallServerText(t *testing.T) {
 		}
 	}
 }
+
+// Rate-limit figures out of range never become a sample: the client says
+// the quota is unknown, and FromCall records a bad_response failure.
+func TestFromCallRateLimitHeaders(t *testing.T) {
+	reset := at.Add(3 * time.Minute).Unix()
+	unix := func(sec int64) string { return fmt.Sprint(sec) }
+	cases := []struct {
+		name                    string
+		limit, remaining, reset string
+		sample                  bool
+	}{
+		{"sane", "300", "12", unix(reset), true},
+		{"remaining above limit", "300", "500", unix(reset), false},
+		{"remaining max int64", "300", "9223372036854775807", unix(reset), false},
+		{"limit 2,000,000", "2000000", "12", unix(reset), false},
+		{"reset max int64", "300", "12", "9223372036854775807", false},
+		{"reset in milliseconds", "300", "12", unix(reset * 1000), false},
+		{"reset 2 days away", "300", "12", unix(reset + 2*86400), false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("X-RateLimit-Limit", tc.limit)
+				w.Header().Set("X-RateLimit-Remaining", tc.remaining)
+				w.Header().Set("X-RateLimit-Reset", tc.reset)
+				io.WriteString(w, `{"account_id":1}`)
+			}))
+			defer srv.Close()
+			c, err := chatwork.New(chatwork.Config{BaseURL: srv.URL, Token: chatwork.StaticToken(secret),
+				Now: func() time.Time { return at }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			reading, err := c.ReadQuota(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := FromCall("ops", SourceMonitor, reading.At, reading.Quota, err, 1)
+			if tc.sample != r.IsSample() || !tc.sample && r.Error != "bad_response" || tc.sample && r.Error != "" {
+				t.Errorf("record %+v, want a sample: %v (else a bad_response failure)", r, tc.sample)
+			}
+			if err := r.Validate(); err != nil {
+				t.Errorf("record does not validate: %v", err)
+			}
+		})
+	}
+}
