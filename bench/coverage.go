@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/quotabot/chatwork-quota-bot/internal/app"
+	"github.com/quotabot/chatwork-quota-bot/internal/app/monitorfn"
 	"github.com/quotabot/chatwork-quota-bot/internal/chatwork"
 	"github.com/quotabot/chatwork-quota-bot/internal/chatworksim"
 	"github.com/quotabot/chatwork-quota-bot/internal/sample"
@@ -217,8 +219,8 @@ type run struct {
 }
 
 type container struct {
-	m  *monitor.Monitor
-	cw *chatwork.Client
+	handle app.Handler[monitorfn.Summary] // the monitor Lambda's handler
+	cw     *chatwork.Client
 }
 
 type invocation struct {
@@ -441,10 +443,11 @@ func (r *run) container() *container {
 		if !r.d.NoWaker {
 			w = sqsWaker{r}
 		}
-		c.m, err = monitor.New(cfg, cw, recorder{r}, w)
+		m, err := monitor.New(cfg, cw, recorder{r}, w)
 		if err != nil {
 			panic(err) // a design's configuration is ours
 		}
+		c.handle = monitorfn.Handler(m)
 	}
 	return c
 }
@@ -456,7 +459,7 @@ func (r *run) handle(c *container, event []byte) error {
 	if r.d.Seed {
 		return r.seed(ctx, c.cw)
 	}
-	_, err := c.m.HandleEvent(ctx, event)
+	_, err := c.handle(ctx, event)
 	return err
 }
 
@@ -625,8 +628,8 @@ func Table(results []Result) string {
 	return b.String()
 }
 
-// Goals are issue 7's: at least 95% of windows seen, at most 6 calls per
-// window, at most a tenth of the seed's billed seconds.
+// Goals: at least 95% of windows seen, at most 6 calls per window, at most
+// a tenth of the seed's billed seconds.
 const (
 	GoalCoverage     = 0.95
 	GoalCalls        = 6.0

@@ -98,7 +98,7 @@ func TestCoverageGoals(t *testing.T) {
 	}
 }
 
-// BenchmarkCoverage is issue 7's coverage-against-cost table. Run it once:
+// BenchmarkCoverage is the coverage-against-cost table of BENCHMARKS.md. Run it once:
 //
 //	go test ./bench -run '^$' -bench Coverage -benchtime 1x
 func BenchmarkCoverage(b *testing.B) {

@@ -5,10 +5,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/quotabot/chatwork-quota-bot/internal/app/monitorfn"
 	"github.com/quotabot/chatwork-quota-bot/internal/awstest"
 	"github.com/quotabot/chatwork-quota-bot/internal/chatworksim"
 	"github.com/quotabot/chatwork-quota-bot/internal/sample"
-	"github.com/quotabot/chatwork-quota-bot/monitor"
 )
 
 // The ScheduleV2 target's Input in template.yaml, passed verbatim.
@@ -31,7 +31,7 @@ func TestMonitorUnderEmulator(t *testing.T) {
 					if res.Status != 200 || res.ErrorType != "" {
 						t.Fatalf("tick %d: %v\nemulator output:\n%s", i, res, emu.output())
 					}
-					var sum monitor.Summary
+					var sum monitorfn.Summary
 					if err := json.Unmarshal(res.Body, &sum); err != nil || sum.Calls != 1 || sum.Records != 1 {
 						t.Fatalf("tick %d: summary %s (%v)", i, res.Body, err)
 					}

@@ -254,30 +254,6 @@ func TestRecorderFailureIsReported(t *testing.T) {
 	}
 }
 
-func TestHandleEvent(t *testing.T) {
-	m, clk, cw, _ := newTest(t, t0.Add(10*time.Second), window, nil)
-	for _, ev := range []string{`{}`, `{"action":"tick"}`, `{"version":"0","detail-type":"Scheduled Event","source":"aws.events","detail":{}}`} {
-		sum, err := m.HandleEvent(context.Background(), json.RawMessage(ev))
-		if err != nil || sum.Calls != 1 || sum.Remaining == nil || *sum.Remaining != 290 {
-			t.Fatalf("%s: %+v %v", ev, sum, err)
-		}
-	}
-	clk.t = t0.Add(296 * time.Second)
-	body, _ := json.Marshal(WakeRequest{Action: "final", Reset: t0.Add(5 * time.Minute).Unix(), FinalAt: t0.Add(299 * time.Second).UnixMilli()})
-	sqsEvent, _ := json.Marshal(map[string]any{"Records": []map[string]any{{"messageId": "m1", "eventSource": "aws:sqs", "body": string(body)}}})
-	before := cw.calls
-	sum, err := m.HandleEvent(context.Background(), sqsEvent)
-	if err != nil || !sum.Final || cw.calls != before+1 || *sum.Remaining != 1 {
-		t.Fatalf("wake: %+v %v", sum, err)
-	}
-	if _, err := m.HandleEvent(context.Background(), json.RawMessage(`{"Records":[{"eventSource":"aws:sqs","body":"nope"}]}`)); err == nil {
-		t.Fatal("a poison wake-up must be an error")
-	}
-	if _, err := m.HandleEvent(context.Background(), json.RawMessage(`{"Records":`)); err == nil {
-		t.Fatal("malformed JSON must be an error")
-	}
-}
-
 // Over many windows with ticks every minute, the monitor sees every window's
 // final reading and spends at most 6 calls per window.
 func TestCoverageAndCostOverManyWindows(t *testing.T) {

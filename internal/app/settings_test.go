@@ -13,7 +13,8 @@ func TestLoadDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.APIURL != "https://api.chatwork.com/v2" || s.TokenLabel != "default" || s.Language != "ja" ||
+	// The language is the bot's to default: the monitor's binary does not link it.
+	if s.APIURL != "https://api.chatwork.com/v2" || s.TokenLabel != "default" || s.Language != "" ||
 		s.TimeZone != "Asia/Tokyo" || s.Interval != time.Minute || s.ThresholdPercent {
 		t.Fatalf("defaults: %+v", s)
 	}
@@ -23,7 +24,6 @@ func TestLoadErrorsNameTheVariable(t *testing.T) {
 	cases := map[string]string{
 		"CHATWORK_API_URL":           "ftp://x",
 		"QUOTA_TOKEN_LABEL":          "a:b",
-		"QUOTA_LANGUAGE":             "fr",
 		"QUOTA_TIME_ZONE":            "Mars/Olympus",
 		"QUOTA_SCHEDULE":             "every now and then",
 		"QUOTA_MONITOR_INTERVAL":     "1s",

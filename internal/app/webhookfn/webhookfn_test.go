@@ -1,4 +1,4 @@
-package app
+package webhookfn
 
 import (
 	"context"
@@ -13,9 +13,76 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/quotabot/chatwork-quota-bot/internal/app"
 	"github.com/quotabot/chatwork-quota-bot/internal/awstest"
 	"github.com/quotabot/chatwork-quota-bot/internal/chatwork"
+	"github.com/quotabot/chatwork-quota-bot/internal/chatworksim"
+	"github.com/quotabot/chatwork-quota-bot/internal/cwlogs"
+	"github.com/quotabot/chatwork-quota-bot/internal/sample"
+	"github.com/quotabot/chatwork-quota-bot/internal/testproc"
 )
+
+func TestMain(m *testing.M) { awstest.Main(m) }
+
+func env(m map[string]string) app.Getenv { return func(k string) string { return m[k] } }
+
+const apiToken = "sim-api-token-0123456789abcdef"
+
+type testEnv struct {
+	sim      *chatworksim.Server
+	vars     map[string]string
+	stdout   *testproc.Buffer
+	logs     *testproc.Buffer
+	group    string
+	endpoint string
+}
+
+// setup starts moto and the simulator and seeds the API token and the log
+// group; the webhook token is left to each test.
+func setup(t *testing.T) *testEnv {
+	t.Helper()
+	endpoint := awstest.StartMoto(t)
+	cfg := awstest.Config(t, endpoint)
+	// Windows start at the first call, so a test never runs into a reset.
+	sim, base := chatworksim.Start(t, chatworksim.Config{Mode: chatworksim.WindowFirstCall})
+	sim.AddAccount(apiToken, 9001, "quota bot")
+	param := "/" + awstest.UniqueName(t, "quotabot-test/api-token")
+	awstest.PutSecureString(t, cfg, param, apiToken)
+	group := awstest.UniqueName(t, "quotabot-test/samples")
+	awstest.CreateLogGroup(t, cfg, group)
+	return &testEnv{
+		sim: sim, group: group, endpoint: endpoint, stdout: &testproc.Buffer{}, logs: &testproc.Buffer{},
+		vars: map[string]string{
+			"CHATWORK_API_URL":         base,
+			"CHATWORK_TOKEN_PARAMETER": param,
+			"QUOTA_LOG_GROUP":          group,
+			"QUOTA_TOKEN_LABEL":        "ops-bots",
+		},
+	}
+}
+
+func (e *testEnv) records(t *testing.T) []sample.Record {
+	t.Helper()
+	cfg := awstest.Config(t, e.endpoint)
+	var out []sample.Record
+	for _, msg := range awstest.LogEvents(t, cfg, e.group, cwlogs.StreamName("ops-bots")) {
+		r, err := sample.Parse([]byte(msg))
+		if err != nil {
+			t.Fatalf("log event %q: %v", msg, err)
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+func (e *testEnv) noSecret(t *testing.T) {
+	t.Helper()
+	for name, s := range map[string]string{"stdout": e.stdout.String(), "log": e.logs.String()} {
+		if strings.Contains(s, apiToken) {
+			t.Fatalf("%s holds the API token", name)
+		}
+	}
+}
 
 const (
 	webhookToken = "A9ne+ygvdV0IZBaPFV2zC1e5Bk+IsI14BPwieRoBQNU="
@@ -24,7 +91,7 @@ const (
 )
 
 type webhookEnv struct {
-	*monitorEnv
+	*testEnv
 	handle func(context.Context, json.RawMessage) (any, error)
 }
 
@@ -38,18 +105,18 @@ func setupWebhook(t *testing.T) *webhookEnv {
 	e.vars["CHATWORK_WEBHOOK_TOKEN_PARAMETER"] = param
 	e.vars["CHATWORK_ROOM_ID"] = fmt.Sprint(roomID)
 	e.vars["QUOTA_LANGUAGE"] = "en"
-	w, err := NewWebhook(context.Background(), env(e.vars), cfg, e.stdout, Logger(e.logs))
+	handle, err := Wire(context.Background(), env(e.vars), cfg, e.stdout, app.Logger(e.logs))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &webhookEnv{monitorEnv: e, handle: w.Handle}
+	return &webhookEnv{testEnv: e, handle: handle}
 }
 
 // request builds a Function URL event carrying a webhook delivery, shaped
 // like internal/funcurl/testdata/function-url-post.json.
 func request(t *testing.T, body []byte, signature string, b64 bool) json.RawMessage {
 	t.Helper()
-	raw, err := os.ReadFile("../funcurl/testdata/function-url-post.json")
+	raw, err := os.ReadFile("../../funcurl/testdata/function-url-post.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +203,7 @@ func TestWebhookUnknownEvent(t *testing.T) {
 	if _, err := e.handle(context.Background(), json.RawMessage(`{"hello":"world"}`)); err == nil {
 		t.Fatal("want an error for an unrecognised event")
 	}
-	raw, _ := os.ReadFile("../../testdata/events/alarm-state-malformed.json")
+	raw, _ := os.ReadFile("../../../testdata/events/alarm-state-malformed.json")
 	if _, err := e.handle(context.Background(), raw); err != nil {
 		t.Fatalf("a malformed alarm event is logged, not retried: %v", err)
 	}
@@ -148,7 +215,7 @@ func TestWebhookUnknownEvent(t *testing.T) {
 func TestWebhookConfigErrors(t *testing.T) {
 	e := setup(t)
 	cfg := awstest.Config(t, e.endpoint)
-	_, err := NewWebhook(context.Background(), env(e.vars), cfg, e.stdout, Logger(e.logs))
+	_, err := Wire(context.Background(), env(e.vars), cfg, e.stdout, app.Logger(e.logs))
 	for _, v := range []string{"CHATWORK_WEBHOOK_TOKEN_PARAMETER", "CHATWORK_ROOM_ID"} {
 		if err == nil || !strings.Contains(err.Error(), v) {
 			t.Fatalf("err = %v, want it to name %s", err, v)
@@ -157,7 +224,7 @@ func TestWebhookConfigErrors(t *testing.T) {
 	e.vars["CHATWORK_ROOM_ID"] = "5"
 	e.vars["CHATWORK_WEBHOOK_TOKEN_PARAMETER"] = "/quotabot-test/x"
 	e.vars["QUOTA_ALERT_MENTIONS"] = "12,abc"
-	_, err = NewWebhook(context.Background(), env(e.vars), cfg, e.stdout, Logger(e.logs))
+	_, err = Wire(context.Background(), env(e.vars), cfg, e.stdout, app.Logger(e.logs))
 	if err == nil || !strings.Contains(err.Error(), "QUOTA_ALERT_MENTIONS") {
 		t.Fatalf("err = %v", err)
 	}
@@ -175,17 +242,16 @@ func TestWebhookTokenLifecycle(t *testing.T) {
 	e.vars["CHATWORK_WEBHOOK_TOKEN_PARAMETER"] = param
 	e.vars["CHATWORK_ROOM_ID"] = fmt.Sprint(roomID)
 	e.vars["QUOTA_ALARM_NAME"] = "quotabot-quota-low"
-	w, err := NewWebhook(context.Background(), env(e.vars), cfg, e.stdout, Logger(e.logs))
+	now := time.Now()
+	handle, err := wire(context.Background(), env(e.vars), cfg, e.stdout, app.Logger(e.logs), func() time.Time { return now })
 	if err != nil {
 		t.Fatal(err)
 	}
-	now := time.Now()
-	w.now = func() time.Time { return now }
 	status := func(token string) int {
 		t.Helper()
 		body := delivery(t, "/quota")
 		sig, _ := chatwork.Sign(token, body)
-		out, err := w.Handle(context.Background(), request(t, body, sig, false))
+		out, err := handle(context.Background(), request(t, body, sig, false))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -194,8 +260,8 @@ func TestWebhookTokenLifecycle(t *testing.T) {
 	if got := status(webhookToken); got != 401 || !strings.Contains(e.logs.String(), param) {
 		t.Fatalf("before the token is stored: status %d, log %s", got, e.logs.String())
 	}
-	raw, _ := os.ReadFile("../../testdata/events/alarm-state-alarm.json")
-	if _, err := w.Handle(context.Background(), raw); err != nil {
+	raw, _ := os.ReadFile("../../../testdata/events/alarm-state-alarm.json")
+	if _, err := handle(context.Background(), raw); err != nil {
 		t.Fatal(err)
 	}
 	if msgs := e.sim.Messages(roomID); len(msgs) != 1 || !strings.Contains(msgs[0].Body, "[info]") {
@@ -203,14 +269,14 @@ func TestWebhookTokenLifecycle(t *testing.T) {
 	}
 
 	awstest.PutSecureString(t, cfg, param, webhookToken)
-	now = now.Add(refreshEveryMissing)
+	now = now.Add(5 * time.Second) // RotatingVerifier re-reads a missing token every 5 s
 	if got := status(webhookToken); got != 200 || len(e.sim.Messages(roomID)) != 2 {
 		t.Fatalf("after the token is stored: status %d, room %d messages", got, len(e.sim.Messages(roomID)))
 	}
 
 	const rotated = "c2Vjb25kLXdlYmhvb2stdG9rZW4tZm9yLXRlc3Rz"
 	awstest.PutSecureString(t, cfg, param, rotated)
-	now = now.Add(refreshEvery)
+	now = now.Add(time.Minute) // and a known one at most every minute
 	if got := status(rotated); got != 200 || len(e.sim.Messages(roomID)) != 3 {
 		t.Fatalf("after the token changed: status %d", got)
 	}
@@ -220,28 +286,5 @@ func TestWebhookTokenLifecycle(t *testing.T) {
 	}
 	if strings.Contains(e.stdout.String()+e.logs.String(), rotated) || strings.Contains(e.stdout.String()+e.logs.String(), webhookToken) {
 		t.Fatal("a webhook token leaked")
-	}
-}
-
-func TestSignatureShaped(t *testing.T) {
-	body := delivery(t, "/quota")
-	good, _ := chatwork.Sign(webhookToken, body)
-	cases := []struct {
-		sig  string
-		want bool
-	}{
-		{good, true},
-		{"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", true},
-		{"", false},
-		{"not base64 at all", false},
-		{"AAAA", false},
-	}
-	for _, c := range cases {
-		if got := signatureShaped(request(t, body, c.sig, false)); got != c.want {
-			t.Errorf("signatureShaped(%q) = %v, want %v", c.sig, got, c.want)
-		}
-	}
-	if signatureShaped(json.RawMessage(`{"source":"aws.cloudwatch"}`)) {
-		t.Error("an event without a signature")
 	}
 }
