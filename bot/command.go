@@ -40,9 +40,11 @@ type command struct {
 // parseCommand recognises /quota in a ChatWork message body. The steps follow
 // how people address a bot in ChatWork: quoted text is someone else's words,
 // leading To/reply/toall tags (and the names the UI writes after them) are
-// addressing, and Japanese input methods produce full-width characters.
+// addressing, only the first line is the command (what follows is the
+// message's own text), and Japanese input methods produce full-width
+// characters.
 func parseCommand(body string) command {
-	text := trimSpace(stripLeadingTags(dropQuotes(body)))
+	text, _, _ := strings.Cut(trimSpace(stripLeadingTags(dropQuotes(body))), "\n")
 	text = foldWidth(text)
 	const name = "/quota"
 	if len(text) < len(name) || !strings.EqualFold(text[:len(name)], name) {
@@ -112,8 +114,10 @@ func dropQuotes(s string) string {
 }
 
 // addressTag matches one addressing tag at the start of the text: [To:123],
-// [toall], [rp aid=1 to=2-3] and the older Japanese reply tag [返信 aid=..].
-var addressTag = regexp.MustCompile(`(?i)^\[(?:to:\d+|toall|(?:rp|返信)\s+aid=\d+\s+to=\d+-\d+)\]`)
+// [toall], [rp aid=1 to=2-3], the older Japanese reply tag [返信 aid=..], and
+// the name and icon notations written after them ([pname:123], [picon:123],
+// [piconname:123]).
+var addressTag = regexp.MustCompile(`(?i)^\[(?:to:\d+|toall|p(?:name|icon|iconname):\d+|(?:rp|返信)\s+aid=\d+\s+to=\d+-\d+)\]`)
 
 // stripLeadingTags removes the addressing at the start of a message: each
 // tag and the name text the ChatWork UI writes after it ("[To:123]山田さん").

@@ -151,6 +151,16 @@ func TestQuotaAnswer(t *testing.T) {
 	}
 }
 
+// A reply that addresses the bot with its name notation and goes on after
+// the command is the command: only the first line counts.
+func TestCommandOnTheFirstLine(t *testing.T) {
+	e := newEnv(t, nil)
+	e.serve(t, signedRequest(t, message("[To:7777][pname:7777]さん /quota\nthanks")))
+	if got := e.cw.postBodies(); e.cw.reads != 1 || len(got) != 1 || !strings.Contains(got[0], "ChatWork API の残り") {
+		t.Errorf("reads %d, posted %q: want the quota answer", e.cw.reads, got)
+	}
+}
+
 func TestEnglish(t *testing.T) {
 	e := newEnv(t, func(c *Config, _ *Deps) { c.Language = "en" })
 	e.serve(t, signedRequest(t, message("/quota help")))
