@@ -1,20 +1,19 @@
 package main
 
 import (
-	"context"
 	"net"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 
-	"github.com/quotabot/chatwork-quota-bot/bot"
-	"github.com/quotabot/chatwork-quota-bot/internal/alarm"
+	"github.com/quotabot/chatwork-quota-bot/internal/sample"
 	"github.com/quotabot/chatwork-quota-bot/internal/sandbox"
 )
 
 // A scripted session through run, as `quotabot sandbox < script` runs it:
 // the answer to /quota, the alarm after !burn and the recovery after the
-// window resets, then exit 0 at the end of the input. The script burns at
+// window resets, then exit 0 after !quit. The script burns at
 // the start of a window (!wait reset), so the bot's reading that follows
 // lands in the same 4-second window even on a slow machine.
 func TestSandboxScript(t *testing.T) {
@@ -33,6 +32,7 @@ func TestSandboxScript(t *testing.T) {
 		"!wait reset",
 		"!wait 6s",
 		"!help",
+		"!quit",
 	}, "\n")
 	r := runWith(t, nil, strings.NewReader(script),
 		"sandbox", "--window", "4s", "--interval", "1s", "--threshold", "60", "--lang", "en", "--dir", t.TempDir())
@@ -53,16 +53,23 @@ func TestSandboxScript(t *testing.T) {
 	if !strings.Contains(after, "ALARM → OK") {
 		t.Errorf("no recovery after the alarm:\n%s", out)
 	}
-	type alarmHandler interface {
-		HandleAlarm(context.Context, alarm.Event) error
+	// The bot posts the alert and the recovery into the room.
+	if strings.Count(after, "Quota Bot:") < 2 {
+		t.Errorf("the bot posted no alert and recovery:\n%s", out)
 	}
-	if _, ok := any((*bot.Bot)(nil)).(alarmHandler); ok {
-		// The bot posts the alert and the recovery into the room.
-		if strings.Count(after, "Quota Bot:") < 2 {
-			t.Errorf("the bot posted no alert and recovery:\n%s", out)
-		}
-	} else {
-		t.Log("the bot does not handle alarm events yet: only the alarm's state changes are checked")
+	// !burn shows the percentage as the bot does (sample.Percent).
+	m := regexp.MustCompile(`another client spent 250 calls; quota (\d+) of (\d+) left \(([^)]*)\)`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no !burn line:\n%s", out)
+	}
+	remaining, _ := strconv.Atoi(m[1])
+	limit, _ := strconv.Atoi(m[2])
+	if want := sample.Percent(remaining, limit); m[3] != want {
+		t.Errorf("!burn shows %s for %d of %d, the bot would show %s", m[3], remaining, limit, want)
+	}
+	// !quit says what Ctrl-C says, last.
+	if !strings.HasSuffix(out, "\nstopped.\n") {
+		t.Errorf("!quit: output does not end with stopped.:\n%s", out)
 	}
 	if len(secrets) != 2 {
 		t.Fatal("the secrets hook was not called")

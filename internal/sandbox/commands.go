@@ -8,18 +8,12 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/quotabot/chatwork-quota-bot/internal/sample"
 )
 
 // maxWait bounds !wait, so a typo cannot hang a script for a day.
 const maxWait = time.Hour
-
-const help = `In the room:
-  any text      a message from you in the room (/quota asks the bot, /quota help explains it)
-  !burn N       spend N API calls as another program using the bot's token would
-  !wait D       wait for a duration such as 5s or 1m (for scripts); !wait reset waits for the window's reset
-  !status       the token's quota right now, from the simulator (spends nothing), and the alarm's state
-  !quit         stop (so does Ctrl-C, or the end of the input)
-  !help         this list`
 
 // interact reads lines until the input ends (true) or ctx is done (false).
 // Reading happens in a goroutine of its own: a terminal read cannot be
@@ -76,27 +70,27 @@ func (s *session) command(ctx context.Context, line string) bool {
 	arg = strings.TrimSpace(arg)
 	switch strings.ToLower(name) {
 	case "!help":
-		s.out.Println(help)
+		s.out.Println(s.ph.help)
 	case "!burn":
 		n, err := strconv.Atoi(arg)
 		if err != nil || n < 1 {
-			s.out.Println("!burn takes a number of calls, e.g. !burn 250")
+			s.out.Println(s.ph.burnUsage)
 			return true
 		}
-		ok := s.sim.Spend(s.apiToken, n)
-		msg := fmt.Sprintf("another client spent %d calls", n)
-		if ok < n {
-			msg += fmt.Sprintf(" (%d of them got 429)", n-ok)
+		refused := ""
+		if ok := s.sim.Spend(s.apiToken, n); ok < n {
+			refused = fmt.Sprintf(s.ph.burned429, n-ok)
 		}
-		s.out.Event(time.Now(), "%s; %s", msg, s.quotaLine())
+		s.out.Event(time.Now(), s.ph.burned, n, refused, s.quotaLine())
 	case "!wait":
 		s.wait(ctx, arg)
 	case "!status":
-		s.out.Event(time.Now(), "%s; alarm %s", s.quotaLine(), s.alarm.State())
+		s.out.Event(time.Now(), s.ph.status, s.quotaLine(), s.alarm.State())
 	case "!quit", "!exit":
+		s.quit = true
 		return false
 	default:
-		s.out.Printf("unknown command %s; !help lists the commands (a message starting with ! is not sent)", name)
+		s.out.Printf(s.ph.unknown, name)
 	}
 	return true
 }
@@ -111,7 +105,7 @@ func (s *session) wait(ctx context.Context, arg string) {
 		var err error
 		d, err = time.ParseDuration(arg)
 		if err != nil || d < 0 || d > maxWait {
-			s.out.Printf("!wait takes a duration up to %v, e.g. !wait 10s, or !wait reset", maxWait)
+			s.out.Printf(s.ph.waitUsage, maxWait)
 			return
 		}
 	}
@@ -126,12 +120,8 @@ func (s *session) wait(ctx context.Context, arg string) {
 // quotaLine describes the token's quota as the simulator holds it.
 func (s *session) quotaLine() string {
 	limit, remaining, reset := s.sim.Quota(s.apiToken)
-	pct := 0.0
-	if limit > 0 {
-		pct = float64(remaining) * 100 / float64(limit)
-	}
-	return fmt.Sprintf("quota %d of %d left (%.0f%%), resets %s (in %v)",
-		remaining, limit, pct, reset.In(s.cfg.Location).Format("15:04:05"), until(reset))
+	return fmt.Sprintf(s.ph.quota, remaining, limit, sample.Percent(remaining, limit),
+		reset.In(s.cfg.Location).Format("15:04:05"), until(reset))
 }
 
 // until is the time left until t, rounded up to the second: "in 0s" would

@@ -142,7 +142,7 @@ func (s *session) evaluate(ctx, deliver context.Context) {
 	if !changed {
 		return
 	}
-	s.out.Event(ev.Time, "alarm %s: %s → %s (%s)", ev.Detail.AlarmName, ev.Detail.PreviousState.Value, ev.Detail.State.Value, ev.Detail.State.Reason)
+	s.out.Event(ev.Time, s.ph.alarm, ev.Detail.AlarmName, ev.Detail.PreviousState.Value, ev.Detail.State.Value, ev.Detail.State.Reason)
 	raw, err := json.Marshal(ev)
 	if err != nil {
 		s.out.Event(time.Now(), "alarm: encode event: %v", err)
@@ -153,15 +153,9 @@ func (s *session) evaluate(ctx, deliver context.Context) {
 		s.out.Event(time.Now(), "alarm: %v", err)
 		return
 	}
-	if s.handler == nil {
-		s.noAlarms.Do(func() {
-			s.out.Println("          (this build of the bot does not handle alarm events yet: nothing is posted)")
-		})
-		return
-	}
 	hctx, cancel := context.WithTimeout(deliver, 30*time.Second)
 	defer cancel()
-	if err := s.handler.HandleAlarm(hctx, parsed); err != nil {
+	if err := s.bot.HandleAlarm(hctx, parsed); err != nil {
 		s.out.Event(time.Now(), "bot: alarm event not handled: %v", err)
 	}
 }

@@ -51,7 +51,7 @@ type Config struct {
 	Threshold        int           // alarm threshold; default 20% of Limit as a count
 	ThresholdPercent bool          // Threshold is a percentage of the limit
 	Interval         time.Duration // monitor schedule; default 5s
-	Language         string        // the bot's language, "ja" (default) or "en"
+	Language         string        // the bot's and the sandbox's language; default bot.DefaultLanguage
 	Location         *time.Location
 	Dir              string // where the records file goes; default a new temp dir
 	Port             int    // the simulator's port; 0 picks a free one
@@ -77,7 +77,7 @@ func (c *Config) defaults() error {
 		c.Interval = 5 * time.Second
 	}
 	if c.Language == "" {
-		c.Language = "ja"
+		c.Language = bot.DefaultLanguage
 	}
 	if c.Location == nil {
 		c.Location = time.Local
@@ -91,16 +91,15 @@ func (c *Config) defaults() error {
 		return fmt.Errorf("interval %v: want at least 100ms", c.Interval)
 	case c.Interval >= c.Window:
 		return fmt.Errorf("interval %v must be shorter than the window %v, or the alarm sees no data", c.Interval, c.Window)
-	case c.Threshold < 0:
-		return fmt.Errorf("threshold %d: must not be negative", c.Threshold)
-	case c.ThresholdPercent && c.Threshold > 100:
-		return fmt.Errorf("threshold %d%%: must be at most 100", c.Threshold)
+	case !c.ThresholdPercent && c.Threshold > c.Limit:
+		return fmt.Errorf("threshold %d: more than the limit %d, so the alarm would never clear", c.Threshold, c.Limit)
 	case c.Port < 0 || c.Port > 65535:
 		return fmt.Errorf("port %d: not a TCP port", c.Port)
-	case c.Language != "ja" && c.Language != "en":
-		return fmt.Errorf("language %q: want ja or en", c.Language)
 	}
-	return nil
+	if err := alarm.CheckThreshold(c.Threshold, c.ThresholdPercent); err != nil {
+		return err
+	}
+	return bot.CheckLanguage(c.Language)
 }
 
 // DefaultThreshold is the threshold when none is given: 20% of the limit,
@@ -112,29 +111,24 @@ func DefaultThreshold(limit int, percent bool) int {
 	return limit / 5
 }
 
-// alarmHandler is the bot's alarm entry point (issue 4), declared here so
-// the sandbox works with a bot that does not have it yet.
-type alarmHandler interface {
-	HandleAlarm(ctx context.Context, ev alarm.Event) error
-}
-
 // session is one running sandbox.
 type session struct {
 	cfg      Config
+	ph       *phrases
 	out      *console
 	sim      *chatworksim.Server
 	apiToken string
 	store    *localstore.Store
 	alarm    *standIn
 	mon      *monitor.Monitor
-	handler  alarmHandler // nil while the bot cannot handle alarms
+	bot      *bot.Bot
 	simURL   string
 	hookURL  string
 	logPath  string
 	logFile  *os.File
 	showMu   sync.Mutex
 	printed  int64 // id of the newest room message shown; guarded by showMu
-	noAlarms sync.Once
+	quit     bool  // !quit was typed
 }
 
 // Run runs a sandbox until ctx is done (exiting cleanly) or, when the input
@@ -147,7 +141,7 @@ func Run(ctx context.Context, cfg Config, in io.Reader, out io.Writer) error {
 	if cfg.Threshold == 0 {
 		cfg.Threshold = DefaultThreshold(cfg.Limit, cfg.ThresholdPercent)
 	}
-	s := &session{cfg: cfg, out: newConsole(out, cfg.Location)}
+	s := &session{cfg: cfg, ph: languages[cfg.Language], out: newConsole(out, cfg.Location)}
 	return s.run(ctx, in)
 }
 
@@ -206,7 +200,7 @@ func (s *session) run(ctx context.Context, in io.Reader) (err error) {
 	// ChatWork.
 	s.sim = chatworksim.New(chatworksim.Config{
 		Limit: cfg.Limit, Window: cfg.Window, Mode: chatworksim.WindowFixed,
-		Logf: func(format string, args ...any) { logger.Info("chatworksim: " + fmt.Sprintf(format, args...)) },
+		Logf: func(format string, args ...any) { logger.Info(fmt.Sprintf(format, args...)) },
 	})
 	defer s.sim.Close()
 	s.sim.AddAccount(apiToken, BotID, botName)
@@ -240,11 +234,11 @@ func (s *session) run(ctx context.Context, in io.Reader) (err error) {
 		ThresholdPercent: cfg.ThresholdPercent,
 		MonitorInterval:  cfg.Interval,
 		AlarmName:        AlarmName,
-	}, bot.Deps{ChatWork: client, Recorder: rec, History: s.store, Verifier: verifier, Logger: logger})
+	}, bot.Deps{ChatWork: onScreen{client, s}, Recorder: rec, History: s.store, Verifier: verifier, Logger: logger})
 	if err != nil {
 		return err
 	}
-	s.handler = b
+	s.bot = b
 	s.mon, err = monitor.New(monitor.Config{
 		TokenLabel: TokenLabel,
 		Interval:   cfg.Interval,
@@ -264,13 +258,13 @@ func (s *session) run(ctx context.Context, in io.Reader) (err error) {
 	}()
 	servers.Go(func() {
 		if err := s.sim.Serve(serveCtx, simLn); err != nil {
-			logger.Error("simulator stopped", "err", err)
+			logger.Error("simulator stopped", "error", err)
 		}
 	})
 	hs := &http.Server{Handler: b.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 	servers.Go(func() {
 		if err := hs.Serve(hookLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			logger.Error("webhook server stopped", "err", err)
+			logger.Error("webhook server stopped", "error", err)
 		}
 	})
 	servers.Go(func() {
@@ -314,8 +308,8 @@ func (s *session) run(ctx context.Context, in io.Reader) (err error) {
 	}
 	stopWorkers()
 	s.showRoom()
-	if ctx.Err() != nil {
-		s.out.Println("stopped.")
+	if ctx.Err() != nil || s.quit {
+		s.out.Println(s.ph.stopped)
 	}
 	return nil
 }
@@ -331,22 +325,51 @@ func (s *session) settle(ctx context.Context) {
 }
 
 func (s *session) summary() {
-	unit := " remaining"
+	threshold := fmt.Sprintf(s.ph.thresholdCount, s.cfg.Threshold)
 	if s.cfg.ThresholdPercent {
-		unit = "% remaining"
+		threshold = fmt.Sprintf(s.ph.thresholdPercent, s.cfg.Threshold)
 	}
-	o := s.out
-	o.Println("quotabot sandbox: ChatWork, the monitor, the alarm and the bot, all on this machine.")
-	o.Printf("  ChatWork simulator  %s  (room %d; you are account %d, the bot %d)", s.simURL, RoomID, HumanID, BotID)
-	o.Printf("  bot webhook         %s  (signed room webhook)", s.hookURL)
-	o.Printf("  samples             %s", s.store.Path())
-	o.Printf("  log                 %s", s.logPath)
-	o.Printf("  quota               %d calls per %v window; the monitor reads it every %v", s.cfg.Limit, s.cfg.Window, s.cfg.Interval)
-	o.Printf("  alarm               at or under %d%s over %v", s.cfg.Threshold, unit, s.cfg.Window)
-	o.Println("Type a message for the room: /quota asks the bot, !burn N spends N calls, !help lists more.")
+	s.out.Printf(s.ph.banner, s.simURL, RoomID, HumanID, BotID, s.hookURL, s.store.Path(), s.logPath,
+		s.cfg.Limit, s.cfg.Window, s.cfg.Interval, threshold)
 	if s.cfg.Interactive {
-		o.Println("Ctrl-C quits.")
+		s.out.Println(s.ph.ctrlC)
 	}
+}
+
+// onScreen is the bot's ChatWork client that also shows on screen why a
+// message of the bot's was not posted, which the bot only logs: a post that
+// failed, or a reading that found the quota used up (the bot then posts
+// nothing).
+type onScreen struct {
+	*chatwork.Client
+	s *session
+}
+
+func (c onScreen) ReadQuota(ctx context.Context) (chatwork.Reading, error) {
+	r, err := c.Client.ReadQuota(ctx)
+	if chatwork.KindOf(err) == chatwork.KindQuotaExhausted {
+		c.notPosted(err)
+	}
+	return r, err
+}
+
+func (c onScreen) Post(ctx context.Context, roomID int64, body string) (chatwork.Posted, error) {
+	posted, err := c.Client.Post(ctx, roomID, body)
+	if err != nil {
+		c.notPosted(err)
+	}
+	return posted, err
+}
+
+func (c onScreen) notPosted(err error) {
+	ph, why := c.s.ph, fmt.Sprintf(c.s.ph.failed, chatwork.KindOf(err))
+	switch q := chatwork.QuotaOf(err); {
+	case chatwork.KindOf(err) == chatwork.KindQuotaExhausted && q != nil:
+		why = fmt.Sprintf(ph.exhausted, q.Reset.In(c.s.cfg.Location).Format("15:04:05"))
+	case chatwork.KindOf(err) == chatwork.KindRoomLimit:
+		why = ph.roomLimit
+	}
+	c.s.out.Event(time.Now(), ph.notPosted, botName, why)
 }
 
 func randomHex(n int) (string, error) {

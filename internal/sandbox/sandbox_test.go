@@ -126,7 +126,7 @@ func TestSessionStopsOnCancel(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- Run(ctx, Config{Window: 2 * time.Second, Interval: 500 * time.Millisecond, Dir: t.TempDir(), Interactive: true}, inR, out)
+		done <- Run(ctx, Config{Window: 2 * time.Second, Interval: 500 * time.Millisecond, Language: "en", Dir: t.TempDir(), Interactive: true}, inR, out)
 	}()
 	waitFor(t, out, "summary", time.Minute, func(s string) bool { return strings.Contains(s, "Ctrl-C quits") })
 	cancel()
@@ -140,6 +140,47 @@ func TestSessionStopsOnCancel(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "stopped.") {
 		t.Errorf("output:\n%s", out.String())
+	}
+}
+
+// In Japanese, a script that uses up the quota: the sandbox's own lines
+// follow the language, the reply the bot could not post shows on screen
+// with why, !quit stops the session and prints what Ctrl-C prints, and the
+// log names the simulator once per line.
+func TestSessionUnpostedReplyAndQuit(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	out := &testproc.Buffer{}
+	cfg := Config{Window: 5 * time.Second, Interval: time.Second, Language: "ja", Dir: dir}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	script := "!wait reset\n!burn 300\n/quota\n!quit\n/quota\n"
+	if err := Run(ctx, cfg, strings.NewReader(script), out); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	got := out.String()
+	for _, want := range []string{
+		"quotabot サンドボックス: ",
+		"アラーム                 5s 間の最小値が残り 60 回以下",
+		"別のクライアントが 300 回使いました",
+		"残り 0 / 300 回（0%）",
+		"Quota Bot のメッセージは投稿されませんでした: トークンの残りが ",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("output lacks %q:\n%s", want, got)
+		}
+	}
+	// The answer to /quota, before the next input line.
+	quota, quit := strings.Index(got, "You: /quota"), strings.Index(got, "You: !quit")
+	if i := strings.Index(got, "Quota Bot のメッセージは投稿されませんでした"); i < quota || i > quit {
+		t.Errorf("no line between /quota and !quit says the reply was not posted:\n%s", got)
+	}
+	if !strings.HasSuffix(got, "\n"+ja.stopped+"\n") || strings.Count(got, "You: /quota") != 1 {
+		t.Errorf("!quit: want the line %q last and no input read after it:\n%s", ja.stopped, got)
+	}
+	log, err := os.ReadFile(filepath.Join(dir, "sandbox.log"))
+	if err != nil || !strings.Contains(string(log), "chatworksim: ") || strings.Contains(string(log), "chatworksim: chatworksim:") {
+		t.Errorf("sandbox.log (%v):\n%s", err, log)
 	}
 }
 
@@ -164,6 +205,8 @@ func TestConfigValidate(t *testing.T) {
 		{Threshold: 101, ThresholdPercent: true},
 		{Language: "fr"},
 		{Port: 70000},
+		{Threshold: 301, Limit: 300},
+		{Threshold: -1},
 	}
 	for _, c := range bad {
 		if err := c.Validate(); err == nil {

@@ -1,0 +1,87 @@
+package sandbox
+
+// phrases are the sandbox's own lines in one language (--lang); the bot's
+// messages are the bot's. CloudWatch's alarm reasons stay as CloudWatch
+// writes them, in English.
+type phrases struct {
+	// banner's arguments: simulator URL, room, your account, the bot's
+	// account, webhook URL, samples file, log file, limit, window,
+	// interval, threshold (thresholdCount or thresholdPercent).
+	banner, ctrlC, help              string
+	thresholdCount, thresholdPercent string
+	burnUsage, burned, burned429     string
+	quota, status, alarm, waitUsage  string
+	unknown, stopped                 string
+	notPosted, exhausted, roomLimit  string
+	failed                           string
+}
+
+var en = phrases{
+	banner: `quotabot sandbox: ChatWork, the monitor, the alarm and the bot, all on this machine.
+  ChatWork simulator  %[1]s  (room %[2]d; you are account %[3]d, the bot %[4]d)
+  bot webhook         %[5]s  (signed room webhook)
+  samples             %[6]s
+  log                 %[7]s
+  quota               %[8]d calls per %[9]v window; the monitor reads it every %[10]v
+  alarm               at or under %[11]s over %[9]v
+Type a message for the room: /quota asks the bot, !burn N spends N calls, !help lists more.`,
+	ctrlC: "Ctrl-C quits.",
+	help: `In the room:
+  any text      a message from you in the room (/quota asks the bot, /quota help explains it)
+  !burn N       spend N API calls as another program using the bot's token would
+  !wait D       wait for a duration such as 5s or 1m (for scripts); !wait reset waits for the window's reset
+  !status       the token's quota right now, from the simulator (spends nothing), and the alarm's state
+  !quit         stop (so does Ctrl-C, or the end of the input)
+  !help         this list`,
+	thresholdCount:   "%d remaining",
+	thresholdPercent: "%d%% remaining",
+	burnUsage:        "!burn takes a number of calls, e.g. !burn 250",
+	burned:           "another client spent %d calls%s; %s",
+	burned429:        " (%d of them got 429)",
+	quota:            "quota %d of %d left (%s), resets %s (in %v)",
+	status:           "%s; alarm %s",
+	alarm:            "alarm %s: %s → %s (%s)",
+	waitUsage:        "!wait takes a duration up to %v, e.g. !wait 10s, or !wait reset",
+	unknown:          "unknown command %s; !help lists the commands (a message starting with ! is not sent)",
+	stopped:          "stopped.",
+	notPosted:        "%s's message was not posted: %s",
+	exhausted:        "the token's quota is used up until %s (HTTP 429)",
+	roomLimit:        "the room's posting limit, 10 messages in 10 s (HTTP 429); the bot waits and tries once more",
+	failed:           "ChatWork answered %s",
+}
+
+var ja = phrases{
+	banner: `quotabot サンドボックス: ChatWork、モニター、アラーム、ボットをすべてこのマシンで動かします。
+  ChatWork シミュレーター  %[1]s（ルーム %[2]d、あなたはアカウント %[3]d、ボットは %[4]d）
+  ボットの Webhook         %[5]s（署名付きのルーム Webhook）
+  サンプル                 %[6]s
+  ログ                     %[7]s
+  API の上限               %[9]v ごとに %[8]d 回。モニターは %[10]v ごとに読み取ります
+  アラーム                 %[9]v 間の最小値が%[11]s以下
+ルームへのメッセージを入力してください。/quota でボットに尋ね、!burn N で N 回使い、!help でほかのコマンドを表示します。`,
+	ctrlC: "Ctrl-C で終了します。",
+	help: `ルームで:
+  テキスト      あなたからルームへのメッセージ（/quota でボットに尋ね、/quota help で説明を表示）
+  !burn N       ボットのトークンを使う別のプログラムとして API を N 回使う
+  !wait D       5s や 1m などの時間だけ待つ（スクリプト用）。!wait reset は枠のリセットまで待つ
+  !status       シミュレーターが持つ今の残り（API は使いません）とアラームの状態
+  !quit         終了（Ctrl-C や入力の終わりでも終了します）
+  !help         この一覧`,
+	thresholdCount:   "残り %d 回",
+	thresholdPercent: "残り %d%%",
+	burnUsage:        "!burn には回数を指定します（例: !burn 250）",
+	burned:           "別のクライアントが %d 回使いました%s。%s",
+	burned429:        "（うち %d 回は 429）",
+	quota:            "残り %d / %d 回（%s）、リセット %s（あと %v）",
+	status:           "%s、アラーム %s",
+	alarm:            "アラーム %s: %s → %s（%s）",
+	waitUsage:        "!wait には %v までの時間（例: !wait 10s）か reset を指定します",
+	unknown:          "%s というコマンドはありません。!help で一覧を表示します（! で始まるメッセージは送信されません）",
+	stopped:          "停止しました。",
+	notPosted:        "%s のメッセージは投稿されませんでした: %s",
+	exhausted:        "トークンの残りが %s まで 0 回です（HTTP 429）",
+	roomLimit:        "ルームの投稿制限（10 秒に 10 件、HTTP 429）です。ボットは待ってからもう一度だけ試します",
+	failed:           "ChatWork の応答が %s でした",
+}
+
+var languages = map[string]*phrases{"ja": &ja, "en": &en}
