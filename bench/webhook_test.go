@@ -70,7 +70,7 @@ func TestQuotaCallsThroughSimulator(t *testing.T) {
 			t.Fatal(err)
 		}
 		if got := sim.Calls(simToken) - before; got != 2 {
-			t.Errorf("%q: %d ChatWork calls, goal 2", text, got)
+			t.Errorf("%q: %d ChatWork calls, want 2", text, got)
 		}
 		if n := len(sim.Messages(roomID)); n != 2*(i+1) {
 			t.Fatalf("%q: room has %d messages, want the question and one answer each", text, n)

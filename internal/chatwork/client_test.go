@@ -121,7 +121,7 @@ func TestReadQuota(t *testing.T) {
 	}
 }
 
-// Defect 2: go-chatwork's RateLimit() spends a request on /me when nothing
+// go-chatwork's RateLimit() spends a request on /me when nothing
 // was called before. The quota must come from the call's own response.
 func TestEachCallCostsOneRequest(t *testing.T) {
 	srv := newServer(t, func(w http.ResponseWriter, r *http.Request) {
@@ -147,7 +147,7 @@ func TestEachCallCostsOneRequest(t *testing.T) {
 	}
 }
 
-// Defect 5: go-chatwork builds query strings by hand, unescaped. Only
+// go-chatwork builds query strings by hand, unescaped. Only
 // endpoints without parameters are used, the "?" it appends to every GET is
 // dropped, and the POST body is form-encoded by net/url.
 func TestRequestsAreClean(t *testing.T) {
@@ -223,7 +223,7 @@ type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
-// Defect 1: go-chatwork reads resp.Header before checking the error, so a
+// go-chatwork reads resp.Header before checking the error, so a
 // failed request panics. Every way of getting no response must come back
 // as a KindNetwork error.
 func TestNetworkFailures(t *testing.T) {
@@ -319,7 +319,7 @@ func TestSafelyRecovers(t *testing.T) {
 	}
 }
 
-// Defect 3: go-chatwork's Client shares its last rate limit and its lazily
+// go-chatwork's Client shares its last rate limit and its lazily
 // created http.Client between calls. Run with -race.
 func TestConcurrentCallsGetTheirOwnQuota(t *testing.T) {
 	const limit = 1000
@@ -375,7 +375,7 @@ func TestConcurrentCallsGetTheirOwnQuota(t *testing.T) {
 	}
 }
 
-// Defect 4: go-chatwork turns missing headers into 0/0/0, a false
+// go-chatwork turns missing headers into 0/0/0, a false
 // "0 remaining". Unknown must stay unknown.
 func TestQuotaHeaders(t *testing.T) {
 	reset := strconv.FormatInt(testReset.Unix(), 10)
@@ -443,7 +443,7 @@ func quotaHeader(limit, remaining, reset string) map[string]string {
 
 func unix(t time.Time) string { return strconv.FormatInt(t.Unix(), 10) }
 
-// Defect 7: go-chatwork's errors drop the status, so 401 and 429 look alike.
+// go-chatwork's errors drop the status, so 401 and 429 look alike.
 func TestErrorKinds(t *testing.T) {
 	long := strings.Repeat("x", 5000)
 	reset := testReset.Unix()
@@ -744,7 +744,7 @@ func hanging(t *testing.T) *server {
 	return srv
 }
 
-// Defect 6: go-chatwork has no context and no timeout.
+// go-chatwork has no context and no timeout.
 func TestTimeouts(t *testing.T) {
 	t.Run("ctx deadline", func(t *testing.T) {
 		c := newClient(t, hanging(t).URL)
@@ -798,7 +798,7 @@ func TestTimeouts(t *testing.T) {
 	})
 }
 
-// Defect 6 also: go-chatwork panics when http.NewRequest fails, so New
+// go-chatwork panics when http.NewRequest fails, so New
 // refuses every base URL that could make it fail.
 func TestNewValidatesConfig(t *testing.T) {
 	bad := []struct {
@@ -895,7 +895,7 @@ func TestHugeBodyIsBadResponse(t *testing.T) {
 	wantErr(t, err, KindBadResponse)
 }
 
-// Defect 8: go-chatwork's PostRoomMessage returns the raw body.
+// go-chatwork's PostRoomMessage returns the raw body.
 func TestPostMessageID(t *testing.T) {
 	cases := []struct {
 		body string

@@ -1,6 +1,6 @@
 // Package chatwork is the one place that talks to the ChatWork API. It is
 // built on github.com/griffin-stewie/go-chatwork and contains that library's
-// known defects (see shared/chatwork-facts.md): every call has a context
+// known defects (upstream_test.go shows them): every call has a context
 // deadline, the quota is read from each response's own headers, the client is
 // safe for concurrent use, and errors are typed.
 package chatwork

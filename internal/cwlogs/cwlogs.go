@@ -7,6 +7,7 @@ package cwlogs
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"unicode/utf8"
 
@@ -33,20 +34,6 @@ type API interface {
 }
 
 var _ API = (*cloudwatchlogs.Client)(nil)
-
-// Causes of failures, for errors.Is. Errors from the SDK are wrapped too.
-var (
-	// ErrGroupNotFound: the log group does not exist. The SAM template owns
-	// the group; this package never creates it.
-	ErrGroupNotFound = errors.New("log group not found")
-	// ErrRejected: CloudWatch Logs accepted the request but refused events
-	// (too old, too new, or older than the group's retention).
-	ErrRejected     = errors.New("rejected by CloudWatch Logs")
-	ErrThrottled    = errors.New("throttled")
-	ErrUnavailable  = errors.New("service unavailable")
-	ErrAccessDenied = errors.New("access denied")
-	ErrFailed       = errors.New("request failed")
-)
 
 // maxStreamName is CloudWatch Logs' limit on a stream name, in bytes.
 const maxStreamName = 512
@@ -79,20 +66,22 @@ func errorCode(err error) string {
 	return ""
 }
 
-// classify maps an SDK error to one of the package's causes. Throttling and
-// unavailability arrive here only after the SDK's retryer gave up.
-func classify(err error) error {
+// describe wraps an SDK error with its cause in a few words for the
+// operator. Throttling and unavailability arrive here only after the SDK's
+// retryer gave up.
+func describe(err error) error {
+	cause := "request failed"
 	switch errorCode(err) {
 	case "ResourceNotFoundException":
-		return ErrGroupNotFound
+		cause = "log group not found" // the template owns the group: it is never created here
 	case "ThrottlingException":
-		return ErrThrottled
+		cause = "throttled"
 	case "ServiceUnavailableException":
-		return ErrUnavailable
+		cause = "service unavailable"
 	case "AccessDeniedException", "UnrecognizedClientException":
-		return ErrAccessDenied
+		cause = "access denied"
 	}
-	return ErrFailed
+	return fmt.Errorf("%s: %w", cause, err)
 }
 
 func isContextErr(err error) bool {

@@ -80,7 +80,7 @@ func (h *History) Read(ctx context.Context, token string, since, until time.Time
 				}
 				return res, nil // no stream yet: nothing recorded for this token
 			}
-			return res, wrap(fmt.Errorf("%w: %w", classify(err), err))
+			return res, wrap(describe(err))
 		}
 		for _, e := range out.Events {
 			rec, err := sample.Parse([]byte(aws.ToString(e.Message)))
@@ -120,5 +120,5 @@ func (h *History) groupExists(ctx context.Context) error {
 	case isContextErr(err):
 		return err
 	}
-	return fmt.Errorf("%w: %w", classify(err), err)
+	return describe(err)
 }

@@ -87,7 +87,7 @@ func (r *Recorder) put(ctx context.Context, stream string, emf []byte, stamp int
 		if isContextErr(err) {
 			return err
 		}
-		return fmt.Errorf("%w: %w", classify(err), err)
+		return describe(err)
 	}
 	return rejected(out.RejectedLogEventsInfo)
 }
@@ -106,7 +106,7 @@ func (r *Recorder) createStream(ctx context.Context, stream string) error {
 	case isContextErr(err):
 		return fmt.Errorf("create log stream %q: %w", stream, err)
 	}
-	return fmt.Errorf("create log stream %q: %w: %w", stream, classify(err), err)
+	return fmt.Errorf("create log stream %q: %w", stream, describe(err))
 }
 
 // rejected reads RejectedLogEventsInfo for a put of one event: any index
@@ -117,11 +117,11 @@ func rejected(info *types.RejectedLogEventsInfo) error {
 	case info == nil:
 		return nil
 	case info.TooOldLogEventEndIndex != nil:
-		return fmt.Errorf("%w: too old (over 14 days)", ErrRejected)
+		return errors.New("rejected by CloudWatch Logs: too old (over 14 days)")
 	case info.ExpiredLogEventEndIndex != nil:
-		return fmt.Errorf("%w: older than the group's retention", ErrRejected)
+		return errors.New("rejected by CloudWatch Logs: older than the group's retention")
 	case info.TooNewLogEventStartIndex != nil:
-		return fmt.Errorf("%w: too new (over 2 hours ahead)", ErrRejected)
+		return errors.New("rejected by CloudWatch Logs: too new (over 2 hours ahead)")
 	}
 	return nil
 }

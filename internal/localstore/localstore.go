@@ -31,9 +31,6 @@ type Store struct {
 	f  *os.File // nil once closed
 }
 
-// ErrClosed is returned by Record and Samples after Close.
-var ErrClosed = errors.New("store closed")
-
 // Open opens the file at path for appending, creating it and its directory
 // when missing.
 func Open(path string) (*Store, error) {
@@ -84,7 +81,7 @@ func (s *Store) Record(_ context.Context, r sample.Record) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.f == nil {
-		return fmt.Errorf("record sample: %w", ErrClosed)
+		return errors.New("record sample: store closed")
 	}
 	// One write per line: with O_APPEND each lands whole at the end.
 	if _, err := s.f.Write(line); err != nil {
@@ -101,7 +98,7 @@ func (s *Store) Samples(ctx context.Context, token string, since, until time.Tim
 	closed := s.f == nil
 	s.mu.Unlock()
 	if closed {
-		return nil, fmt.Errorf("read samples: %w", ErrClosed)
+		return nil, errors.New("read samples: store closed")
 	}
 	// A reader of its own, so reading does not hold up writers; a line being
 	// written meanwhile shows up torn and is skipped.

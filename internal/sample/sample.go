@@ -106,7 +106,7 @@ type awsMeta struct {
 
 // wire is the JSON shape of a record. Metric values are top-level members
 // named after the metrics, as EMF requires; remaining, limit and reset are
-// plain integers as design.md's contract says.
+// plain integers.
 type wire struct {
 	AWS              *awsMeta `json:"_aws,omitempty"`
 	Time             string   `json:"time"`
@@ -124,22 +124,19 @@ type wire struct {
 	Calls            int      `json:"calls"`
 }
 
-// ErrInvalid is wrapped by every validation error from Validate and Parse.
-var ErrInvalid = errors.New("invalid record")
-
 // Validate checks that the record can be written.
 func (r Record) Validate() error {
 	switch {
 	case r.Time.IsZero():
-		return fmt.Errorf("%w: no time", ErrInvalid)
+		return errors.New("invalid record: no time")
 	case r.Token == "":
-		return fmt.Errorf("%w: no token label", ErrInvalid)
+		return errors.New("invalid record: no token label")
 	case r.Source == "":
-		return fmt.Errorf("%w: no source", ErrInvalid)
+		return errors.New("invalid record: no source")
 	case !r.HasQuota && r.Error == "":
-		return fmt.Errorf("%w: neither quota figures nor an error", ErrInvalid)
+		return errors.New("invalid record: neither quota figures nor an error")
 	case r.HasQuota && (r.Limit <= 0 || r.Remaining < 0 || r.Reset <= 0):
-		return fmt.Errorf("%w: quota figures out of range (remaining %d, limit %d, reset %d)", ErrInvalid, r.Remaining, r.Limit, r.Reset)
+		return fmt.Errorf("invalid record: quota figures out of range (remaining %d, limit %d, reset %d)", r.Remaining, r.Limit, r.Reset)
 	}
 	return nil
 }
@@ -201,11 +198,11 @@ func (r *Record) UnmarshalJSON(b []byte) error {
 	var w wire
 	dec := json.NewDecoder(bytes.NewReader(b))
 	if err := dec.Decode(&w); err != nil {
-		return fmt.Errorf("%w: %v", ErrInvalid, err)
+		return fmt.Errorf("invalid record: %v", err)
 	}
 	t, err := time.Parse(time.RFC3339Nano, w.Time)
 	if err != nil {
-		return fmt.Errorf("%w: time %q", ErrInvalid, w.Time)
+		return fmt.Errorf("invalid record: time %q", w.Time)
 	}
 	out := Record{
 		Time: t, Token: w.Token, Source: w.Source, Final: w.Final,
@@ -213,7 +210,7 @@ func (r *Record) UnmarshalJSON(b []byte) error {
 	}
 	if w.Remaining != nil || w.Limit != nil || w.Reset != nil {
 		if w.Remaining == nil || w.Limit == nil || w.Reset == nil {
-			return fmt.Errorf("%w: remaining, limit and reset must come together", ErrInvalid)
+			return errors.New("invalid record: remaining, limit and reset must come together")
 		}
 		out.HasQuota = true
 		out.Remaining, out.Limit, out.Reset = *w.Remaining, *w.Limit, *w.Reset
