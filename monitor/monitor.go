@@ -51,7 +51,7 @@ type Waker interface {
 
 // Config tunes the monitor. Zero values take the defaults.
 type Config struct {
-	TokenLabel string        // default "default"
+	TokenLabel string        // default sample.DefaultLabel
 	Interval   time.Duration // the schedule's period, default 1m
 	// Slack covers schedule jitter: a reset less than Interval+Slack away is
 	// treated as arriving before the next tick. Default 10s, or a sixth of
@@ -78,7 +78,7 @@ type Config struct {
 
 func (c *Config) defaults() {
 	if c.TokenLabel == "" {
-		c.TokenLabel = "default"
+		c.TokenLabel = sample.DefaultLabel
 	}
 	if c.Interval <= 0 {
 		c.Interval = time.Minute
@@ -121,6 +121,9 @@ func New(cfg Config, cw ChatWork, rec sample.Recorder, waker Waker) (*Monitor, e
 		return nil, errors.New("monitor: a ChatWork client and a recorder are required")
 	}
 	cfg.defaults()
+	if err := sample.CheckLabel(cfg.TokenLabel); err != nil {
+		return nil, fmt.Errorf("monitor: %w", err)
+	}
 	if cfg.FinalLead >= cfg.Interval {
 		return nil, fmt.Errorf("monitor: final lead %v must be shorter than the interval %v", cfg.FinalLead, cfg.Interval)
 	}

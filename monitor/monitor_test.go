@@ -377,3 +377,20 @@ func TestFreshContainerAsksTheLogGroup(t *testing.T) {
 		})
 	}
 }
+
+// monitor.New owns the token label's default and its rule.
+func TestNewLabel(t *testing.T) {
+	clk := &clock{t: t0}
+	cw := &fakeCW{clk: clk, read: window}
+	rec := &recordtest.Memory{}
+	m, err := New(Config{Now: clk.Now, Sleep: clk.Sleep}, cw, rec, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Tick(context.Background()); err != nil || rec.All()[0].Token != sample.DefaultLabel {
+		t.Fatalf("tick: %v, records %+v; want the label %q", err, rec.All(), sample.DefaultLabel)
+	}
+	if _, err := New(Config{TokenLabel: "a:b"}, cw, rec, nil); err == nil || !strings.Contains(err.Error(), `"a:b"`) {
+		t.Fatalf("a label with a colon: err = %v", err)
+	}
+}

@@ -1,7 +1,8 @@
-// Package ssmparam supplies the ChatWork API token from an SSM Parameter
-// Store SecureString. The value is read once per container and cached;
-// Invalidate drops it after ChatWork answers 401, since the token may have
-// been rotated. The value never appears in an error.
+// Package ssmparam supplies a token (the ChatWork API token, the webhook
+// token) from an SSM Parameter Store SecureString. The value is read once per
+// container and cached; Invalidate drops it when the token may have been
+// rotated (ChatWork answered 401, a signature failed). The value never
+// appears in an error.
 package ssmparam
 
 import (
@@ -20,19 +21,6 @@ import (
 type API interface {
 	GetParameter(ctx context.Context, in *ssm.GetParameterInput, optFns ...func(*ssm.Options)) (*ssm.GetParameterOutput, error)
 }
-
-// Causes of a failed read, for errors.Is. Every error from Token wraps one of
-// them (except context errors, which are wrapped as they are) and, where
-// there is one, the SDK's error.
-var (
-	ErrNoName       = errors.New("no parameter name configured")
-	ErrNotFound     = errors.New("not found")
-	ErrAccessDenied = errors.New("access denied")
-	ErrKMS          = errors.New("cannot decrypt (KMS key)")
-	ErrThrottled    = errors.New("throttled")
-	ErrEmpty        = errors.New("empty value")
-	ErrFailed       = errors.New("request failed")
-)
 
 // Source is a chatwork.TokenSource and chatwork.Invalidator backed by one
 // SSM parameter. It is safe for concurrent use; concurrent callers while
@@ -126,7 +114,7 @@ func (s *Source) Invalidate() {
 
 func (s *Source) read(ctx context.Context) (string, error) {
 	if s.name == "" {
-		return "", fmt.Errorf("read SSM parameter: %w", ErrNoName)
+		return "", errors.New("read SSM parameter: no parameter name configured")
 	}
 	out, err := s.api.GetParameter(ctx, &ssm.GetParameterInput{
 		Name:           aws.String(s.name),
@@ -136,38 +124,38 @@ func (s *Source) read(ctx context.Context) (string, error) {
 		if isContextErr(err) {
 			return "", fmt.Errorf("read SSM parameter %q: %w", s.name, err)
 		}
-		return "", fmt.Errorf("read SSM parameter %q: %w: %w", s.name, classify(err), err)
+		// The cause in words, then the SDK's error (wrapped, for errors.As).
+		return "", fmt.Errorf("read SSM parameter %q: %s: %w", s.name, cause(err), err)
 	}
 	var v string
 	if out != nil && out.Parameter != nil {
 		v = strings.TrimSpace(aws.ToString(out.Parameter.Value))
 	}
 	if v == "" {
-		return "", fmt.Errorf("read SSM parameter %q: %w", s.name, ErrEmpty)
+		return "", fmt.Errorf("read SSM parameter %q: empty value", s.name)
 	}
 	return v, nil
 }
 
-// classify maps an SDK error to one of the package's causes by its AWS
-// error code.
-func classify(err error) error {
+// cause names an SDK error's cause by its AWS error code.
+func cause(err error) string {
 	var ae smithy.APIError
 	if !errors.As(err, &ae) {
-		return ErrFailed // no answer from SSM: network, endpoint, credentials
+		return "request failed" // no answer from SSM: network, endpoint, credentials
 	}
 	switch code := ae.ErrorCode(); {
 	case code == "ParameterNotFound", code == "ParameterVersionNotFound":
-		return ErrNotFound
+		return "not found"
 	case code == "AccessDeniedException", code == "AccessDenied",
 		code == "UnrecognizedClientException", code == "InvalidClientTokenId",
 		code == "ExpiredTokenException":
-		return ErrAccessDenied
+		return "access denied"
 	case code == "InvalidKeyId", strings.HasPrefix(code, "KMS"):
-		return ErrKMS
+		return "cannot decrypt (KMS key)"
 	case code == "ThrottlingException", code == "TooManyUpdates":
-		return ErrThrottled
+		return "throttled"
 	}
-	return ErrFailed
+	return "request failed"
 }
 
 func isContextErr(err error) bool {
