@@ -64,6 +64,12 @@ func (b *Bot) answerQuota(ctx context.Context, to replyTo) {
 	// Recorded inside readQuota, before the answer, while the history query
 	// is still running: free in time, and in order with the post's own record.
 	q, at, err := b.readQuota(ctx)
+	if self := b.self.Load(); self != 0 && self == to.Account {
+		// Its account was unknown when the message arrived; the reading
+		// (GET /me) named it just now.
+		b.log.DebugContext(ctx, "own message ignored", "account_id", to.Account)
+		return
+	}
 	if err != nil {
 		switch chatwork.KindOf(err) {
 		case chatwork.KindQuotaExhausted:

@@ -55,7 +55,8 @@ type Config struct {
 	// AllowedRoomIDs are further rooms that may ask (CHATWORK_ALLOWED_ROOM_IDS).
 	AllowedRoomIDs []int64
 	// BotAccountID is the bot's own account, whose messages are ignored.
-	// 0 learns it from the first reading's AccountID.
+	// 0 learns it from the first reading's AccountID; until then only a
+	// /quota, which reads first, can tell its own messages.
 	BotAccountID int64
 	// Language is "ja" or "en"; default DefaultLanguage.
 	Language string
