@@ -52,9 +52,9 @@ func TestAlarmsLandInTheSimulatorRoom(t *testing.T) {
 	// The simulator's window opens with the alert's reading: 299 left after
 	// it, 298 after the post, and so on.
 	want := []struct{ prefix, contains string }{
-		{"[To:123]\n[info][title]⚠ ChatWork API quota is running low (default)[/title]Remaining: 299 of 300 (99.6%)\n", "Dashboard: " + testDashboard},
-		{"[info][title]✅ ChatWork API quota has recovered (default)[/title]", "The alert lasted 25m"},
-		{"[info][title]⚠ The monitor has stopped reporting (default)[/title]", "ChatWork answers (read just now): 296 of 300 remaining"},
+		{"[To:123]\n[info][title]⚠ ChatWork API quota is running low (token: default)[/title]Remaining: 299 of 300 (99.6%)\n", "Dashboard: " + testDashboard},
+		{"[info][title]✅ ChatWork API quota has recovered (token: default)[/title]", "The alert lasted 25m"},
+		{"[info][title]⚠ The monitor has stopped reporting (token: default)[/title]", "ChatWork answers (read just now): 296 of 300 remaining"},
 		{`CloudWatch alarm "orders-errors" is now ALARM (was OK).`, "［3.0 (24/11/26 05:00:00)］"},
 	}
 	for i, m := range msgs {

@@ -144,16 +144,16 @@ func CheckLanguage(lang string) error {
 }
 
 var ja = phrases{
-	title:          "ChatWork API の残り（%s）",
+	title:          "ChatWork API の残り（トークン: %s）",
 	remaining:      "残り: %d / %d 回（%s）",
 	used:           "この枠で使用: %d 回",
 	reset:          "リセット: %s（あと%s）",
 	resetPassed:    "リセット: %s（まもなく新しい枠）",
-	lowHour:        "過去1時間の最少残り: %s",
-	lowDay:         "過去24時間の最少残り: %s",
+	lowHour:        "過去1時間の残りの最小値: %s",
+	lowDay:         "過去24時間の残りの最小値: %s",
 	lowAt:          "%d 回（%s、%s）",
 	lowFresh:       "%d 回（%s、今回の読み取りのみ）",
-	noHistory:      "記録を読めなかったため、過去の最少残りは表示できません。",
+	noHistory:      "記録を読めなかったため、過去の残りの最小値は表示できません。",
 	threshold:      "アラートのしきい値: %s",
 	thresholdCount: "残り %d 回",
 	thresholdPct:   "残り %d%%",
@@ -162,7 +162,7 @@ var ja = phrases{
 	monitorMissing: "⚠ 過去24時間に監視の記録がありません。監視が動いているか確認してください。",
 	duration:       durationJA,
 	helpTitle:      "quota bot の使い方",
-	help: "/quota … API の残り回数、リセットまでの時間、過去1時間と24時間の最少残りを返信します（API を2回使います）。\n" +
+	help: "/quota … API の残り回数、リセットまでの時間、過去1時間と24時間の残りの最小値を返信します（API を2回使います）。\n" +
 		"/quota help … この説明を返信します（API を1回使います）。\n" +
 		"先頭に To や返信を付けても、全角の「／quota」でも使えます。\n" +
 		"残りがしきい値（%s）以下になると、アラートが投稿されます。",
@@ -174,7 +174,7 @@ var ja = phrases{
 }
 
 var en = phrases{
-	title:          "ChatWork API quota (%s)",
+	title:          "ChatWork API quota (token: %s)",
 	remaining:      "Remaining: %d of %d (%s)",
 	used:           "Used this window: %d",
 	reset:          "Resets at %s (in %s)",

@@ -133,15 +133,15 @@ type alertPhrases struct {
 }
 
 var jaAlert = alertPhrases{
-	alertTitle:     "⚠ ChatWork API の残りが少なくなっています（%s）",
-	recoveredTitle: "✅ ChatWork API の残りが回復しました（%s）",
-	backTitle:      "✅ 監視が再開しました（%s）",
-	armedTitle:     "✅ 残りの監視を始めました（%s）",
-	silentTitle:    "⚠ 監視が止まっています（%s）",
+	alertTitle:     "⚠ ChatWork API の残りが少なくなっています（トークン: %s）",
+	recoveredTitle: "✅ ChatWork API の残りが回復しました（トークン: %s）",
+	backTitle:      "✅ 監視が再開しました（トークン: %s）",
+	armedTitle:     "✅ 残りの監視を始めました（トークン: %s）",
+	silentTitle:    "⚠ 監視が止まっています（トークン: %s）",
 
 	levelCount: "残り %s 回",
 	levelPct:   "残り %s%%",
-	point:      "アラームの判定値: %s（%s間の最少値）",
+	point:      "アラームの判定値: %s（%s間の最小値）",
 	skipped:    "残りがほとんどないため、今回は読み取りに API を使っていません。",
 	readFailed: "今は API の残りを読み取れませんでした。",
 	fromSample: "上の残りは %s の記録です。",
@@ -173,11 +173,11 @@ var jaAlert = alertPhrases{
 }
 
 var enAlert = alertPhrases{
-	alertTitle:     "⚠ ChatWork API quota is running low (%s)",
-	recoveredTitle: "✅ ChatWork API quota has recovered (%s)",
-	backTitle:      "✅ The monitor is reporting again (%s)",
-	armedTitle:     "✅ The quota alarm is watching (%s)",
-	silentTitle:    "⚠ The monitor has stopped reporting (%s)",
+	alertTitle:     "⚠ ChatWork API quota is running low (token: %s)",
+	recoveredTitle: "✅ ChatWork API quota has recovered (token: %s)",
+	backTitle:      "✅ The monitor is reporting again (token: %s)",
+	armedTitle:     "✅ The quota alarm is watching (token: %s)",
+	silentTitle:    "⚠ The monitor has stopped reporting (token: %s)",
 
 	levelCount: "%s remaining",
 	levelPct:   "%s%% remaining",
