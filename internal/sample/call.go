@@ -17,9 +17,8 @@ import (
 // A 429 is a reading: remaining is 0 until the reset. A failing response that
 // still carried the headers keeps its figures. A token source failure spent
 // no request, unless it came from refreshing a token ChatWork refused (its
-// Status is then that 401). Detail is built from the
-// operation, the kind and the HTTP status only: nothing the server sent
-// reaches a record.
+// Status is then that 401). Detail is built from the operation, the kind and
+// the HTTP status only: nothing the server sent reaches a record.
 func FromCall(token string, src Source, at time.Time, q *chatwork.Quota, err error, calls int) Record {
 	r := Record{Time: at, Token: token, Source: src, Calls: calls}
 	if err == nil {
