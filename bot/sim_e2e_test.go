@@ -25,10 +25,9 @@ const (
 	simHuman        = 2001
 )
 
-// A message typed into a simulated room reaches the bot through the
-// simulator's signed delivery, and the reply appears in that room. The reply
-// is delivered back to the bot too, as ChatWork does, and must not loop.
-func TestSimulatedRoomEndToEnd(t *testing.T) {
+// simulatedRoom is a bot behind the simulator's room webhook and its
+// account's mention webhook, as a room with both would be set up.
+func simulatedRoom(t *testing.T) (*chatworksim.Server, *recordtest.Memory) {
 	sim, base := chatworksim.Start(t, chatworksim.Config{Mode: chatworksim.WindowFirstCall})
 	sim.AddAccount(simAPIToken, simBot, "Quota Bot")
 	sim.AddRoom(simRoom)
@@ -53,7 +52,14 @@ func TestSimulatedRoomEndToEnd(t *testing.T) {
 	if err := sim.AddWebhook(chatworksim.Webhook{URL: srv.URL + "/webhook", Token: simWebhookToken, MentionAccountID: simBot}); err != nil {
 		t.Fatal(err)
 	}
+	return sim, store
+}
 
+// A message typed into a simulated room reaches the bot through the
+// simulator's signed delivery, and the reply appears in that room. The reply
+// is delivered back to the bot too, as ChatWork does, and must not loop.
+func TestSimulatedRoomEndToEnd(t *testing.T) {
+	sim, store := simulatedRoom(t)
 	sim.Say(simRoom, simHuman, "[To:9001]Quota Botさん\n／QUOTA ")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -89,6 +95,33 @@ func TestSimulatedRoomEndToEnd(t *testing.T) {
 	}
 	if recs := store.All(); len(recs) != 2 || recs[0].Source != sample.SourcePassive {
 		t.Fatalf("records %+v", recs)
+	}
+}
+
+// A message edited into a command is not answered: the edit arrives as
+// message_updated and as mention_to_me with update_time set.
+func TestEditedMessageIsNotAnswered(t *testing.T) {
+	sim, store := simulatedRoom(t)
+	id := sim.Say(simRoom, simHuman, "[To:9001]Quota Botさん hello")
+	if !sim.Edit(simRoom, id, "[To:9001]Quota Botさん\n/quota") {
+		t.Fatal("the message to edit is gone")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := sim.WaitIdle(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(sim.Messages(simRoom)); n != 1 || sim.Calls(simAPIToken) != 0 || len(store.All()) != 0 {
+		t.Errorf("%d messages, %d calls, %d records: the edit was answered", n, sim.Calls(simAPIToken), len(store.All()))
+	}
+	ds := sim.Deliveries()
+	if len(ds) != 4 {
+		t.Errorf("%d deliveries, want the message and its edit, each twice", len(ds))
+	}
+	for _, d := range ds {
+		if d.Status != 200 || d.Err != "" {
+			t.Errorf("delivery %+v", d)
+		}
 	}
 }
 

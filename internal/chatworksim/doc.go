@@ -81,7 +81,9 @@
 // recorded as failed; ChatWork's disabling of failing webhooks is not
 // modelled. WaitIdle waits until no delivery is queued or in flight: since a
 // receiver's reply posted before it answers is queued before its own delivery
-// finishes, WaitIdle also waits out reply chains.
+// finishes, WaitIdle also waits out reply chains. Edit changes a message as
+// its author would: room webhooks get message_updated, account webhooks
+// mention_to_me again, both with update_time set.
 //
 // Deliveries are built with internal/chatwork's payload types and signed with
 // chatwork.Sign, which its tests pin to ChatWork's published test vector.

@@ -15,7 +15,7 @@ type Message struct {
 	AccountID  int64
 	Body       string
 	SendTime   int64 // Unix seconds
-	UpdateTime int64 // 0: messages are never edited here
+	UpdateTime int64 // 0 until edited (see Edit)
 }
 
 type room struct {
@@ -72,6 +72,25 @@ func (s *Server) Say(roomID, accountID int64, body string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.landLocked(s.roomLocked(roomID), accountID, body, now).ID
+}
+
+// Edit is the author changing a message's text: it keeps its id, gets an
+// update time, and webhooks fire as ChatWork's do for an edit. It reports
+// whether the room still keeps the message.
+func (s *Server) Edit(roomID int64, messageID, body string) bool {
+	now := s.clock.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r := s.rooms[roomID]; r != nil {
+		for i := range r.msgs {
+			if m := &r.msgs[i]; m.ID == messageID {
+				m.Body, m.UpdateTime = body, now.Unix()
+				s.notifyLocked(*m, now)
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Messages returns the messages the room keeps (the last

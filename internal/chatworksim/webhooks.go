@@ -17,8 +17,9 @@ import (
 )
 
 // Webhook is a webhook setting. RoomID set: a room event webhook that gets
-// message_created for that room. MentionAccountID set: an account event
-// webhook that gets mention_to_me for messages addressed to that account.
+// message_created for that room (message_updated for an edit).
+// MentionAccountID set: an account event webhook that gets mention_to_me
+// for messages addressed to that account, edits included (update_time set).
 // Both set: both.
 type Webhook struct {
 	URL              string
@@ -32,7 +33,7 @@ type Webhook struct {
 type Delivery struct {
 	URL       string // the webhook's URL, without the signature parameter
 	SettingID string
-	EventType string // message_created or mention_to_me
+	EventType string // message_created, message_updated or mention_to_me
 	MessageID string
 	Status    int    // the receiver's HTTP status; 0 when there was none
 	Err       string // empty on success (200 with a body of at most 2,048 bytes)
@@ -76,12 +77,16 @@ func (s *Server) AddWebhook(w Webhook) error {
 	return nil
 }
 
-// notifyLocked queues the deliveries a landed message causes. It runs with
-// s.mu held, so each webhook's queue is in landing order.
+// notifyLocked queues the deliveries a landed or edited message causes. It
+// runs with s.mu held, so each webhook's queue is in landing order.
 func (s *Server) notifyLocked(m Message, now time.Time) {
+	roomEvent := chatwork.EventMessageCreated
+	if m.UpdateTime != 0 {
+		roomEvent = chatwork.EventMessageUpdated
+	}
 	for _, h := range s.hooks {
 		if h.RoomID == m.RoomID {
-			s.enqueue(h, chatwork.EventMessageCreated, m.ID, now, chatwork.WebhookEvent{
+			s.enqueue(h, roomEvent, m.ID, now, chatwork.WebhookEvent{
 				MessageID: m.ID, RoomID: m.RoomID, AccountID: m.AccountID,
 				Body: m.Body, SendTime: m.SendTime, UpdateTime: m.UpdateTime,
 			})

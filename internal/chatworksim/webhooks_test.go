@@ -127,6 +127,42 @@ func TestWebhookMessageCreated(t *testing.T) {
 	}
 }
 
+// An edit keeps the message's id and is delivered with update_time set:
+// message_updated to the room webhook, mention_to_me to the account's.
+func TestWebhookEdit(t *testing.T) {
+	s, _, clock := start(t, chatworksim.Config{})
+	rc, hookURL := newReceiver(t)
+	if err := s.AddWebhook(chatworksim.Webhook{URL: hookURL, Token: webhookToken, RoomID: roomID, MentionAccountID: botID}); err != nil {
+		t.Fatal(err)
+	}
+	id := s.Say(roomID, 7, "[To:1001]Bot hello")
+	clock.Advance(time.Minute)
+	if !s.Edit(roomID, id, "[To:1001]Bot\n/quota") {
+		t.Fatal("Edit did not find the message")
+	}
+	if s.Edit(roomID, "999", "x") || s.Edit(7, id, "x") {
+		t.Error("Edit changed a message that does not exist")
+	}
+	waitIdle(t, s)
+	got, events := rc.received()
+	wantTypes := []string{chatwork.EventMessageCreated, chatwork.EventMentionToMe, chatwork.EventMessageUpdated, chatwork.EventMentionToMe}
+	if len(got) != len(wantTypes) {
+		t.Fatalf("%d deliveries: %+v", len(got), got)
+	}
+	for i, typ := range wantTypes {
+		edited := i >= 2
+		if got[i].EventType != typ || events[i].MessageID != id || (events[i].UpdateTime != 0) != edited {
+			t.Errorf("delivery %d: %s %+v, want %s edited=%v", i, got[i].EventType, events[i], typ, edited)
+		}
+	}
+	if e := events[3]; e.Body != "[To:1001]Bot\n/quota" || e.SendTime != t0.Unix() || e.UpdateTime != t0.Add(time.Minute).Unix() {
+		t.Errorf("edited mention %+v", e)
+	}
+	if m := s.Messages(roomID); len(m) != 1 || m[0].Body != "[To:1001]Bot\n/quota" || m[0].UpdateTime == 0 {
+		t.Errorf("room holds %+v", m)
+	}
+}
+
 func TestWebhookMentionToMe(t *testing.T) {
 	s, _, _ := start(t, chatworksim.Config{})
 	rc, hookURL := newReceiver(t)
