@@ -4,8 +4,9 @@
 //
 // The heart is an http.Handler (Bot.Handler), so the same code serves the
 // Lambda Function URL adapter, the local sandbox and httptest. Every
-// dependency is a small interface declared here; cmd/webhook wires the real
-// ChatWork client, the CloudWatch Logs recorder and history.
+// dependency is a small interface (ChatWork and Verifier here, the record
+// store's in internal/sample); the wiring supplies the real ChatWork client,
+// the CloudWatch Logs recorder and history.
 package bot
 
 import (
