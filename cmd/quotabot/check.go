@@ -12,8 +12,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
-	"github.com/quotabot/chatwork-quota-bot/internal/app"
+	"github.com/quotabot/chatwork-quota-bot/internal/alarm"
 	"github.com/quotabot/chatwork-quota-bot/internal/chatwork"
+	"github.com/quotabot/chatwork-quota-bot/internal/sample"
 	"github.com/quotabot/chatwork-quota-bot/internal/ssmparam"
 )
 
@@ -37,14 +38,18 @@ func runCheck(ctx context.Context, args []string, e env) int {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	param := fs.String("token-parameter", "", "SSM parameter `name` holding the API token (SecureString; normal AWS credentials); default: the CHATWORK_TOKEN variable")
 	apiURL := fs.String("api-url", or(e.getenv("CHATWORK_API_URL"), chatwork.DefaultBaseURL), "ChatWork API base `URL` (CHATWORK_API_URL)")
-	threshold := fs.Int("threshold", -1, "exit 1 when the remaining count is at or under `N`")
+	threshold := fs.Int("threshold", 0, "exit 1 when the remaining count is at or under `N` (default: no threshold)")
 	asJSON := fs.Bool("json", false, "print the reading as JSON")
 	timeout := fs.Duration("timeout", 30*time.Second, "give up after this long")
-	if code, done := parseFlags(fs, args, e, "[--token-parameter NAME] [--api-url URL] [--threshold N] [--json]"); done {
+	fs.BoolVar(&e.verbose, "verbose", false, "with an AWS error, also print the SDK's own message")
+	if code, done := parseFlags(fs, args, e, "[--token-parameter NAME] [--api-url URL] [--threshold N] [--json] [--timeout 30s] [--verbose]"); done {
 		return code
 	}
 	if *timeout <= 0 {
-		return usageError(e, "check", "--timeout must be positive")
+		return usageError(e, "check", "--timeout %v: must be positive", *timeout)
+	}
+	if err := alarm.CheckThreshold(*threshold, false); err != nil {
+		return usageError(e, "check", "--%v", err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
@@ -78,7 +83,7 @@ func runCheck(ctx context.Context, args []string, e env) int {
 		return fail(e, "check", err)
 	}
 	code := exitOK
-	if *threshold >= 0 {
+	if flagSet(fs, "threshold") {
 		res.Threshold = threshold
 		res.AtOrUnder = res.Remaining <= *threshold
 		if res.AtOrUnder {
@@ -99,7 +104,7 @@ func runCheck(ctx context.Context, args []string, e env) int {
 // printed, and errors name where it was looked for, not what it is.
 func checkToken(ctx context.Context, param string, getenv func(string) string) (string, error) {
 	if param != "" {
-		cfg, err := app.LoadAWS(ctx)
+		cfg, err := loadAWS(ctx)
 		if err != nil {
 			return "", err
 		}
@@ -121,8 +126,8 @@ func newCheckResult(q chatwork.Quota, now time.Time) checkResult {
 		ResetUnix: q.Reset.Unix(),
 		CheckedAt: now.Local(),
 	}
-	if q.Limit > 0 {
-		r.RemainingPercent = math.Round(float64(q.Remaining)*1000/float64(q.Limit)) / 10
+	if q.Limit > 0 { // in tenths, rounded down as sample.Percent rounds
+		r.RemainingPercent = float64(int64(q.Remaining)*1000/int64(q.Limit)) / 10
 	}
 	r.ResetInSeconds = max(int64(math.Ceil(q.Reset.Sub(now).Seconds())), 0)
 	return r
@@ -131,7 +136,7 @@ func newCheckResult(q chatwork.Quota, now time.Time) checkResult {
 func printCheck(e env, r checkResult) {
 	w := e.stdout
 	fmt.Fprintf(w, "limit      %d\n", r.Limit)
-	fmt.Fprintf(w, "remaining  %d (%s%%)", r.Remaining, trimZero(r.RemainingPercent))
+	fmt.Fprintf(w, "remaining  %d (%s)", r.Remaining, sample.Percent(r.Remaining, r.Limit))
 	if r.Exhausted {
 		fmt.Fprint(w, " — exhausted: ChatWork answers 429 until the reset")
 	}
@@ -148,8 +153,4 @@ func inHuman(d time.Duration) string {
 		return "now"
 	}
 	return "in " + d.String()
-}
-
-func trimZero(v float64) string {
-	return strings.TrimSuffix(strings.TrimRight(fmt.Sprintf("%.1f", v), "0"), ".")
 }

@@ -168,3 +168,37 @@ func TestCheckTokenParameter(t *testing.T) {
 		t.Fatal("the token is in the output")
 	}
 }
+
+// noAWS leaves the AWS SDK in this process with no credentials at all: no
+// variables, no files, no instance metadata.
+func noAWS(t *testing.T) {
+	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
+		"AWS_DEFAULT_PROFILE", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+		"AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION"} {
+		t.Setenv(k, "")
+	}
+	t.Setenv("AWS_REGION", "ap-northeast-1")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	t.Setenv("AWS_CONFIG_FILE", "/dev/null")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+}
+
+// With no AWS credentials (or region), one line says what is missing and
+// how to provide it; --verbose adds the SDK's own message.
+func TestCheckNoAWSCredentials(t *testing.T) {
+	noAWS(t)
+	r := runWith(t, nil, nil, "check", "--token-parameter", "/quotabot/chatwork-api-token")
+	if r.code != 1 || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, "no AWS credentials found") ||
+		!strings.Contains(r.stderr, "aws configure") || strings.Contains(r.stderr, "IMDS") {
+		t.Fatalf("exit %d\nstderr:\n%s", r.code, r.stderr)
+	}
+	r = runWith(t, nil, nil, "check", "--token-parameter", "/quotabot/chatwork-api-token", "--verbose")
+	if r.code != 1 || strings.Count(r.stderr, "\n") != 2 || !strings.Contains(r.stderr, "IMDS") {
+		t.Fatalf("--verbose: exit %d\nstderr:\n%s", r.code, r.stderr)
+	}
+	t.Setenv("AWS_REGION", "")
+	r = runWith(t, nil, nil, "history", "--log-group", "samples")
+	if r.code != 1 || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, "no AWS region: set AWS_REGION") {
+		t.Fatalf("no region: exit %d\nstderr:\n%s", r.code, r.stderr)
+	}
+}

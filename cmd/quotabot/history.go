@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -12,12 +13,12 @@ import (
 	"os"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 
-	"github.com/quotabot/chatwork-quota-bot/internal/app"
 	"github.com/quotabot/chatwork-quota-bot/internal/cwlogs"
 	"github.com/quotabot/chatwork-quota-bot/internal/sample"
 )
@@ -57,21 +58,29 @@ func runHistory(ctx context.Context, args []string, e env) int {
 	fs := flag.NewFlagSet("history", flag.ContinueOnError)
 	group := fs.String("log-group", e.getenv("QUOTA_LOG_GROUP"), "CloudWatch Logs group `name` holding the samples (QUOTA_LOG_GROUP)")
 	file := fs.String("file", "", "JSON-lines samples `file` written by quotabot sandbox, instead of a log group")
-	label := fs.String("token-label", or(e.getenv("QUOTA_TOKEN_LABEL"), "default"), "the monitored token's `label` (QUOTA_TOKEN_LABEL)")
-	since := fs.Duration("since", 24*time.Hour, "how far back to look")
+	label := fs.String("token-label", or(e.getenv("QUOTA_TOKEN_LABEL"), sample.DefaultLabel), "the monitored token's `label` (QUOTA_TOKEN_LABEL)")
+	since := 24 * time.Hour
+	fs.Func("since", "how far back to look: a `duration` such as 90m or 24h, or days such as 7d (default 24h)", func(v string) (err error) {
+		since, err = parseSince(v)
+		return err
+	})
 	asJSON := fs.Bool("json", false, "print the windows as JSON")
-	if code, done := parseFlags(fs, args, e, "(--log-group NAME | --file PATH) [--since 24h] [--token-label LABEL] [--json]"); done {
+	fs.BoolVar(&e.verbose, "verbose", false, "with an AWS error, also print the SDK's own message")
+	if code, done := parseFlags(fs, args, e, "(--log-group NAME | --file PATH) [--since 24h] [--token-label LABEL] [--json] [--verbose]"); done {
 		return code
 	}
+	if err := sample.CheckLabel(*label); err != nil {
+		return usageError(e, "history", "%v", err)
+	}
 	switch {
-	case *since <= 0:
-		return usageError(e, "history", "--since must be positive")
+	case since <= 0:
+		return usageError(e, "history", "--since %v: must be positive", since)
 	case flagSet(fs, "log-group") && *file != "":
 		return usageError(e, "history", "give --log-group or --file, not both")
 	case *file == "" && *group == "":
 		return usageError(e, "history", "no samples to read: give --log-group NAME (or set QUOTA_LOG_GROUP) or --file PATH")
 	}
-	from := time.Now().Add(-*since)
+	from := time.Now().Add(-since)
 	rep := historyReport{Token: *label, Since: from}
 	var recs []sample.Record
 	if *file != "" {
@@ -83,7 +92,7 @@ func runHistory(ctx context.Context, args []string, e env) int {
 		}
 	} else {
 		rep.Source = "log group " + *group
-		cfg, err := app.LoadAWS(ctx)
+		cfg, err := loadAWS(ctx)
 		if err != nil {
 			return fail(e, "history", err)
 		}
@@ -99,12 +108,25 @@ func runHistory(ctx context.Context, args []string, e env) int {
 		fmt.Fprintln(e.stdout, string(b))
 		return exitOK
 	}
-	printHistory(e.stdout, rep, *since)
+	printHistory(e.stdout, rep, since)
 	return exitOK
 }
 
+// parseSince reads --since: a Go duration, or a whole number of days.
+func parseSince(v string) (time.Duration, error) {
+	if n, ok := strings.CutSuffix(v, "d"); ok {
+		if days, err := strconv.Atoi(n); err == nil {
+			return time.Duration(days) * 24 * time.Hour, nil
+		}
+	} else if d, err := time.ParseDuration(v); err == nil {
+		return d, nil
+	}
+	return 0, errors.New("want a duration such as 90m or 24h, or days such as 7d")
+}
+
 // readFile reads the token label's records at or after since from a
-// samples file; lines that are not records are counted, not fatal.
+// samples file; lines that are not records are counted, not fatal, but a
+// file with no record at all is not a samples file.
 func readFile(path, label string, since time.Time) ([]sample.Record, int, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -112,11 +134,12 @@ func readFile(path, label string, since time.Time) ([]sample.Record, int, error)
 	}
 	defer f.Close()
 	var out []sample.Record
-	skipped := 0
+	lines, skipped := 0, 0
 	br := bufio.NewReader(f)
 	for {
 		line, err := br.ReadBytes('\n')
 		if len(bytes.TrimSpace(line)) > 0 {
+			lines++
 			r, perr := sample.Parse(line)
 			switch {
 			case perr != nil:
@@ -131,6 +154,9 @@ func readFile(path, label string, since time.Time) ([]sample.Record, int, error)
 		if err != nil {
 			return nil, 0, fmt.Errorf("read samples from %s: %w", path, err)
 		}
+	}
+	if skipped == lines {
+		return nil, 0, fmt.Errorf("no line of %s is a sample record: --file reads the samples.jsonl that quotabot sandbox writes", path)
 	}
 	slices.SortStableFunc(out, func(a, b sample.Record) int { return a.Time.Compare(b.Time) })
 	return out, skipped, nil

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -117,6 +118,11 @@ func TestHistoryFile(t *testing.T) {
 	if len(rep.Windows) != 4 { // the 30-hour-old window is in range now
 		t.Fatalf("with --since 48h: %d windows", len(rep.Windows))
 	}
+	var rep2d historyReport
+	r2d := runWith(t, nil, nil, "history", "--file", path, "--json", "--since", "2d")
+	if err := json.Unmarshal([]byte(r2d.stdout), &rep2d); err != nil || !reflect.DeepEqual(rep2d.Windows, rep.Windows) {
+		t.Errorf("--since 2d differs from --since 48h (%v):\n%s\n%s", err, r2d.stdout, r.stdout)
+	}
 	rep.Windows = rep.Windows[1:]
 	rep.Records--
 	checkReport(t, rep, r1, r2, r3)
@@ -135,10 +141,30 @@ func TestHistoryUnreadableFile(t *testing.T) {
 	}
 }
 
-func TestHistoryEmpty(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "empty.jsonl")
-	os.WriteFile(path, nil, 0o644)
-	r := runWith(t, nil, nil, "history", "--file", path)
+// A file with no record line is not a samples file: exit 1, one line. (An
+// empty file used to be "no samples in this period" and exit 0.)
+func TestHistoryNoRecords(t *testing.T) {
+	dir := t.TempDir()
+	for name, content := range map[string]string{"empty.jsonl": "", "junk.jsonl": "not a record\n{}\n"} {
+		path := filepath.Join(dir, name)
+		os.WriteFile(path, []byte(content), 0o644)
+		r := runWith(t, nil, nil, "history", "--file", path)
+		if r.code != 1 || !strings.Contains(r.stderr, "no line of "+path+" is a sample record") || strings.Count(r.stderr, "\n") != 1 {
+			t.Errorf("%s: exit %d\n%s%s", name, r.code, r.stdout, r.stderr)
+		}
+	}
+}
+
+// Records, but none in the period: exit 0, "no samples".
+func TestHistoryNoneInPeriod(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "samples.jsonl")
+	store, err := localstore.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed(t, store)
+	store.Close()
+	r := runWith(t, nil, nil, "history", "--file", path, "--since", "1m")
 	if r.code != 0 || !strings.Contains(r.stdout, "no samples in this period") {
 		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}

@@ -7,6 +7,10 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/quotabot/chatwork-quota-bot/internal/app"
 )
 
 // Exit codes.
@@ -37,6 +41,7 @@ type env struct {
 	getenv         func(string) string
 	stdin          io.Reader
 	stdout, stderr io.Writer
+	verbose        bool // --verbose: fail adds the AWS SDK's own message
 }
 
 var commands = []command{
@@ -103,17 +108,52 @@ func parseFlags(fs *flag.FlagSet, args []string, e env, synopsis string) (code i
 	return exitOK, false
 }
 
-// usageError reports a flag value that parsed but makes no sense.
+// usageError reports, in one line, a flag value that parsed but makes no
+// sense.
 func usageError(e env, cmd string, format string, args ...any) int {
-	fmt.Fprintf(e.stderr, "quotabot %s: %s\nRun \"quotabot help %s\" for the flags.\n", cmd, fmt.Sprintf(format, args...), cmd)
+	fmt.Fprintf(e.stderr, "quotabot %s: %s (quotabot help %s lists the flags)\n", cmd, fmt.Sprintf(format, args...), cmd)
 	return exitUsage
 }
 
-// fail reports an error as one line.
+// fail reports an error as one line; with --verbose, an AWS setup error's
+// cause follows on a second.
 func fail(e env, cmd string, err error) int {
-	msg := strings.Join(strings.Fields(err.Error()), " ")
-	fmt.Fprintf(e.stderr, "quotabot %s: %s\n", cmd, msg)
+	fmt.Fprintf(e.stderr, "quotabot %s: %s\n", cmd, strings.Join(strings.Fields(err.Error()), " "))
+	var se *awsSetupError
+	if e.verbose && errors.As(err, &se) && se.cause != nil {
+		fmt.Fprintf(e.stderr, "  %s\n", strings.Join(strings.Fields(se.cause.Error()), " "))
+	}
 	return exitFail
+}
+
+// awsSetupError says what is missing from the AWS configuration and how to
+// provide it; the SDK's own message, long and about its provider chain, is
+// the cause.
+type awsSetupError struct {
+	msg   string
+	cause error
+}
+
+func (e *awsSetupError) Error() string { return e.msg }
+func (e *awsSetupError) Unwrap() error { return e.cause }
+
+// loadAWS loads the SDK's configuration and makes sure it has a region and
+// credentials before the first call.
+func loadAWS(ctx context.Context) (aws.Config, error) {
+	cfg, err := app.LoadAWS(ctx)
+	switch {
+	case err != nil:
+		return cfg, err
+	case cfg.Region == "":
+		return cfg, &awsSetupError{msg: "no AWS region: set AWS_REGION (e.g. ap-northeast-1) or a region in your AWS profile"}
+	case cfg.Credentials == nil:
+		return cfg, nil
+	}
+	if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
+		return cfg, &awsSetupError{"no AWS credentials found (--verbose says why): run aws configure or aws sso login, " +
+			"set AWS_PROFILE, or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY", err}
+	}
+	return cfg, nil
 }
 
 // flagSet reports whether the named flag was given on the command line.

@@ -66,3 +66,66 @@ func TestUsage(t *testing.T) {
 		})
 	}
 }
+
+// A flag value that parses but makes no sense is one line and exit 2; none
+// is replaced by a default.
+func TestUsageErrorsAreOneLine(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"sandbox", "--window", "0s"}, "--window 0s: must be positive"},
+		{[]string{"sandbox", "--interval", "0s"}, "--interval 0s: must be positive"},
+		{[]string{"sandbox", "--limit", "0"}, "--limit 0: must be at least 1"},
+		{[]string{"sandbox", "--threshold", "0"}, "--threshold 0: must be at least 1"},
+		{[]string{"sandbox", "--threshold", "400", "--limit", "300"}, "threshold 400: more than the limit 300"},
+		{[]string{"sandbox", "--threshold", "101", "--threshold-kind", "percent"}, "at most 100"},
+		{[]string{"sandbox", "--lang", "fr"}, "want ja or en"},
+		{[]string{"check", "--threshold", "-5"}, "--threshold -5: must not be negative"},
+		{[]string{"check", "--timeout", "0s"}, "--timeout 0s: must be positive"},
+		{[]string{"history", "--file", "x", "--token-label", "no spaces"}, "token label"},
+		{[]string{"history", "--file", "x", "--since", "0d"}, "--since 0s: must be positive"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			r := runWith(t, nil, nil, tt.args...)
+			if r.code != 2 || !strings.Contains(r.stderr, tt.want) || strings.Count(r.stderr, "\n") != 1 {
+				t.Fatalf("exit %d, want 2 and one line with %q\nstderr:\n%s", r.code, tt.want, r.stderr)
+			}
+		})
+	}
+}
+
+// Help shows no made-up default and lists every flag in the usage line.
+func TestHelpText(t *testing.T) {
+	for _, cmd := range []string{"check", "sandbox", "history"} {
+		r := runWith(t, nil, nil, "help", cmd)
+		if r.code != 0 || strings.Contains(r.stdout, "(default -1)") || strings.Contains(r.stdout, "(default 0)") {
+			t.Errorf("help %s:\n%s", cmd, r.stdout)
+		}
+	}
+	r := runWith(t, nil, nil, "help", "check")
+	usage, _, _ := strings.Cut(r.stdout, "\n")
+	for _, flag := range []string{"--token-parameter", "--api-url", "--threshold", "--json", "--timeout", "--verbose"} {
+		if !strings.Contains(usage, flag) {
+			t.Errorf("check's usage line lacks %s: %s", flag, usage)
+		}
+	}
+}
+
+func TestParseSince(t *testing.T) {
+	for in, want := range map[string]time.Duration{"90m": 90 * time.Minute, "24h": 24 * time.Hour, "2d": 48 * time.Hour, "7d": 7 * 24 * time.Hour} {
+		if got, err := parseSince(in); err != nil || got != want {
+			t.Errorf("parseSince(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"2", "d", "1.5d", "2w", "soon"} {
+		if _, err := parseSince(in); err == nil || !strings.Contains(err.Error(), "90m or 24h, or days such as 7d") {
+			t.Errorf("parseSince(%q): %v, want the accepted forms", in, err)
+		}
+	}
+	r := runWith(t, nil, nil, "history", "--file", "x", "--since", "2w")
+	if r.code != 2 || !strings.Contains(r.stderr, "days such as 7d") {
+		t.Errorf("--since 2w: exit %d\n%s", r.code, r.stderr)
+	}
+}

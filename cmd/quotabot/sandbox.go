@@ -6,6 +6,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/quotabot/chatwork-quota-bot/bot"
 	"github.com/quotabot/chatwork-quota-bot/internal/sandbox"
 )
 
@@ -17,35 +18,33 @@ func runSandbox(ctx context.Context, args []string, e env) int {
 	fs := flag.NewFlagSet("sandbox", flag.ContinueOnError)
 	window := fs.Duration("window", time.Minute, "length of the simulated rate-limit `window` (ChatWork's is 5m); also the alarm's period")
 	limit := fs.Int("limit", 300, "calls allowed per window")
-	threshold := fs.Int("threshold", -1, "alarm when the remaining count (or percent) is at or under this; default 20% of the limit")
+	threshold := fs.Int("threshold", 0, "alarm when the remaining count (or percent) is at or under `N` (default 20% of the limit)")
 	kind := fs.String("threshold-kind", "count", "what --threshold counts: count or percent")
 	interval := fs.Duration("interval", 5*time.Second, "how often the monitor reads the quota")
-	lang := fs.String("lang", or(e.getenv("QUOTA_LANGUAGE"), "ja"), "the bot's language: ja or en")
+	lang := fs.String("lang", or(e.getenv("QUOTA_LANGUAGE"), bot.DefaultLanguage), "the bot's and the sandbox's language: ja or en (QUOTA_LANGUAGE)")
 	dir := fs.String("dir", "", "`directory` for the samples file and the log (default: a new temporary directory)")
 	port := fs.Int("port", 0, "loopback port of the ChatWork simulator (default: a free one)")
 	if code, done := parseFlags(fs, args, e, "[flags]"); done {
 		return code
 	}
-	cfg := sandbox.Config{
-		Window: *window, Limit: *limit, Interval: *interval,
-		Language: *lang, Dir: *dir, Port: *port,
-		Interactive: isTerminal(e.stdin),
-	}
-	switch *kind {
-	case "count":
-	case "percent":
-		cfg.ThresholdPercent = true
-	default:
+	// A zero would be taken for "the default" by sandbox.Config.
+	switch {
+	case *window <= 0:
+		return usageError(e, "sandbox", "--window %v: must be positive", *window)
+	case *interval <= 0:
+		return usageError(e, "sandbox", "--interval %v: must be positive", *interval)
+	case *limit <= 0:
+		return usageError(e, "sandbox", "--limit %d: must be at least 1", *limit)
+	case flagSet(fs, "threshold") && *threshold == 0:
+		return usageError(e, "sandbox", "--threshold 0: must be at least 1 (0 would alarm only once nothing is left)")
+	case *kind != "count" && *kind != "percent":
 		return usageError(e, "sandbox", "--threshold-kind %q: want count or percent", *kind)
 	}
-	switch {
-	case *threshold >= 0:
-		cfg.Threshold = *threshold
-	case *limit > 0:
-		cfg.Threshold = sandbox.DefaultThreshold(*limit, cfg.ThresholdPercent)
-	}
-	if *lang != "ja" && *lang != "en" {
-		return usageError(e, "sandbox", "--lang %q: want ja or en", *lang)
+	cfg := sandbox.Config{
+		Window: *window, Limit: *limit, Interval: *interval,
+		Threshold: *threshold, ThresholdPercent: *kind == "percent",
+		Language: *lang, Dir: *dir, Port: *port,
+		Interactive: isTerminal(e.stdin),
 	}
 	if tz := e.getenv("QUOTA_TIME_ZONE"); tz != "" {
 		loc, err := time.LoadLocation(tz)

@@ -48,7 +48,7 @@ const (
 type Config struct {
 	Window           time.Duration // rate-limit window and alarm period; default 60s
 	Limit            int           // calls per window; default 300
-	Threshold        int           // alarm threshold; default 20% of Limit as a count
+	Threshold        int           // alarm threshold; default 20% of Limit
 	ThresholdPercent bool          // Threshold is a percentage of the limit
 	Interval         time.Duration // monitor schedule; default 5s
 	Language         string        // the bot's and the sandbox's language; default bot.DefaultLanguage
@@ -76,6 +76,11 @@ func (c *Config) defaults() error {
 	if c.Interval == 0 {
 		c.Interval = 5 * time.Second
 	}
+	if c.Threshold == 0 && c.ThresholdPercent {
+		c.Threshold = 20
+	} else if c.Threshold == 0 {
+		c.Threshold = c.Limit / 5
+	}
 	if c.Language == "" {
 		c.Language = bot.DefaultLanguage
 	}
@@ -100,15 +105,6 @@ func (c *Config) defaults() error {
 		return err
 	}
 	return bot.CheckLanguage(c.Language)
-}
-
-// DefaultThreshold is the threshold when none is given: 20% of the limit,
-// as a count of calls, or 20 with a percentage.
-func DefaultThreshold(limit int, percent bool) int {
-	if percent {
-		return 20
-	}
-	return limit / 5
 }
 
 // session is one running sandbox.
@@ -137,9 +133,6 @@ type session struct {
 func Run(ctx context.Context, cfg Config, in io.Reader, out io.Writer) error {
 	if err := cfg.defaults(); err != nil {
 		return err
-	}
-	if cfg.Threshold == 0 {
-		cfg.Threshold = DefaultThreshold(cfg.Limit, cfg.ThresholdPercent)
 	}
 	s := &session{cfg: cfg, ph: languages[cfg.Language], out: newConsole(out, cfg.Location)}
 	return s.run(ctx, in)
