@@ -32,6 +32,7 @@ func waitFor(t *testing.T, out *testproc.Buffer, what string, timeout time.Durat
 // raises the alarm, and the next windows clear it. Driven through a pipe,
 // so each step waits for the last one's effect instead of for a time.
 func TestSessionQuotaAlarmRecovery(t *testing.T) {
+	testproc.SkipShort(t, "a dozen seconds of rate-limit windows (the same session runs under -short as cmd/quotabot's TestSandboxScript)")
 	dir := t.TempDir()
 	inR, inW := io.Pipe()
 	out := &testproc.Buffer{}
