@@ -175,7 +175,7 @@ func TestWebhookUnderEmulator(t *testing.T) {
 					texts[file+" result"] = string(res.Body)
 				}
 				alert := texts["alarm-state-alarm.json"]
-				if !strings.Contains(alert, "running low") || !strings.Contains(alert, "("+w.label+")") {
+				if !strings.Contains(alert, "running low") || !strings.Contains(alert, "(token: "+w.label+")") {
 					t.Errorf("the alert does not say the quota of %s runs low:\n%s", w.label, alert)
 				}
 				if texts["alarm-state-ok.json"] == alert {
