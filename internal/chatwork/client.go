@@ -2,6 +2,7 @@ package chatwork
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -65,13 +66,9 @@ type Config struct {
 }
 
 // Client calls the ChatWork API through go-chatwork. It is safe for
-// concurrent use.
-//
-// go-chatwork's Client keeps the last rate limit and lazily creates its
-// http.Client in shared fields, and panics when a request fails, so this
-// Client never shares one: every attempt builds a fresh gochatwork.Client
-// whose transport is an exchange, a recorder around the one shared,
-// concurrency-safe http.RoundTripper.
+// concurrent use: go-chatwork's Client keeps state in shared fields and
+// panics when a request fails, so every attempt builds a fresh one whose
+// transport is an exchange around the one shared http.RoundTripper.
 type Client struct {
 	base      string
 	tokens    TokenSource
@@ -88,7 +85,7 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Token == nil {
 		return nil, errors.New("chatwork: new client: Config.Token is required")
 	}
-	base, err := checkBaseURL(orDefault(cfg.BaseURL, DefaultBaseURL))
+	base, err := checkBaseURL(cmp.Or(cfg.BaseURL, DefaultBaseURL))
 	if err != nil {
 		return nil, fmt.Errorf("chatwork: new client: %w", err)
 	}
@@ -98,9 +95,9 @@ func New(cfg Config) (*Client, error) {
 	c := &Client{
 		base:    base,
 		tokens:  cfg.Token,
-		timeout: orDefault(cfg.Timeout, DefaultTimeout),
+		timeout: cmp.Or(cfg.Timeout, DefaultTimeout),
 		retries: cfg.Retries,
-		backoff: orDefault(cfg.Backoff, DefaultBackoff),
+		backoff: cmp.Or(cfg.Backoff, DefaultBackoff),
 		now:     cfg.Now,
 	}
 	switch {
@@ -121,15 +118,6 @@ func New(cfg Config) (*Client, error) {
 		c.transport = http.DefaultTransport.(*http.Transport).Clone()
 	}
 	return c, nil
-}
-
-// orDefault returns v, or def when v is the zero value.
-func orDefault[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
-	}
-	return v
 }
 
 // checkBaseURL makes sure go-chatwork's http.NewRequest cannot fail (it
@@ -266,8 +254,7 @@ func messageID(raw []byte) (string, error) {
 // source could be refreshed to a different token (it may have been rotated).
 // A nil error means a 2xx response and a nil error from call.
 func (c *Client) send(ctx context.Context, op string, call func(*gochatwork.Client) error) (*exchange, error) {
-	// A request on a dead context would still count as sent; say why
-	// nothing was sent instead.
+	// A request on a dead context would still count as sent.
 	if err := ctx.Err(); err != nil {
 		return nil, &Error{Op: op, Kind: KindNetwork, Err: err}
 	}
@@ -312,9 +299,9 @@ func (c *Client) token(ctx context.Context, op string) (string, error) {
 	return token, nil
 }
 
-// attempt runs call on a fresh gochatwork.Client, so no two calls share its
-// unsynchronised fields, with the attempt's context and timeout carried by
-// its exchange. It returns what the exchange saw and call's own error.
+// attempt runs call on a fresh gochatwork.Client whose exchange carries the
+// attempt's context and timeout. It returns what the exchange saw and call's
+// own error.
 func (c *Client) attempt(ctx context.Context, token string, call func(*gochatwork.Client) error) (*exchange, error) {
 	actx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
@@ -335,9 +322,8 @@ func (c *Client) attempt(ctx context.Context, token string, call func(*gochatwor
 	return ex, err
 }
 
-// safely runs f, turning a panic into an error. The exchange already keeps
-// go-chatwork from its known panics (a failed request, a bad URL); this is
-// the defence for the ones nobody has found yet.
+// safely runs f, turning a panic into an error: the defence for the
+// go-chatwork panics the exchange does not already prevent.
 func safely(f func() error) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
@@ -354,8 +340,7 @@ func (e *panicError) Error() string { return "go-chatwork panicked: " + e.msg }
 
 // check turns what happened in a call into nil or an *Error.
 func (c *Client) check(op, token string, ex *exchange, callErr error) error {
-	// A panic is a go-chatwork bug nobody has contained yet: whatever the
-	// kind, say so in the error.
+	// Whatever the kind, a panic is said in the error.
 	var pe *panicError
 	panicked := errors.As(callErr, &pe)
 	if panicked {
@@ -516,21 +501,18 @@ func headerInt(h http.Header, name string) (int64, bool) {
 }
 
 // exchange is the http.RoundTripper go-chatwork sends one attempt through,
-// and the record of that attempt. It exists because go-chatwork reads the
-// response before checking the error (a nil-pointer panic on any transport
-// failure), drops the status, and keeps the rate limit in shared state:
+// and the record of that attempt. go-chatwork reads the response before
+// checking the error (a nil-pointer panic on any transport failure), drops
+// the status, and keeps the rate limit in shared state, so:
 //
 //   - a transport failure is recorded and go-chatwork gets a synthetic,
-//     empty response instead of an error, which it turns into an error of
-//     its own that check ignores in favour of the record;
+//     empty response instead, whose error check ignores for the record;
 //   - status, headers and (capped) body are recorded for check and quotaFrom;
-//   - the attempt's context (deadline, cancellation) and the User-Agent are
-//     attached, since go-chatwork builds requests without either;
-//   - the "?" go-chatwork appends to every GET is dropped, and a request with
-//     a real query string is refused: go-chatwork builds them unescaped.
+//   - the attempt's context and the User-Agent are attached;
+//   - the "?" go-chatwork appends to every GET is dropped, and a real query
+//     string is refused: go-chatwork builds them unescaped.
 //
-// An exchange serves one attempt, in the goroutine that makes it (net/http
-// calls RoundTrip synchronously), so its fields need no lock.
+// An exchange serves one attempt, synchronously, so its fields need no lock.
 type exchange struct {
 	ctx   context.Context
 	base  http.RoundTripper
@@ -593,9 +575,8 @@ func (ex *exchange) RoundTrip(req *http.Request) (*http.Response, error) {
 	}, nil
 }
 
-// synthetic is the response go-chatwork gets in place of a transport
-// error: no status, no headers, no body. It makes go-chatwork return an
-// error without touching a nil response.
+// synthetic is the empty response go-chatwork gets in place of a transport
+// error, so that it returns an error without touching a nil response.
 func (ex *exchange) synthetic(req *http.Request) *http.Response {
 	return &http.Response{Header: http.Header{}, Body: http.NoBody, Request: req}
 }

@@ -1,6 +1,7 @@
 package chatwork
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"net/http"
@@ -15,13 +16,11 @@ const (
 	SignatureQuery  = "chatwork_webhook_signature"
 )
 
-// Signatures collects the candidate signatures of a request. Header names
-// are matched case-insensitively even when the map was filled without
-// canonicalising (an adapter copying a Function URL's lower-cased headers).
-// A query value whose '+' was decoded to ' ' (an unescaped base64 value) is
-// tried as written too; the HMAC check decides, so extra candidates cost
-// nothing in safety. At most four are returned, bounding the work an
-// unsigned request can cause.
+// Signatures collects the candidate signatures of a request, at most four
+// to bound the work an unsigned request causes. Header names are matched in
+// any case (an adapter may copy a Function URL's lower-cased headers). A
+// query value whose '+' was decoded to ' ' is tried as written too: the HMAC
+// decides, so extra candidates cost nothing in safety.
 func Signatures(r *http.Request) []string {
 	var sigs []string
 	for name, values := range r.Header {
@@ -46,14 +45,12 @@ func Signatures(r *http.Request) []string {
 
 // RotatingVerifier checks signatures against a webhook token that lives in
 // a TokenSource (SSM) and may change: ChatWork issues a new token when a
-// webhook is created anew, and the token exists only after the webhook URL
-// was registered, so it may be missing when the function starts.
+// webhook is created anew, and the token may not exist yet when the function
+// starts. While no token could be read every signature fails.
 //
-// While no token could be read every signature fails. A well-formed
-// signature that fails makes it read the token again, at most every Every
-// (MissingEvery while no token is known), so that a flood of forged requests
-// cannot hammer the source; when the token changed, the signature is checked
-// again against the new one.
+// A well-formed signature that fails makes it read the token again, at most
+// every Every (MissingEvery while no token is known) so that forged requests
+// cannot hammer the source, and check the signature against a new token.
 type RotatingVerifier struct {
 	Source TokenSource
 	// Every and MissingEvery bound the re-reads; defaults 1 minute and 5 s.
@@ -96,9 +93,9 @@ func (v *RotatingVerifier) verifier(ctx context.Context, refresh bool) *Verifier
 	if v.Now != nil {
 		now = v.Now
 	}
-	every := orDefault(v.Every, time.Minute)
+	every := cmp.Or(v.Every, time.Minute)
 	if v.current == nil {
-		every = orDefault(v.MissingEvery, 5*time.Second)
+		every = cmp.Or(v.MissingEvery, 5*time.Second)
 	}
 	due := v.checked.IsZero() || now().Sub(v.checked) >= every
 	if !due || (!refresh && !v.checked.IsZero()) {
