@@ -32,7 +32,7 @@ type account struct {
 
 	cur     window
 	hasCur  bool
-	history []window // past windows, oldest first; see pushHistory
+	history []window // past windows, oldest first; see appendKeep
 }
 
 // rateState is what one counted request sees.
@@ -133,22 +133,11 @@ func (s *Server) rollLocked(a *account, now int64) {
 		return
 	}
 	if a.hasCur {
-		s.pushHistory(a, a.cur)
+		a.history = appendKeep(a.history, a.cur, s.cfg.WindowHistory)
 	}
 	start := s.windowStart(now)
 	a.cur = window{start: start, reset: start + int64(s.cfg.Window)}
 	a.hasCur = true
-}
-
-// pushHistory appends w, keeping at least the last WindowHistory windows.
-// It trims only when the slice reaches twice that, so the cost of the copy
-// is spread over as many pushes.
-func (s *Server) pushHistory(a *account, w window) {
-	a.history = append(a.history, w)
-	if keep := s.cfg.WindowHistory; len(a.history) >= 2*keep {
-		n := copy(a.history, a.history[len(a.history)-keep:])
-		a.history = a.history[:n]
-	}
 }
 
 // countLocked counts n requests from a at now and returns what the last of

@@ -115,13 +115,9 @@ func (s *Server) landLocked(r *room, accountID int64, body string, now time.Time
 		Body:      body,
 		SendTime:  now.Unix(),
 	}
-	r.msgs = append(r.msgs, m)
-	if keep := s.cfg.MessageHistory; len(r.msgs) >= 2*keep {
-		n := copy(r.msgs, r.msgs[len(r.msgs)-keep:])
-		clear(r.msgs[n:]) // let the bodies be collected
-		r.dropped += int64(len(r.msgs) - n)
-		r.msgs = r.msgs[:n]
-	}
+	before := len(r.msgs) + 1
+	r.msgs = appendKeep(r.msgs, m, s.cfg.MessageHistory)
+	r.dropped += int64(before - len(r.msgs))
 	s.notifyLocked(m, now)
 	return m
 }

@@ -66,37 +66,41 @@ type Config struct {
 }
 
 func (c Config) withDefaults() Config {
-	if c.Limit <= 0 {
-		c.Limit = 300
-	}
-	if c.Window <= 0 {
-		c.Window = 5 * time.Minute
-	}
+	orPositive(&c.Limit, 300)
+	orPositive(&c.Window, 5*time.Minute)
+	orPositive(&c.RoomPostLimit, 10)
+	orPositive(&c.RoomPostWindow, 10*time.Second)
+	orPositive(&c.WindowHistory, 1<<17)
+	orPositive(&c.MessageHistory, 10000)
+	orPositive(&c.DeliveryHistory, 10000)
+	orPositive(&c.WebhookTimeout, 10*time.Second)
 	if c.Clock == nil {
 		c.Clock = realClock{}
-	}
-	if c.RoomPostLimit <= 0 {
-		c.RoomPostLimit = 10
-	}
-	if c.RoomPostWindow <= 0 {
-		c.RoomPostWindow = 10 * time.Second
-	}
-	if c.WindowHistory <= 0 {
-		c.WindowHistory = 1 << 17
-	}
-	if c.MessageHistory <= 0 {
-		c.MessageHistory = 10000
-	}
-	if c.DeliveryHistory <= 0 {
-		c.DeliveryHistory = 10000
-	}
-	if c.WebhookTimeout <= 0 {
-		c.WebhookTimeout = 10 * time.Second
 	}
 	if c.WebhookClient == nil {
 		c.WebhookClient = &http.Client{Timeout: c.WebhookTimeout}
 	}
 	return c
+}
+
+// orPositive sets *v to def unless it is positive.
+func orPositive[T int | time.Duration](v *T, def T) {
+	if *v <= 0 {
+		*v = def
+	}
+}
+
+// appendKeep appends v to s, keeping at least the last keep elements. It
+// trims only when s reaches twice that, so the cost of the copy is spread
+// over as many appends.
+func appendKeep[T any](s []T, v T, keep int) []T {
+	s = append(s, v)
+	if len(s) >= 2*keep {
+		n := copy(s, s[len(s)-keep:])
+		clear(s[n:]) // let what was dropped be collected
+		s = s[:n]
+	}
+	return s
 }
 
 // Server is the simulated ChatWork API. It is safe for concurrent use.

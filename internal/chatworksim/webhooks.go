@@ -169,12 +169,7 @@ func (s *Server) drain(h *hook) {
 		}
 
 		s.dmu.Lock()
-		s.deliveries = append(s.deliveries, d)
-		if keep := s.cfg.DeliveryHistory; len(s.deliveries) >= 2*keep {
-			n := copy(s.deliveries, s.deliveries[len(s.deliveries)-keep:])
-			clear(s.deliveries[n:])
-			s.deliveries = s.deliveries[:n]
-		}
+		s.deliveries = appendKeep(s.deliveries, d, s.cfg.DeliveryHistory)
 		// Anything the receiver caused (a reply it posted before answering)
 		// was queued before this point, so pending cannot touch 0 mid-chain.
 		if s.pending--; s.pending == 0 {
