@@ -9,10 +9,8 @@ import (
 )
 
 // FromCall turns the outcome of one ChatWork call into a record, the same
-// way for the monitor, the bot and the CLI: a sample when the call succeeded
-// with usable rate-limit headers, a failure record otherwise. q is the quota
-// the successful response carried (nil when it carried none), err the call's
-// error, calls how many requests the call spent.
+// way for the monitor and the bot: a sample when the call succeeded with
+// usable rate-limit headers (q), a failure record otherwise.
 //
 // A 429 is a reading: remaining is 0 until the reset. A failing response that
 // still carried the headers keeps its figures. A token source failure spent

@@ -174,7 +174,7 @@ func TestFromCallRateLimitHeaders(t *testing.T) {
 				t.Fatal(err)
 			}
 			r := FromCall("ops", SourceMonitor, reading.At, reading.Quota, err, 1)
-			if tc.sample != r.IsSample() || !tc.sample && r.Error != "bad_response" || tc.sample && r.Error != "" {
+			if tc.sample != r.HasQuota || !tc.sample && r.Error != "bad_response" || tc.sample && r.Error != "" {
 				t.Errorf("record %+v, want a sample: %v (else a bad_response failure)", r, tc.sample)
 			}
 			if err := r.Validate(); err != nil {

@@ -13,8 +13,7 @@ import (
 	"time"
 )
 
-// CloudWatch metric identity. template.yaml's alarm and dashboard use the same
-// strings; internal/template's test fails when they drift apart.
+// CloudWatch metric identity, as template.yaml's alarm and dashboard use it.
 const (
 	Namespace = "ChatWorkQuota"
 	// Dimension is the one dimension of every metric: the token's label.
@@ -36,8 +35,6 @@ const (
 	// SourcePassive is a reading taken for free from the headers of a call the
 	// bot made for its own work (a reply, an alert).
 	SourcePassive Source = "passive"
-	// SourceCheck is a one-off reading by `quotabot check`.
-	SourceCheck Source = "check"
 )
 
 // Record is one line in the samples log group: either a sample (Error empty,
@@ -81,9 +78,6 @@ func (r Record) RemainingPercent() float64 {
 	}
 	return float64(r.Remaining) * 100 / float64(r.Limit)
 }
-
-// IsSample reports whether the record carries quota figures.
-func (r Record) IsSample() bool { return r.HasQuota }
 
 // ResetTime is Reset as a time.Time.
 func (r Record) ResetTime() time.Time { return time.Unix(r.Reset, 0) }
@@ -185,10 +179,9 @@ func (r Record) MarshalJSON() ([]byte, error) {
 	return json.Marshal(r.toWire(true))
 }
 
-// MarshalPlain encodes the record without the EMF `_aws` member: the same
-// data, but CloudWatch extracts no metrics from it. Used for the stdout copy
-// of a record whose metrics already reached CloudWatch through PutLogEvents,
-// so that no metric is counted twice.
+// MarshalPlain encodes the record without the EMF `_aws` member, so that
+// CloudWatch extracts no metrics from it: for the stdout copy of a record
+// whose metrics already reached CloudWatch through PutLogEvents.
 func (r Record) MarshalPlain() ([]byte, error) {
 	return json.Marshal(r.toWire(false))
 }
