@@ -67,9 +67,12 @@ func errorCode(err error) string {
 }
 
 // describe wraps an SDK error with its cause in a few words for the
-// operator. Throttling and unavailability arrive here only after the SDK's
-// retryer gave up.
+// operator; nil and context errors are returned as they are. Throttling and
+// unavailability arrive here only after the SDK's retryer gave up.
 func describe(err error) error {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
 	cause := "request failed"
 	switch errorCode(err) {
 	case "ResourceNotFoundException":
@@ -82,8 +85,4 @@ func describe(err error) error {
 		cause = "access denied"
 	}
 	return fmt.Errorf("%s: %w", cause, err)
-}
-
-func isContextErr(err error) bool {
-	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }

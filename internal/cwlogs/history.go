@@ -37,9 +37,8 @@ type Result struct {
 	Truncated bool            // MaxPages was reached; older records may exist
 }
 
-// Samples returns the token label's records with since <= Time < until,
-// oldest first. A zero since or until leaves that end open. A stream that
-// does not exist yet means no samples; a missing group is an error.
+// Samples implements sample.History. A stream that does not exist yet means
+// no samples; a missing group is an error.
 func (h *History) Samples(ctx context.Context, token string, since, until time.Time) ([]sample.Record, error) {
 	res, err := h.Read(ctx, token, since, until)
 	return res.Records, err
@@ -71,9 +70,6 @@ func (h *History) Read(ctx context.Context, token string, since, until time.Time
 		}
 		out, err := h.api.GetLogEvents(ctx, in)
 		if err != nil {
-			if isContextErr(err) {
-				return res, wrap(err)
-			}
 			if errorCode(err) == "ResourceNotFoundException" {
 				if err := h.groupExists(ctx); err != nil {
 					return res, wrap(err)
@@ -114,11 +110,5 @@ func (h *History) groupExists(ctx context.Context) error {
 		EndTime:      aws.Int64(1),
 		Limit:        aws.Int32(1),
 	})
-	switch {
-	case err == nil:
-		return nil
-	case isContextErr(err):
-		return err
-	}
 	return describe(err)
 }

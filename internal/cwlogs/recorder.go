@@ -84,9 +84,6 @@ func (r *Recorder) put(ctx context.Context, stream string, emf []byte, stamp int
 		out, err = r.api.PutLogEvents(ctx, in)
 	}
 	if err != nil {
-		if isContextErr(err) {
-			return err
-		}
 		return describe(err)
 	}
 	return rejected(out.RejectedLogEventsInfo)
@@ -100,11 +97,8 @@ func (r *Recorder) createStream(ctx context.Context, stream string) error {
 		LogGroupName:  aws.String(r.group),
 		LogStreamName: aws.String(stream),
 	})
-	switch {
-	case err == nil, errorCode(err) == "ResourceAlreadyExistsException":
+	if err == nil || errorCode(err) == "ResourceAlreadyExistsException" {
 		return nil
-	case isContextErr(err):
-		return fmt.Errorf("create log stream %q: %w", stream, err)
 	}
 	return fmt.Errorf("create log stream %q: %w", stream, describe(err))
 }

@@ -90,9 +90,8 @@ func (s *Store) Record(_ context.Context, r sample.Record) error {
 	return nil
 }
 
-// Samples returns the token label's records with since <= Time < until,
-// oldest first; a zero since or until leaves that end open. Lines that are
-// not records (a torn last line, stray text) are skipped.
+// Samples implements sample.History. Lines that are not records (a torn
+// last line, stray text) are skipped.
 func (s *Store) Samples(ctx context.Context, token string, since, until time.Time) ([]sample.Record, error) {
 	s.mu.Lock()
 	closed := s.f == nil
