@@ -104,15 +104,20 @@ func (s *session) monitorLoop(ctx context.Context) {
 			}
 		})
 	}
-	t := time.NewTicker(s.cfg.Interval)
-	defer t.Stop()
 	tick()
+	every(ctx, s.cfg.Interval, tick)
+}
+
+// every calls f every d until ctx is done.
+func every(ctx context.Context, d time.Duration, f func()) {
+	t := time.NewTicker(d)
+	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			tick()
+			f()
 		}
 	}
 }
@@ -120,16 +125,7 @@ func (s *session) monitorLoop(ctx context.Context) {
 // alarmLoop evaluates the alarm every second, as CloudWatch evaluates its
 // alarms every minute; deliver carries the bot's work past the loop's end.
 func (s *session) alarmLoop(ctx, deliver context.Context) {
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			s.evaluate(ctx, deliver)
-		}
-	}
+	every(ctx, time.Second, func() { s.evaluate(ctx, deliver) })
 }
 
 // evaluate runs one alarm evaluation and delivers a state change to the bot
@@ -161,18 +157,7 @@ func (s *session) evaluate(ctx, deliver context.Context) {
 }
 
 // roomLoop shows the bot's messages as they land in the room.
-func (s *session) roomLoop(ctx context.Context) {
-	t := time.NewTicker(150 * time.Millisecond)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			s.showRoom()
-		}
-	}
-}
+func (s *session) roomLoop(ctx context.Context) { every(ctx, 150*time.Millisecond, s.showRoom) }
 
 // showRoom prints the room's messages not shown yet, except the person's
 // own: they typed them.

@@ -8,6 +8,7 @@
 package sandbox
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -67,22 +68,14 @@ type Config struct {
 func (c Config) Validate() error { return c.defaults() }
 
 func (c *Config) defaults() error {
-	if c.Window == 0 {
-		c.Window = time.Minute
-	}
-	if c.Limit == 0 {
-		c.Limit = 300
-	}
-	if c.Interval == 0 {
-		c.Interval = 5 * time.Second
-	}
+	c.Window = cmp.Or(c.Window, time.Minute)
+	c.Limit = cmp.Or(c.Limit, 300)
+	c.Interval = cmp.Or(c.Interval, 5*time.Second)
+	c.Language = cmp.Or(c.Language, bot.DefaultLanguage)
 	if c.Threshold == 0 && c.ThresholdPercent {
 		c.Threshold = 20
 	} else if c.Threshold == 0 {
 		c.Threshold = c.Limit / 5
-	}
-	if c.Language == "" {
-		c.Language = bot.DefaultLanguage
 	}
 	if c.Location == nil {
 		c.Location = time.Local
