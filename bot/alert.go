@@ -63,17 +63,14 @@ const (
 //     answers, and where to look;
 //   - any other alarm: a plain message with its name, state and reason.
 //
-// Every ChatWork response is recorded as a passive sample (or a failure
-// record). The error is non-nil only when nothing was posted: for an
-// unusable event (no alarm name, an unknown state), and when a retry can
-// help: a rejected API token, the token unreadable from its source, or
-// ChatWork unreachable. Returning it makes Lambda's asynchronous invocation
-// retry, so such a transition is forgotten here and may post on the retry
-// (after a network failure possibly a second copy of a post whose answer was
-// lost: better twice than never). Every other failure (the token's quota
-// exhausted, the per-room limit after one wait, a server error) is logged and
-// recorded and returns nil: ChatWork answered, and a retry would meet the
-// same answer or post a second copy.
+// Every ChatWork response is recorded. The error is non-nil only when
+// nothing was posted and the event is unusable (no alarm name, an unknown
+// state) or a retry can help (the API token rejected or unreadable, ChatWork
+// unreachable): Lambda's asynchronous invocation then retries, so the
+// transition is forgotten here (a post whose answer was lost may then appear
+// twice: better twice than never). Other failures (quota exhausted, the
+// per-room limit after one wait, a server error) are logged and return nil:
+// a retry would meet the same answer or post a second copy.
 func (b *Bot) HandleAlarm(ctx context.Context, ev alarm.Event) error {
 	d := ev.Detail
 	attrs := []any{
@@ -89,13 +86,7 @@ func (b *Bot) HandleAlarm(ctx context.Context, ev alarm.Event) error {
 		b.log.InfoContext(ctx, "duplicate alarm event ignored", attrs...)
 		return nil
 	}
-	var cancel context.CancelFunc
-	if dl, ok := ctx.Deadline(); ok {
-		// The post must finish before the invocation is cut off.
-		ctx, cancel = context.WithDeadline(ctx, dl.Add(-deadlineMargin))
-	} else {
-		ctx, cancel = context.WithTimeout(ctx, workBudget)
-	}
+	ctx, cancel := withBudget(ctx, ctx)
 	defer cancel()
 
 	var body string
@@ -132,9 +123,7 @@ func (b *Bot) alarmNotPosted(ctx context.Context, key string, err error, attrs [
 	case chatwork.KindQuotaExhausted:
 		b.log.WarnContext(ctx, "quota exhausted: alarm message not posted", append(attrs, quotaAttrs(chatwork.QuotaOf(err))...)...)
 	case chatwork.KindNetwork, chatwork.KindToken:
-		// ChatWork, or the token in SSM, could not be reached: let Lambda's
-		// asynchronous retry try again. A post whose answer was lost may then appear twice, which is
-		// better than an alert that never appears.
+		// ChatWork, or the token in SSM, could not be reached: Lambda retries.
 		b.log.ErrorContext(ctx, "ChatWork unreachable: alarm message not posted, will be retried", append(attrs, "error", err)...)
 		b.alarms.forget(key)
 		return fmt.Errorf("alarm message not posted: %w", err)

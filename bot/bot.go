@@ -10,6 +10,7 @@
 package bot
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -105,20 +106,12 @@ const (
 )
 
 func (c *Config) defaults() {
-	if c.Language == "" {
-		c.Language = DefaultLanguage
-	}
+	c.Language = cmp.Or(c.Language, DefaultLanguage)
+	c.TokenLabel = cmp.Or(c.TokenLabel, sample.DefaultLabel)
+	c.MonitorInterval = cmp.Or(c.MonitorInterval, defaultMonitorInterval)
+	c.MaxBody = cmp.Or(c.MaxBody, defaultMaxBody)
 	if c.Location == nil {
 		c.Location = defaultLocation()
-	}
-	if c.TokenLabel == "" {
-		c.TokenLabel = sample.DefaultLabel
-	}
-	if c.MonitorInterval == 0 {
-		c.MonitorInterval = defaultMonitorInterval
-	}
-	if c.MaxBody == 0 {
-		c.MaxBody = defaultMaxBody
 	}
 	if c.Now == nil {
 		c.Now = time.Now

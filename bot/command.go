@@ -17,17 +17,7 @@ const (
 	cmdUnknown                // "/quota something-else"
 )
 
-func (k cmdKind) String() string {
-	switch k {
-	case cmdQuota:
-		return "quota"
-	case cmdHelp:
-		return "help"
-	case cmdUnknown:
-		return "unknown"
-	}
-	return "none"
-}
+func (k cmdKind) String() string { return [...]string{"none", "quota", "help", "unknown"}[k] }
 
 // command is a parsed message.
 type command struct {

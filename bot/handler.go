@@ -16,19 +16,12 @@ import (
 // local sandbox). On Lambda the invocation's deadline is used instead.
 const workBudget = 30 * time.Second
 
-// Handler returns the webhook endpoint. Every path is served the same way:
-// a Function URL has no routing and ChatWork posts to whatever URL it was
-// given.
+// Handler returns the webhook endpoint, the same on every path (a Function
+// URL has no routing). It checks, in order: method, size, signature over the
+// raw body. Nothing reaches ChatWork before the signature is verified, and a
+// genuine delivery always gets 200, even one that cannot be parsed: ChatWork
+// disables a webhook whose deliveries keep failing.
 func (b *Bot) Handler() http.Handler {
-	return b.handleWebhook()
-}
-
-// handleWebhook checks, in order: method, size, signature over the raw
-// body. Nothing reaches ChatWork before the signature is verified, and a
-// genuine delivery always gets 200, even one that cannot be parsed:
-// ChatWork never retries and disables a webhook whose deliveries keep
-// failing, so the bot's own failures must not look like the receiver's.
-func (b *Bot) handleWebhook() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
 			w.Header().Set("Allow", http.MethodPost)
@@ -57,7 +50,7 @@ func (b *Bot) handleWebhook() http.Handler {
 		// The reply must not die with the HTTP request: ChatWork may hang up
 		// before the answer is posted. On Lambda the invocation's deadline
 		// still bounds the work.
-		ctx, cancel := workContext(r.Context())
+		ctx, cancel := withBudget(context.WithoutCancel(r.Context()), r.Context())
 		defer cancel()
 		respond(w, http.StatusOK, b.deliver(ctx, body))
 	})
@@ -93,18 +86,17 @@ func (b *Bot) signed(r *http.Request, body []byte) bool {
 	return false
 }
 
-func workContext(parent context.Context) (context.Context, context.CancelFunc) {
-	ctx := context.WithoutCancel(parent)
-	if dl, ok := parent.Deadline(); ok {
-		// Keep a margin before the function's own deadline: work cut off
-		// there would leave ChatWork without its 200 (a failed delivery).
+// withBudget bounds work on ctx to end deadlineMargin before from's
+// deadline, or after workBudget when from has none.
+func withBudget(ctx, from context.Context) (context.Context, context.CancelFunc) {
+	if dl, ok := from.Deadline(); ok {
 		return context.WithDeadline(ctx, dl.Add(-deadlineMargin))
 	}
 	return context.WithTimeout(ctx, workBudget)
 }
 
-// deadlineMargin is kept free before the invocation's deadline for writing
-// the answer and the records.
+// deadlineMargin is kept free before the invocation's deadline: work cut off
+// there would leave ChatWork without its 200 and the records unwritten.
 const deadlineMargin = 2 * time.Second
 
 // deliver handles one verified delivery and returns the text of the 200

@@ -10,7 +10,7 @@ import (
 )
 
 // Rendering is pure: each message is a function of a view struct and the
-// language's phrases, so golden files pin every message.
+// language's phrases, pinned by golden files.
 
 // replyTo identifies the message being answered.
 type replyTo struct {
@@ -98,9 +98,9 @@ type quotaView struct {
 	MonitorAt time.Time // the latest monitor sample, when monitorStale
 }
 
-// phrases holds one language's wording. Format verbs are documented per
-// field; every message is assembled by the render functions below, so the
-// two languages cannot drift apart in structure.
+// phrases holds one language's wording, format verbs per field. The render
+// functions below assemble every message, so the two languages cannot drift
+// apart in structure.
 type phrases struct {
 	title          string // %s token label
 	remaining      string // %d remaining, %d limit, %s percent
@@ -288,33 +288,25 @@ func clock(t, now time.Time, loc *time.Location) string {
 	return t.Format("15:04:05 MST")
 }
 
-func durationJA(d time.Duration) string {
-	h, m, s := splitDuration(d)
-	switch {
-	case h > 0:
-		return fmt.Sprintf("%d時間%d分", h, m)
-	case m > 0 && s == 0:
-		return fmt.Sprintf("%d分", m)
-	case m > 0:
-		return fmt.Sprintf("%d分%d秒", m, s)
-	}
-	return fmt.Sprintf("%d秒", s)
-}
+var (
+	durationJA = durationIn("時間", "分", "秒")
+	durationEN = durationIn("h", "m", "s")
+)
 
-func durationEN(d time.Duration) string {
-	h, m, s := splitDuration(d)
-	switch {
-	case h > 0:
-		return fmt.Sprintf("%dh%dm", h, m)
-	case m > 0 && s == 0:
-		return fmt.Sprintf("%dm", m)
-	case m > 0:
-		return fmt.Sprintf("%dm%ds", m, s)
+// durationIn formats whole seconds with the given units: "1h5m", "5m",
+// "5m30s", "30s".
+func durationIn(hUnit, mUnit, sUnit string) func(time.Duration) string {
+	return func(d time.Duration) string {
+		total := int(d / time.Second)
+		h, m, s := total/3600, total%3600/60, total%60
+		switch {
+		case h > 0:
+			return fmt.Sprintf("%d%s%d%s", h, hUnit, m, mUnit)
+		case m > 0 && s == 0:
+			return fmt.Sprintf("%d%s", m, mUnit)
+		case m > 0:
+			return fmt.Sprintf("%d%s%d%s", m, mUnit, s, sUnit)
+		}
+		return fmt.Sprintf("%d%s", s, sUnit)
 	}
-	return fmt.Sprintf("%ds", s)
-}
-
-func splitDuration(d time.Duration) (h, m, s int) {
-	total := int(d / time.Second)
-	return total / 3600, total % 3600 / 60, total % 60
 }
