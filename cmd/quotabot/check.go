@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -37,7 +38,7 @@ type checkResult struct {
 func runCheck(ctx context.Context, args []string, e env) int {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	param := fs.String("token-parameter", "", "SSM parameter `name` holding the API token (SecureString; normal AWS credentials); default: the CHATWORK_TOKEN variable")
-	apiURL := fs.String("api-url", or(e.getenv("CHATWORK_API_URL"), chatwork.DefaultBaseURL), "ChatWork API base `URL` (CHATWORK_API_URL)")
+	apiURL := fs.String("api-url", cmp.Or(e.getenv("CHATWORK_API_URL"), chatwork.DefaultBaseURL), "ChatWork API base `URL` (CHATWORK_API_URL)")
 	threshold := fs.Int("threshold", 0, "exit 1 when the remaining count is at or under `N` (default: no threshold)")
 	asJSON := fs.Bool("json", false, "print the reading as JSON")
 	timeout := fs.Duration("timeout", 30*time.Second, "give up after this long")

@@ -1,14 +1,14 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"slices"
@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 
 	"github.com/quotabot/chatwork-quota-bot/internal/cwlogs"
+	"github.com/quotabot/chatwork-quota-bot/internal/localstore"
 	"github.com/quotabot/chatwork-quota-bot/internal/sample"
 )
 
@@ -58,7 +59,7 @@ func runHistory(ctx context.Context, args []string, e env) int {
 	fs := flag.NewFlagSet("history", flag.ContinueOnError)
 	group := fs.String("log-group", e.getenv("QUOTA_LOG_GROUP"), "CloudWatch Logs group `name` holding the samples (QUOTA_LOG_GROUP)")
 	file := fs.String("file", "", "JSON-lines samples `file` written by quotabot sandbox, instead of a log group")
-	label := fs.String("token-label", or(e.getenv("QUOTA_TOKEN_LABEL"), sample.DefaultLabel), "the monitored token's `label` (QUOTA_TOKEN_LABEL)")
+	label := fs.String("token-label", cmp.Or(e.getenv("QUOTA_TOKEN_LABEL"), sample.DefaultLabel), "the monitored token's `label` (QUOTA_TOKEN_LABEL)")
 	since := 24 * time.Hour
 	fs.Func("since", "how far back to look: a `duration` such as 90m or 24h, or days such as 7d (default 24h)", func(v string) (err error) {
 		since, err = parseSince(v)
@@ -86,7 +87,7 @@ func runHistory(ctx context.Context, args []string, e env) int {
 	if *file != "" {
 		rep.Source = "file " + *file
 		var err error
-		recs, rep.Skipped, err = readFile(*file, *label, from)
+		recs, rep.Skipped, err = readFile(ctx, *file, *label, from)
 		if err != nil {
 			return fail(e, "history", err)
 		}
@@ -127,33 +128,20 @@ func parseSince(v string) (time.Duration, error) {
 // readFile reads the token label's records at or after since from a
 // samples file; lines that are not records are counted, not fatal, but a
 // file with no record at all is not a samples file.
-func readFile(path, label string, since time.Time) ([]sample.Record, int, error) {
+func readFile(ctx context.Context, path, label string, since time.Time) ([]sample.Record, int, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, 0, fmt.Errorf("read samples: %w", err)
 	}
 	defer f.Close()
 	var out []sample.Record
-	lines, skipped := 0, 0
-	br := bufio.NewReader(f)
-	for {
-		line, err := br.ReadBytes('\n')
-		if len(bytes.TrimSpace(line)) > 0 {
-			lines++
-			r, perr := sample.Parse(line)
-			switch {
-			case perr != nil:
-				skipped++
-			case r.Token == label && !r.Time.Before(since):
-				out = append(out, r)
-			}
+	lines, skipped, err := localstore.Scan(ctx, f, func(r sample.Record) {
+		if r.Token == label && !r.Time.Before(since) {
+			out = append(out, r)
 		}
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, 0, fmt.Errorf("read samples from %s: %w", path, err)
-		}
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("read samples from %s: %w", path, err)
 	}
 	if skipped == lines {
 		return nil, 0, fmt.Errorf("no line of %s is a sample record: --file reads the samples.jsonl that quotabot sandbox writes", path)
@@ -255,11 +243,7 @@ func printHistory(w io.Writer, rep historyReport, since time.Duration) {
 		fmt.Fprintln(w, "failures    none")
 		return
 	}
-	kinds := make([]string, 0, len(rep.ByKind))
-	for k := range rep.ByKind {
-		kinds = append(kinds, k)
-	}
-	sort.Strings(kinds)
+	kinds := slices.Sorted(maps.Keys(rep.ByKind))
 	parts := make([]string, len(kinds))
 	for i, k := range kinds {
 		parts[i] = fmt.Sprintf("%s %d", k, rep.ByKind[k])

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"os"
@@ -21,7 +22,7 @@ func runSandbox(ctx context.Context, args []string, e env) int {
 	threshold := fs.Int("threshold", 0, "alarm when the remaining count (or percent) is at or under `N` (default 20% of the limit)")
 	kind := fs.String("threshold-kind", "count", "what --threshold counts: count or percent")
 	interval := fs.Duration("interval", 5*time.Second, "how often the monitor reads the quota")
-	lang := fs.String("lang", or(e.getenv("QUOTA_LANGUAGE"), bot.DefaultLanguage), "the bot's and the sandbox's language: ja or en (QUOTA_LANGUAGE)")
+	lang := fs.String("lang", cmp.Or(e.getenv("QUOTA_LANGUAGE"), bot.DefaultLanguage), "the bot's and the sandbox's language: ja or en (QUOTA_LANGUAGE)")
 	dir := fs.String("dir", "", "`directory` for the samples file and the log (default: a new temporary directory)")
 	port := fs.Int("port", 0, "loopback port of the ChatWork simulator (default: a free one)")
 	if code, done := parseFlags(fs, args, e, "[flags]"); done {
@@ -73,11 +74,4 @@ func isTerminal(r any) bool {
 	}
 	fi, err := f.Stat()
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
-}
-
-func or(v, def string) string {
-	if v == "" {
-		return def
-	}
-	return v
 }

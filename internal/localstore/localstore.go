@@ -106,28 +106,44 @@ func (s *Store) Samples(ctx context.Context, token string, since, until time.Tim
 		return nil, fmt.Errorf("read samples: %w", err)
 	}
 	defer f.Close()
-
 	var out []sample.Record
-	br := bufio.NewReader(f)
-	for n := 0; ; n++ {
-		if n%1024 == 0 && ctx.Err() != nil {
-			return nil, fmt.Errorf("read samples from %s: %w", s.path, ctx.Err())
+	_, _, err = Scan(ctx, f, func(r sample.Record) {
+		if r.Token == token && sample.InRange(r.Time, since, until) {
+			out = append(out, r)
 		}
-		line, err := br.ReadBytes('\n')
-		if len(bytes.TrimSpace(line)) > 0 {
-			if r, perr := sample.Parse(line); perr == nil && r.Token == token && sample.InRange(r.Time, since, until) {
-				out = append(out, r)
-			}
-		}
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("read samples from %s: %w", s.path, err)
-		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read samples from %s: %w", s.path, err)
 	}
 	slices.SortStableFunc(out, func(a, b sample.Record) int { return a.Time.Compare(b.Time) })
 	return out, nil
+}
+
+// Scan reads records from r, one per line, and passes each to keep. lines
+// counts the lines that are not blank, skipped those that are not records
+// (a torn last line, stray text).
+func Scan(ctx context.Context, r io.Reader, keep func(sample.Record)) (lines, skipped int, err error) {
+	br := bufio.NewReader(r)
+	for n := 0; ; n++ {
+		if n%1024 == 0 && ctx.Err() != nil {
+			return lines, skipped, ctx.Err()
+		}
+		line, err := br.ReadBytes('\n')
+		if len(bytes.TrimSpace(line)) > 0 {
+			lines++
+			if rec, perr := sample.Parse(line); perr == nil {
+				keep(rec)
+			} else {
+				skipped++
+			}
+		}
+		if err == io.EOF {
+			return lines, skipped, nil
+		}
+		if err != nil {
+			return lines, skipped, err
+		}
+	}
 }
 
 // Close closes the file.
