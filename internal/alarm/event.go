@@ -6,7 +6,6 @@ package alarm
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -132,9 +131,6 @@ func (d *ReasonData) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// ErrNotAlarmEvent is wrapped by Parse's errors.
-var ErrNotAlarmEvent = errors.New("not a CloudWatch Alarm State Change event")
-
 // IsStateChange reports, by shape alone, whether raw looks like an
 // EventBridge alarm state change (as opposed to a Function URL request).
 func IsStateChange(raw []byte) bool {
@@ -149,7 +145,7 @@ func IsStateChange(raw []byte) bool {
 func Parse(raw []byte) (Event, error) {
 	var ev Event
 	if err := json.Unmarshal(raw, &ev); err != nil {
-		return Event{}, fmt.Errorf("%w: %v", ErrNotAlarmEvent, err)
+		return Event{}, fmt.Errorf("not a CloudWatch Alarm State Change event: %v", err)
 	}
 	var problems []string
 	if ev.Source != "aws.cloudwatch" {
@@ -167,7 +163,7 @@ func Parse(raw []byte) (Event, error) {
 		problems = append(problems, fmt.Sprintf("state %q", ev.Detail.State.Value))
 	}
 	if len(problems) > 0 {
-		return Event{}, fmt.Errorf("%w: %s", ErrNotAlarmEvent, strings.Join(problems, ", "))
+		return Event{}, fmt.Errorf("not a CloudWatch Alarm State Change event: %s", strings.Join(problems, ", "))
 	}
 	return ev, nil
 }
@@ -177,12 +173,4 @@ func Parse(raw []byte) (Event, error) {
 // state at the same time is the same transition, whatever the event id.
 func (ev Event) Key() string {
 	return ev.Detail.AlarmName + "|" + ev.Detail.State.Value + "|" + ev.Detail.State.Timestamp
-}
-
-// ARN is the alarm's ARN (the event's first resource), or "".
-func (ev Event) ARN() string {
-	if len(ev.Resources) > 0 {
-		return ev.Resources[0]
-	}
-	return ""
 }

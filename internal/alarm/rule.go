@@ -50,17 +50,17 @@ func (r Rule) value(rec sample.Record) float64 {
 // sliding period ending now, a simplification of CloudWatch's clock-aligned
 // periods that keeps the same decisions for a period as long as the window.
 type Evaluator struct {
-	rule    Rule
-	name    string
-	arn     string
-	account string
-	region  string
-	state   string
-	reason  string    // why the alarm is in state
-	since   time.Time // when it entered state
-	points  []point
-	seq     int
+	rule   Rule
+	name   string
+	state  string
+	reason string    // why the alarm is in state
+	since  time.Time // when it entered state
+	points []point
+	seq    int
 }
+
+// The stand-in alarm's account and region, as its events name them.
+const account, region = "000000000000", "local-sandbox-1"
 
 type point struct {
 	at    time.Time
@@ -72,12 +72,7 @@ func NewEvaluator(rule Rule, alarmName string) *Evaluator {
 	if rule.Period <= 0 {
 		rule.Period = Period
 	}
-	const account, region = "000000000000", "local-sandbox-1"
-	return &Evaluator{
-		rule: rule, name: alarmName, account: account, region: region,
-		state: StateInsufficient, reason: "Unchecked: Initial alarm creation",
-		arn: fmt.Sprintf("arn:aws:cloudwatch:%s:%s:alarm:%s", region, account, alarmName),
-	}
+	return &Evaluator{rule: rule, name: alarmName, state: StateInsufficient, reason: "Unchecked: Initial alarm creation"}
 }
 
 // State is the current state.
@@ -151,8 +146,8 @@ func (e *Evaluator) event(now time.Time, prev State, state, reason string, minV 
 	ev := Event{
 		Version: "0", ID: fmt.Sprintf("sandbox-%s-%d", e.name, e.seq),
 		DetailType: "CloudWatch Alarm State Change", Source: "aws.cloudwatch",
-		Account: e.account, Time: now.UTC().Truncate(time.Second), Region: e.region,
-		Resources: []string{e.arn},
+		Account: account, Time: now.UTC().Truncate(time.Second), Region: region,
+		Resources: []string{fmt.Sprintf("arn:aws:cloudwatch:%s:%s:alarm:%s", region, account, e.name)},
 		Detail: Detail{
 			AlarmName:     e.name,
 			State:         State{Value: state, Reason: reason, ReasonData: string(rdJSON), Timestamp: ts},
