@@ -6,6 +6,7 @@ package funcurl
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/base64"
 	"fmt"
@@ -28,15 +29,8 @@ func Request(ctx context.Context, ev events.LambdaFunctionURLRequest) (*http.Req
 		}
 		body = b
 	}
-	method := ev.RequestContext.HTTP.Method
-	if method == "" {
-		method = http.MethodGet
-	}
-	path := ev.RawPath
-	if path == "" {
-		path = "/"
-	}
-	target := path
+	method := cmp.Or(ev.RequestContext.HTTP.Method, http.MethodGet)
+	target := cmp.Or(ev.RawPath, "/")
 	if ev.RawQueryString != "" {
 		target += "?" + ev.RawQueryString
 	}

@@ -49,9 +49,6 @@ func New(api API, name string) *Source {
 	return &Source{api: api, name: name}
 }
 
-// Name is the parameter's name.
-func (s *Source) Name() string { return s.name }
-
 // Token returns the parameter's decrypted value with surrounding white space
 // removed (a value stored from a file often ends in a newline; ChatWork
 // tokens hold no spaces). The first call reads SSM; later calls return the
