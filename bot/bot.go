@@ -221,10 +221,7 @@ func New(cfg Config, deps Deps) (*Bot, error) {
 	case deps.Verifier == nil:
 		return nil, errors.New("bot: a webhook signature verifier is required")
 	}
-	log := deps.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log := cmp.Or(deps.Logger, slog.New(slog.DiscardHandler))
 	rooms := map[int64]bool{cfg.RoomID: true}
 	for _, id := range cfg.AllowedRoomIDs {
 		rooms[id] = true

@@ -23,6 +23,7 @@
 package monitor
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -64,12 +65,11 @@ type Config struct {
 	// WakeLead is how long before the final reading a wake-up arrives; it
 	// absorbs the waker's delivery jitter. Default 3s.
 	WakeLead time.Duration
-	// Latest, when set, returns the newest record in the log group. A
-	// container that has not run for a tick period (a new one, which Lambda
-	// starts when the woken final reading is still running, or one kept from
-	// an earlier window) knows nothing of this window; before spending a call
-	// it asks the log group whether the tick before it has already arranged
-	// this window's final reading. Reading the log costs no ChatWork quota.
+	// Latest, when set, returns the log group's newest record (reading it
+	// costs no quota). A container that has not run for a tick period (a new
+	// one, or one kept from an earlier window) knows nothing of this window,
+	// so before spending a call it asks whether the tick before arranged this
+	// window's final reading.
 	Latest func(ctx context.Context, token string) (sample.Record, bool, error)
 	Now    func() time.Time
 	Sleep  func(ctx context.Context, d time.Duration) error
@@ -77,9 +77,8 @@ type Config struct {
 }
 
 func (c *Config) defaults() {
-	if c.TokenLabel == "" {
-		c.TokenLabel = sample.DefaultLabel
-	}
+	c.TokenLabel = cmp.Or(c.TokenLabel, sample.DefaultLabel)
+	c.Logger = cmp.Or(c.Logger, slog.New(slog.DiscardHandler))
 	if c.Interval <= 0 {
 		c.Interval = time.Minute
 	}
@@ -97,9 +96,6 @@ func (c *Config) defaults() {
 	}
 	if c.Sleep == nil {
 		c.Sleep = wait.Sleep
-	}
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
 	}
 }
 
@@ -205,11 +201,9 @@ func decide(cfg Config, f facts) action {
 	case r.Remaining == 0:
 		return action{do: doSkip, why: "exhausted: the low point is already recorded"}
 	case reset.Sub(now) <= cfg.Slack/2:
-		// The tick one Interval ago saw this reset less than Interval+Slack
-		// away and arranged the final reading, perhaps from another
-		// container (this may be a fresh one, started because that wake-up
-		// is running now): a second one would spend a call and a billed
-		// sleep on the same low point.
+		// The tick one Interval ago saw this reset within Interval+Slack and
+		// arranged the final reading, perhaps in another container: a second
+		// one would spend a call and a billed sleep on the same low point.
 		return action{do: doSkip, plan: r.Reset, why: "the tick before arranged the final reading"}
 	case slices.Contains(f.planned, r.Reset):
 		return action{do: doSkip, why: "this container already arranged the final reading"}
@@ -224,11 +218,10 @@ func decide(cfg Config, f facts) action {
 	return action{do: doSleep, at: finalAt, plan: r.Reset, why: "the reset comes before the next tick"}
 }
 
-// arrangedElsewhere reports whether latest, the log group's newest monitor
-// record, shows that the tick before this one saw the coming reset less than
-// Interval+Slack away, and so arranged its final reading, and that the reset
-// is now within Slack/2: this tick's reading would only repeat the final
-// one. Any doubt (an older or odd record) means no.
+// arrangedElsewhere reports whether r, the log group's newest monitor record,
+// shows that the tick before arranged the coming reset's final reading, due
+// within Slack/2, so that this tick's reading would only repeat it. Any
+// doubt (an older or odd record) means no.
 func arrangedElsewhere(cfg Config, now time.Time, r sample.Record) bool {
 	if !r.HasQuota || r.Source != sample.SourceMonitor || r.Remaining == 0 {
 		return false
