@@ -287,16 +287,22 @@ func (b *Bot) alertBody(ctx context.Context, ev alarm.Event) (string, error) {
 		Point: b.pointOf(ctx, ev), Dashboard: b.cfg.DashboardURL,
 	}
 	rec := b.history(ctx, b.cfg.Now())
-	q, at, stale, err := b.alarmReading(ctx, v.Point, rec, "alert with the recorded figures")
-	switch {
-	case err != nil:
-		return "", err
-	case stale == staleSkipped:
+	if nearlyExhausted(v.Point, rec, b.cfg.Now()) {
 		b.log.InfoContext(ctx, "quota nearly exhausted: alert without a fresh reading")
-	case stale == staleFresh:
-		v.Figures, v.FiguresAt = &q, at
+		v.Stale = staleSkipped
+	} else {
+		q, at, err := b.readQuota(ctx)
+		switch kind := chatwork.KindOf(err); {
+		case err == nil:
+			v.Figures, v.FiguresAt = &q, at
+		case kind == chatwork.KindInvalidToken, kind == chatwork.KindQuotaExhausted:
+			return "", err
+		default:
+			b.log.WarnContext(ctx, "read quota failed: alert with the recorded figures", "kind", kind.String(), "error", err)
+			v.Stale = staleReadFailed
+		}
 	}
-	v.Stale, v.Now = stale, b.cfg.Now()
+	v.Now = b.cfg.Now()
 	if v.Stale != staleFresh && rec.current(v.Now) {
 		q := chatwork.Quota{Limit: rec.Latest.Limit, Remaining: rec.Latest.Remaining, Reset: rec.Latest.ResetTime()}
 		v.Figures, v.FiguresAt = &q, rec.Latest.Time
@@ -336,32 +342,22 @@ func (b *Bot) silentBody(ctx context.Context, ev alarm.Event) (string, error) {
 	if rec.MonitorFail.Error != "" {
 		v.FailKind, v.FailAt = safeKind(rec.MonitorFail.Error), rec.MonitorFail.Time
 	}
-	var err error
-	if v.Quota, _, v.Read, err = b.alarmReading(ctx, alarmPoint{}, rec, "the silent-monitor message says so"); err != nil {
-		return "", err
+	if nearlyExhausted(alarmPoint{}, rec, now) {
+		v.Read = staleSkipped
+	} else {
+		q, _, err := b.readQuota(ctx)
+		switch kind := chatwork.KindOf(err); {
+		case err == nil:
+			v.Quota = q
+		case kind == chatwork.KindInvalidToken, kind == chatwork.KindQuotaExhausted:
+			return "", err
+		default:
+			b.log.WarnContext(ctx, "read quota failed: the silent-monitor message says so", "kind", kind.String(), "error", err)
+			v.Read = staleReadFailed
+		}
 	}
 	v.Now = b.cfg.Now()
 	return renderSilent(b.text, v), nil
-}
-
-// alarmReading spends a reading on an alarm message unless the quota is
-// nearly exhausted (staleSkipped). Its error means posting is futile (the
-// token rejected, or its quota exhausted); any other failure is logged with
-// what the message does instead, and gives staleReadFailed.
-func (b *Bot) alarmReading(ctx context.Context, p alarmPoint, rec recorded, instead string) (chatwork.Quota, time.Time, staleness, error) {
-	if nearlyExhausted(p, rec, b.cfg.Now()) {
-		return chatwork.Quota{}, time.Time{}, staleSkipped, nil
-	}
-	q, at, err := b.readQuota(ctx)
-	switch kind := chatwork.KindOf(err); {
-	case err == nil:
-		return q, at, staleFresh, nil
-	case kind == chatwork.KindInvalidToken, kind == chatwork.KindQuotaExhausted:
-		return chatwork.Quota{}, time.Time{}, staleFresh, err
-	default:
-		b.log.WarnContext(ctx, "read quota failed: "+instead, "kind", kind.String(), "error", err)
-		return chatwork.Quota{}, time.Time{}, staleReadFailed, nil
-	}
 }
 
 func (b *Bot) otherAlarmView(ev alarm.Event) otherAlarmView {
