@@ -6,6 +6,6 @@
 // linux/arm64 ones SAM deploys (make build-<Function>), and invoke them over
 // the emulator's HTTP API.
 //
-// The package's only code outside the tests parses the emulator's REPORT
-// lines; README.md says how to measure the functions with it.
+// The package has no code of its own outside its tests; README.md says how
+// to measure the functions with them.
 package e2e
