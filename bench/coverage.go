@@ -42,14 +42,11 @@ const (
 // Loads is every load, in table order.
 var Loads = []Load{Steady, Bursts, LastBurst}
 
+var loadNames = [...]string{"steady 250/window", "random bursts", "last-30s burst"}
+
 func (l Load) String() string {
-	switch l {
-	case Steady:
-		return "steady 250/window"
-	case Bursts:
-		return "random bursts"
-	case LastBurst:
-		return "last-30s burst"
+	if l >= 0 && int(l) < len(loadNames) {
+		return loadNames[l]
 	}
 	return fmt.Sprintf("Load(%d)", int(l))
 }

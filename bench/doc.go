@@ -1,5 +1,5 @@
 // Package bench measures the monitor's sampling strategy against the 2018
-// design it replaces (issue 7), and the webhook's hot paths.
+// design it replaces, and the webhook's hot paths.
 //
 // The coverage benchmark drives the real monitor.Monitor, through its Lambda
 // handler and the real ChatWork client, against the ChatWork simulator over

@@ -2,15 +2,13 @@
 // seeds it with the SSM parameters and log groups the project's adapters
 // expect.
 //
-// Starting moto_server takes about 0.4–0.6 s on the development machine
-// (measured: 0.40, 0.42, 0.57 s from exec until it answers HTTP), plus a
-// few hundred ms for the first call to each service while moto imports it.
-// That is too slow to pay per test, so a package shares one server per test
-// binary: call Main from TestMain and StartMoto hands every test the same
-// endpoint, started on first use and stopped when the tests finish. Tests
-// that share a server must use names of their own (UniqueName helps).
-// Without Main, StartMoto starts a server per test and stops it in
-// t.Cleanup; StartPrivateMoto always does.
+// Starting moto_server takes about half a second, plus a few hundred ms for
+// the first call to each service: too slow to pay per test, so a package
+// shares one server per test binary. Call Main from TestMain and StartMoto
+// hands every test the same endpoint, started on first use and stopped when
+// the tests finish; tests that share it must use names of their own
+// (UniqueName helps). Without Main, StartMoto starts a server per test and
+// stops it in t.Cleanup; StartPrivateMoto always does.
 //
 // Under -short the tests that need moto skip; without it a missing moto
 // fails them, saying how to install it.

@@ -59,12 +59,9 @@
 //
 // # Faults
 //
-// InjectFault makes the next Count requests whose path starts with Path (all
-// requests when Path is empty; forever when Count is 0, until ClearFaults)
-// misbehave: answer a status (FaultStatus), never answer (FaultHang), close the
-// connection (FaultDrop), or answer normally with missing (FaultNoHeaders) or
-// unparsable (FaultGarbageHeaders) rate-limit headers. The first matching
-// fault, in injection order, wins. Faulted requests are counted like any other.
+// InjectFault makes requests misbehave in one of the ways FaultKind lists.
+// The first matching fault, in injection order, wins; faulted requests are
+// counted like any other.
 //
 // # Webhooks
 //
@@ -79,11 +76,10 @@
 // the chatwork_webhook_signature query parameter, and recorded (Deliveries).
 // A delivery whose response is not 200 or has a body over 2,048 bytes is
 // recorded as failed; ChatWork's disabling of failing webhooks is not
-// modelled. WaitIdle waits until no delivery is queued or in flight: since a
-// receiver's reply posted before it answers is queued before its own delivery
-// finishes, WaitIdle also waits out reply chains. Edit changes a message as
-// its author would: room webhooks get message_updated, account webhooks
-// mention_to_me again, both with update_time set.
+// modelled. WaitIdle waits until no delivery is queued or in flight, reply
+// chains included. Edit changes a message as its author would: room webhooks
+// get message_updated, account webhooks mention_to_me again, both with
+// update_time set.
 //
 // Deliveries are built with internal/chatwork's payload types and signed with
 // chatwork.Sign, which its tests pin to ChatWork's published test vector.
