@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/quotabot/chatwork-quota-bot/internal/sample"
@@ -49,7 +50,9 @@ func (r Rule) value(rec sample.Record) float64 {
 // the alarm where there is no CloudWatch (the sandbox). It evaluates a
 // sliding period ending now, a simplification of CloudWatch's clock-aligned
 // periods that keeps the same decisions for a period as long as the window.
+// It is safe for concurrent use.
 type Evaluator struct {
+	mu     sync.Mutex
 	rule   Rule
 	name   string
 	state  string
@@ -76,19 +79,27 @@ func NewEvaluator(rule Rule, alarmName string) *Evaluator {
 }
 
 // State is the current state.
-func (e *Evaluator) State() string { return e.state }
+func (e *Evaluator) State() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.state
+}
 
 // Observe adds a sample; failure records carry no metric value and are ignored.
 func (e *Evaluator) Observe(r sample.Record) {
 	if !r.HasQuota {
 		return
 	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	e.points = append(e.points, point{r.Time, e.rule.value(r)})
 }
 
 // Evaluate decides the state at now and returns the state change event when
 // the state changed.
 func (e *Evaluator) Evaluate(now time.Time) (Event, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	from := now.Add(-e.rule.Period)
 	kept := e.points[:0]
 	minV, n := math.Inf(1), 0

@@ -41,7 +41,7 @@ func (c *console) Event(t time.Time, format string, args ...any) {
 // the log group's metric filter would show it to CloudWatch.
 type recorder struct {
 	store *localstore.Store
-	alarm *standIn
+	alarm *alarm.Evaluator
 	first chan struct{} // closed by the first record
 	once  sync.Once
 }
@@ -58,34 +58,6 @@ func (r *recorder) Record(ctx context.Context, rec sample.Record) error {
 	r.alarm.Observe(rec)
 	r.once.Do(func() { close(r.first) })
 	return nil
-}
-
-// standIn is the CloudWatch alarm: alarm.Evaluator behind a lock.
-type standIn struct {
-	mu sync.Mutex
-	ev *alarm.Evaluator
-}
-
-func newStandIn(rule alarm.Rule, name string) *standIn {
-	return &standIn{ev: alarm.NewEvaluator(rule, name)}
-}
-
-func (a *standIn) Observe(r sample.Record) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.ev.Observe(r)
-}
-
-func (a *standIn) Evaluate(now time.Time) (alarm.Event, bool) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.ev.Evaluate(now)
-}
-
-func (a *standIn) State() string {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.ev.State()
 }
 
 // monitorLoop ticks the monitor on its schedule, each tick on its own as

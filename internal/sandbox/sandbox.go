@@ -108,7 +108,7 @@ type session struct {
 	sim      *chatworksim.Server
 	apiToken string
 	store    *localstore.Store
-	alarm    *standIn
+	alarm    *alarm.Evaluator // the stand-in for the CloudWatch alarm
 	mon      *monitor.Monitor
 	bot      *bot.Bot
 	simURL   string
@@ -204,7 +204,7 @@ func (s *session) run(ctx context.Context, in io.Reader) (err error) {
 	if err != nil {
 		return fmt.Errorf("create the ChatWork client: %w", err)
 	}
-	s.alarm = newStandIn(alarm.Rule{Percent: cfg.ThresholdPercent, Threshold: float64(cfg.Threshold), Period: cfg.Window}, AlarmName)
+	s.alarm = alarm.NewEvaluator(alarm.Rule{Percent: cfg.ThresholdPercent, Threshold: float64(cfg.Threshold), Period: cfg.Window}, AlarmName)
 	rec := &recorder{store: s.store, alarm: s.alarm, first: make(chan struct{})}
 	verifier, err := chatwork.NewVerifier(webhookToken)
 	if err != nil {
