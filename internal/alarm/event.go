@@ -73,8 +73,8 @@ type MetricStat struct {
 
 // ReasonData is the part of state.reasonData the bot uses.
 type ReasonData struct {
-	Threshold           float64 `json:"threshold"`
-	RecentDatapoints    []float64
+	Threshold           float64   `json:"threshold"`
+	RecentDatapoints    []float64 `json:"recentDatapoints"`
 	EvaluatedDatapoints []struct {
 		Timestamp string   `json:"timestamp"`
 		Value     *float64 `json:"value,omitempty"`
@@ -114,21 +114,6 @@ func (d ReasonData) LastValue() (float64, bool) {
 		return d.RecentDatapoints[n-1], true
 	}
 	return 0, false
-}
-
-// UnmarshalJSON decodes reasonData's recentDatapoints leniently.
-func (d *ReasonData) UnmarshalJSON(b []byte) error {
-	type plain ReasonData
-	var aux struct {
-		plain
-		Recent []float64 `json:"recentDatapoints"`
-	}
-	if err := json.Unmarshal(b, &aux); err != nil {
-		return err
-	}
-	*d = ReasonData(aux.plain)
-	d.RecentDatapoints = aux.Recent
-	return nil
 }
 
 // IsStateChange reports, by shape alone, whether raw looks like an
