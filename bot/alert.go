@@ -14,18 +14,16 @@ import (
 	"github.com/quotabot/chatwork-quota-bot/internal/sample"
 )
 
-// Alarm state changes. CloudWatch's alarm owns the threshold
-// state; the bot only turns each state change into one message in
-// Config.RoomID.
+// Alarm state changes: CloudWatch's alarm owns the state; the bot only
+// tells the room.
 
 const (
 	// alarmMemory bounds the remembered transitions. The quota alarm changes
 	// state a few times a day; the room would drown long before 256
 	// transitions of routed alarms fit in EventBridge's redelivery window.
 	alarmMemory = 256
-	// alarmMemoryTTL outlasts every redelivery: EventBridge gives up on an
-	// event after MaximumEventAgeInSeconds (900 s in template.yaml, 24 h at
-	// most).
+	// alarmMemoryTTL outlasts every redelivery: EventBridge gives up after
+	// MaximumEventAgeInSeconds (900 s in template.yaml, 24 h at most).
 	alarmMemoryTTL = 24 * time.Hour
 	// reserveCalls: at or below this many remaining calls the alert spends
 	// none on a reading. The post needs one, and whoever shares the token
@@ -43,9 +41,8 @@ const (
 	maxReason = 500
 	// maxAlarmName is CloudWatch's own limit on alarm names.
 	maxAlarmName = 255
-	// stackSuffix: template.yaml names the quota alarm
-	// ${AWS::StackName}-quota-low, so the stack's name, which the
-	// silent-monitor message needs for `sam logs`, follows from the alarm's.
+	// stackSuffix: template.yaml names the quota alarm ${AWS::StackName}-quota-low,
+	// so the stack's name, for `sam logs`, follows from the alarm's.
 	stackSuffix = "-quota-low"
 )
 
@@ -198,15 +195,13 @@ type recorded struct {
 }
 
 // current reports whether the latest figures belong to the window still
-// running at now; figures from a window that has reset say nothing about
-// the quota now.
+// running at now: those of a window that has reset say nothing of it.
 func (r recorded) current(now time.Time) bool {
 	return r.Latest.HasQuota && r.Latest.ResetTime().After(now)
 }
 
-// history reads the recorded samples, bounded by historyTimeout. It costs no
-// ChatWork call; a failure only leaves the message without what it would
-// have added.
+// history reads the recorded samples, bounded by historyTimeout; a failure
+// only leaves the message without what it would have added.
 func (b *Bot) history(ctx context.Context, now time.Time) recorded {
 	hctx, cancel := context.WithTimeout(ctx, historyTimeout)
 	defer cancel()
@@ -272,15 +267,13 @@ func nearlyExhausted(p alarmPoint, r recorded, now time.Time) bool {
 	return p.Value <= reservePercent
 }
 
-// alertBody renders the low-quota alert. Fresh figures policy: the alarm's
-// datapoint is the minimum of a 5-minute period and reaches the bot minutes
-// later, so the alert spends one reading to be current (2 calls with the
-// post), unless the datapoint or the latest record shows the quota
-// exhausted or nearly (then the reading would take one of the last calls:
-// 1 call, the post). Without a reading, or when it fails, the figures come
-// from the latest recorded sample of the running window and the alarm's
-// datapoint, and the message says so. An error means posting is futile
-// (the token rejected, or its quota exhausted).
+// alertBody renders the low-quota alert. The alarm's datapoint is a
+// 5-minute minimum that reaches the bot minutes later, so the alert spends
+// one reading to be current (2 calls with the post), unless the datapoint or
+// the latest record shows the quota (nearly) exhausted: then only the post.
+// Without a reading, or when it fails, the figures come from the running
+// window's latest recorded sample and the alarm's datapoint, and the message
+// says so. An error means posting is futile (token rejected, quota exhausted).
 func (b *Bot) alertBody(ctx context.Context, ev alarm.Event) (string, error) {
 	v := alertView{
 		Mentions: b.mentions(), Label: b.cfg.TokenLabel, Loc: b.cfg.Location,

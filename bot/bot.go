@@ -70,24 +70,21 @@ type Config struct {
 	// calls, or with ThresholdPercent a percentage of the limit.
 	Threshold        int
 	ThresholdPercent bool
-	// MonitorInterval is the monitor's schedule period (default 1m, the
-	// monitor's own default). A latest monitor sample older than twice this
-	// plus a minute of slack makes the answer warn that the monitor looks
-	// stopped.
+	// MonitorInterval is the monitor's schedule period (default 1m, as the
+	// monitor's). A latest monitor sample older than twice this plus a
+	// minute makes the answer warn that the monitor looks stopped.
 	MonitorInterval time.Duration
 	// MaxBody is the largest webhook body accepted; default 64 KiB.
 	MaxBody int64
 	// Now is the clock for messages and records; default time.Now.
 	Now func() time.Time
-	// Sleep waits out the per-room posting limit; default waits for d or
-	// until ctx is done.
+	// Sleep waits out the per-room posting limit; default wait.Sleep.
 	Sleep func(ctx context.Context, d time.Duration) error
 
 	// AlarmName is QUOTA_ALARM_NAME: the CloudWatch alarm on the quota.
-	// Empty treats any alarm on a metric in sample.Namespace (for this
-	// token label, when the alarm names one) as the quota alarm, which is
-	// what the sandbox's stand-in alarm needs. Other alarms get a plain
-	// message.
+	// Empty treats any alarm on a metric in sample.Namespace (for this token
+	// label, when it names one) as the quota alarm, as the sandbox needs.
+	// Other alarms get a plain message.
 	AlarmName string
 	// DashboardURL is QUOTA_DASHBOARD_URL, linked from alarm messages when
 	// set. It must be an absolute http(s) URL.

@@ -220,9 +220,8 @@ func (c *Client) Post(ctx context.Context, roomID int64, body string) (Posted, e
 	return Posted{At: ex.at, MessageID: id, Quota: q}, nil
 }
 
-// messageID reads {"message_id":"..."}. ChatWork sends a string (ids exceed
-// 32 bits); a number is accepted too, digit for digit, in case a server or
-// simulator sends one.
+// messageID reads {"message_id":"..."}: a string, as ChatWork sends (ids
+// exceed 32 bits), or a number, kept digit for digit.
 func messageID(raw []byte) (string, error) {
 	var v struct {
 		MessageID json.RawMessage `json:"message_id"`
@@ -249,10 +248,9 @@ func messageID(raw []byte) (string, error) {
 	return id, nil
 }
 
-// send makes one logical call: it gets the token and runs call once, and
-// once more with a fresh token if the first answer was 401 and the token
-// source could be refreshed to a different token (it may have been rotated).
-// A nil error means a 2xx response and a nil error from call.
+// send makes one logical call: it runs call with the token, and once more
+// if the answer was 401 and the token source then gives another (rotated)
+// token. A nil error means a 2xx response and a nil error from call.
 func (c *Client) send(ctx context.Context, op string, call func(*gochatwork.Client) error) (*exchange, error) {
 	// A request on a dead context would still count as sent.
 	if err := ctx.Err(); err != nil {
@@ -474,9 +472,8 @@ func sleep(ctx context.Context, d time.Duration) bool {
 // quotaFrom reads the rate-limit headers of a response that arrived at at.
 // It returns nil, meaning unknown, unless all three are present and sane:
 // 0 <= remaining <= limit <= maxLimit, limit not 0, and the reset within a
-// day of at. go-chatwork turns a missing header into 0, and "0 remaining"
-// is the one reading that must never be invented; a figure out of range
-// would be recorded as if ChatWork had said it.
+// day of at. "0 remaining" must never be invented from a missing header (as
+// go-chatwork does), nor a figure out of range recorded as ChatWork's.
 func quotaFrom(h http.Header, at time.Time) *Quota {
 	const day = int64(24 * time.Hour / time.Second)
 	limit, ok1 := headerInt(h, "X-RateLimit-Limit")
