@@ -36,10 +36,9 @@ type Handler[T any] func(ctx context.Context, raw json.RawMessage) (T, error)
 type Wiring[T any] func(ctx context.Context, getenv Getenv, awsCfg aws.Config, stdout io.Writer, log *slog.Logger) (Handler[T], error)
 
 // Lambda always returns a handler: wire's, or, when the AWS configuration
-// or the environment is bad, one that reports the error on every
-// invocation: one clear line in the invocation's result and log, instead of
-// a crash loop during init that says nothing useful. Records go to stdout,
-// logs to stderr.
+// or the environment is bad, one that reports the error in one clear line on
+// every invocation, instead of a crash loop during init that says nothing
+// useful. Records go to stdout, logs to stderr.
 func Lambda[T any](ctx context.Context, getenv Getenv, stdout, stderr io.Writer, wire Wiring[T]) Handler[T] {
 	log := Logger(stderr)
 	awsCfg, err := LoadAWS(ctx)

@@ -100,9 +100,8 @@ func (h *History) Read(ctx context.Context, token string, since, until time.Time
 }
 
 // groupExists tells a missing group from a missing stream, which
-// GetLogEvents reports alike (moto even with the same message). Filtering
-// the group over one millisecond is cheap and fails only if the group is
-// missing.
+// GetLogEvents reports alike: filtering the group over one millisecond is
+// cheap and fails only if the group is missing.
 func (h *History) groupExists(ctx context.Context) error {
 	_, err := h.api.FilterLogEvents(ctx, &cloudwatchlogs.FilterLogEventsInput{
 		LogGroupName: aws.String(h.group),

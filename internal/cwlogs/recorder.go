@@ -16,13 +16,10 @@ import (
 
 // Recorder writes samples to a log group. It is safe for concurrent use.
 //
-// Every record also goes to stdout, which Lambda sends to the function's own
-// log group, where CloudWatch extracts EMF metrics too. So that a failed put
-// loses nothing and no metric is counted twice:
-//   - before the put, the record is written to stdout without the EMF
-//     member (sample.Record.MarshalPlain): readable, but no metrics;
-//   - only if the put fails (or the event is rejected) is the full EMF line
-//     written to stdout as well, so the metric reaches CloudWatch that way.
+// Every record also goes to stdout, the function's own log group, where
+// CloudWatch extracts EMF metrics too: first without its EMF member
+// (sample.Record.MarshalPlain), and in full only when the put fails or is
+// rejected. So a failed put loses nothing and no metric is counted twice.
 type Recorder struct {
 	api    WriteAPI
 	group  string
@@ -66,9 +63,8 @@ func (r *Recorder) Record(ctx context.Context, rec sample.Record) error {
 }
 
 // put sends one event to a stream, creating the stream when it is missing.
-// It tries the put first: the stream exists on every call but the very first
-// for a label, so checking or creating it up front would cost a call on
-// every cold start.
+// The put comes first: the stream exists on every call but a label's very
+// first, so creating it up front would cost a call on every cold start.
 func (r *Recorder) put(ctx context.Context, stream string, emf []byte, stamp int64) error {
 	in := &cloudwatchlogs.PutLogEventsInput{
 		LogGroupName:  aws.String(r.group),

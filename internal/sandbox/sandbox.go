@@ -322,10 +322,9 @@ func (s *session) summary() {
 	}
 }
 
-// onScreen is the bot's ChatWork client that also shows on screen why a
-// message of the bot's was not posted, which the bot only logs: a post that
-// failed, or a reading that found the quota used up (the bot then posts
-// nothing).
+// onScreen is the bot's ChatWork client, which also shows on screen why a
+// message of the bot's was not posted (the bot only logs it): a post failed,
+// or a reading found the quota used up.
 type onScreen struct {
 	*chatwork.Client
 	s *session
