@@ -165,9 +165,7 @@ func (r Result) CallsPerWindow() float64 { return float64(r.Calls) / float64(r.W
 func (r Result) BilledPerWindow() float64 { return r.Billed.Seconds() / float64(r.Windows) }
 
 // InvocationsPerWindow is Lambda invocations per window.
-func (r Result) InvocationsPerWindow() float64 {
-	return float64(r.Invocations) / float64(r.Windows)
-}
+func (r Result) InvocationsPerWindow() float64 { return float64(r.Invocations) / float64(r.Windows) }
 
 // MonthlyGBSeconds is the billed GB-seconds of 30 days at this rate.
 func (r Result) MonthlyGBSeconds() float64 {
@@ -318,7 +316,10 @@ func RunSweep(d Design, l Load, mode chatworksim.WindowMode, p Params) (Result, 
 	total := p.Windows
 	for i := range n {
 		q := p
-		q.Windows = total/n + btoi(i < total%n)
+		q.Windows = total / n
+		if i < total%n {
+			q.Windows++
+		}
 		q.Phase = time.Duration(i)*(5*time.Minute/time.Duration(n)) + 7300*time.Millisecond
 		q.Seed = p.Seed + uint64(i)
 		r, err := Run(d, l, mode, q)
@@ -339,13 +340,6 @@ func RunSweep(d Design, l Load, mode chatworksim.WindowMode, p Params) (Result, 
 		sum.MissSum += r.MissSum
 	}
 	return sum, nil
-}
-
-func btoi(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 // schedule arranges the scheduled invocations from first on, one period

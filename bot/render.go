@@ -209,8 +209,8 @@ func renderAnswer(p *phrases, v quotaView) string {
 	lines := []string{
 		fmt.Sprintf(p.remaining, q.Remaining, q.Limit, percent(q.Remaining, q.Limit)),
 		fmt.Sprintf(p.used, q.Used()),
+		resetText(p, q.Reset, v.Now, v.Loc),
 	}
-	lines = append(lines, resetText(p, q.Reset, v.Now, v.Loc))
 	if v.History {
 		lines = append(lines,
 			fmt.Sprintf(p.lowHour, renderLow(p, v.Hour, v.Now, v.Loc)),

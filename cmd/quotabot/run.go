@@ -57,26 +57,21 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		fmt.Fprint(stderr, usage)
 		return exitUsage
 	}
-	switch args[0] {
+	name, rest := args[0], args[1:]
+	switch name {
 	case "help", "-h", "-help", "--help":
-		if len(args) > 1 {
-			for _, c := range commands {
-				if c.name == args[1] {
-					return c.run(ctx, []string{"-h"}, e)
-				}
-			}
-			fmt.Fprintf(stderr, "quotabot: unknown command %q\n\n%s", args[1], usage)
-			return exitUsage
+		if len(args) == 1 {
+			fmt.Fprint(stdout, usage)
+			return exitOK
 		}
-		fmt.Fprint(stdout, usage)
-		return exitOK
+		name, rest = args[1], []string{"-h"} // "help COMMAND" is "COMMAND -h"
 	}
 	for _, c := range commands {
-		if c.name == args[0] {
-			return c.run(ctx, args[1:], e)
+		if c.name == name {
+			return c.run(ctx, rest, e)
 		}
 	}
-	fmt.Fprintf(stderr, "quotabot: unknown command %q\n\n%s", args[0], usage)
+	fmt.Fprintf(stderr, "quotabot: unknown command %q\n\n%s", name, usage)
 	return exitUsage
 }
 

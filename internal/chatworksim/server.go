@@ -22,12 +22,11 @@ const (
 	WindowFirstCall
 )
 
+var modeNames = [...]string{"fixed", "first-call"}
+
 func (m WindowMode) String() string {
-	switch m {
-	case WindowFixed:
-		return "fixed"
-	case WindowFirstCall:
-		return "first-call"
+	if m >= 0 && int(m) < len(modeNames) {
+		return modeNames[m]
 	}
 	return "WindowMode(" + strconv.Itoa(int(m)) + ")"
 }
