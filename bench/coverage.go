@@ -346,12 +346,11 @@ func RunSweep(d Design, l Load, mode chatworksim.WindowMode, p Params) (Result, 
 // apart, each late by the scheduler's jitter.
 //
 // The seed's cost depends on where its 10-minute schedule sits in the
-// window: a tick just after a fixed window's start sleeps almost 5 minutes,
-// one just before its end hardly at all. Its invocations share no state, so
-// each is moved by its own offset, spread evenly over a window (golden-ratio
-// sequence): the seed's figures are the average over deployments, not one
-// deployment's luck. Every tick still lands in the same (even) window of a
-// pair, as with a fixed offset.
+// window (a tick just after a window's start sleeps almost 5 minutes), so
+// each of its invocations, which share no state, is moved by its own offset,
+// spread evenly over a window (golden-ratio sequence): its figures are the
+// average over deployments. Every tick still lands in the same (even) window
+// of a pair, as with a fixed offset.
 func (r *run) schedule(first time.Time) {
 	var k int
 	var tick func(nominal time.Time)

@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"strconv"
@@ -293,11 +294,7 @@ func renderSilent(p *phrases, v silentView) string {
 	default:
 		lines = append(lines, a.readNowFailed)
 	}
-	stack := v.Stack
-	if stack == "" {
-		stack = a.stackUnknown
-	}
-	lines = append(lines, fmt.Sprintf(a.checkLogs, stack))
+	lines = append(lines, fmt.Sprintf(a.checkLogs, cmp.Or(v.Stack, a.stackUnknown)))
 	lines = appendDashboard(p, lines, v.Dashboard)
 	return info(replyTo{}, fmt.Sprintf(a.silentTitle, v.Label), strings.Join(lines, "\n"))
 }

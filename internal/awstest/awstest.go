@@ -35,9 +35,8 @@ import (
 // Region is the region every test configuration uses.
 const Region = "us-east-1"
 
-// startTimeout bounds how long a server may take to answer. Generous: a
-// loaded CI machine running -race builds in parallel can be slow to start
-// Python.
+// startTimeout bounds how long a server may take to answer: generous, as a
+// loaded CI machine can be slow to start Python.
 const startTimeout = 60 * time.Second
 
 var (

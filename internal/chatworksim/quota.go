@@ -207,10 +207,9 @@ func (s *Server) Quota(token string) (limit, remaining int, reset time.Time) {
 	return limit, limit, time.Unix(0, s.windowStart(now)+int64(s.cfg.Window)).UTC()
 }
 
-// Spend makes n requests with token at the current time on behalf of some
-// other program sharing it, and returns how many of them were not refused
-// with 429. They count in Calls and OtherCalls. An unknown token spends
-// nothing and gets 0.
+// Spend makes n requests with token now, for another program sharing it,
+// and returns how many were not refused with 429. They count in Calls and
+// OtherCalls; an unknown token spends nothing and gets 0.
 func (s *Server) Spend(token string, n int) int {
 	if n <= 0 {
 		return 0
@@ -231,9 +230,8 @@ func (s *Server) Spend(token string, n int) int {
 	return min(n, max(s.cfg.Limit-before, 0))
 }
 
-// Windows lists the token's windows, oldest first, the current one last:
-// each window that had at least one call, up to Config.WindowHistory past
-// ones.
+// Windows lists the token's windows that had a call, oldest first and the
+// current one last, up to Config.WindowHistory past ones.
 func (s *Server) Windows(token string) []WindowStat {
 	s.mu.Lock()
 	defer s.mu.Unlock()

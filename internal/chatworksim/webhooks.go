@@ -229,9 +229,8 @@ func (s *Server) Deliveries() []Delivery {
 	return append([]Delivery(nil), s.deliveries...)
 }
 
-// WaitIdle returns when no delivery is queued or in flight, or with ctx's
-// error. A receiver that posts its reply before answering keeps the
-// simulator busy, so WaitIdle also waits for the reply's own deliveries.
+// WaitIdle returns when no delivery is queued or in flight, those of the
+// replies a receiver posts before answering included, or with ctx's error.
 func (s *Server) WaitIdle(ctx context.Context) error {
 	for {
 		s.dmu.Lock()
