@@ -1,6 +1,7 @@
 package chatworksim
 
 import (
+	"cmp"
 	"context"
 	"net/http"
 	"strconv"
@@ -80,11 +81,7 @@ func (s *Server) matchFaultLocked(path string, out *Fault) bool {
 }
 
 func faultReply(status int) reply {
-	text := http.StatusText(status)
-	if text == "" {
-		text = "Status " + strconv.Itoa(status)
-	}
-	return errorReply(status, text)
+	return errorReply(status, cmp.Or(http.StatusText(status), "Status "+strconv.Itoa(status)))
 }
 
 // hang blocks until the client cancels the request or the Server closes.

@@ -1,6 +1,7 @@
 package chatworksim
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"net"
@@ -383,8 +384,5 @@ func (s *Server) logf(r *http.Request, a *account, status int, what string) {
 	if a != nil {
 		who = "account " + strconv.FormatInt(a.id, 10)
 	}
-	if what == "" {
-		what = strconv.Itoa(status)
-	}
-	s.cfg.Logf("chatworksim: %s %s (%s): %s", r.Method, r.URL.Path, who, what)
+	s.cfg.Logf("chatworksim: %s %s (%s): %s", r.Method, r.URL.Path, who, cmp.Or(what, strconv.Itoa(status)))
 }

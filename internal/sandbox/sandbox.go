@@ -72,13 +72,11 @@ func (c *Config) defaults() error {
 	c.Limit = cmp.Or(c.Limit, 300)
 	c.Interval = cmp.Or(c.Interval, 5*time.Second)
 	c.Language = cmp.Or(c.Language, bot.DefaultLanguage)
+	c.Location = cmp.Or(c.Location, time.Local)
 	if c.Threshold == 0 && c.ThresholdPercent {
 		c.Threshold = 20
 	} else if c.Threshold == 0 {
 		c.Threshold = c.Limit / 5
-	}
-	if c.Location == nil {
-		c.Location = time.Local
 	}
 	switch {
 	case c.Window < time.Second:

@@ -8,6 +8,7 @@ package testproc
 
 import (
 	"bytes"
+	"cmp"
 	"os/exec"
 	"runtime"
 	"sync"
@@ -47,9 +48,7 @@ type Proc struct {
 // run on one locked thread that lives as long as the process.
 func Start(cmd *exec.Cmd) (*Proc, error) {
 	setProcAttr(cmd)
-	if cmd.WaitDelay == 0 {
-		cmd.WaitDelay = time.Second
-	}
+	cmd.WaitDelay = cmp.Or(cmd.WaitDelay, time.Second)
 	p := &Proc{Cmd: cmd, exited: make(chan struct{})}
 	started := make(chan error, 1)
 	go func() {
