@@ -173,10 +173,9 @@ func (b *Bot) post(ctx context.Context, room int64, body string) {
 	}
 }
 
-// send posts body to room and records every response. On the
-// per-room limit it waits out that window once and tries again, if the
-// deadline leaves room for it; on the token's quota nothing can be posted.
-// The error is the last attempt's; callers decide how loudly to log it.
+// send posts body to room and records every response. On the per-room limit
+// it waits out that window once and tries again, if the deadline allows; on
+// the token's quota nothing can be posted. The error is the last attempt's.
 func (b *Bot) send(ctx context.Context, room int64, body string) (chatwork.Posted, error) {
 	posted, err := b.cw.Post(ctx, room, body)
 	b.recordCall(ctx, posted.At, posted.Quota, err)

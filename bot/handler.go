@@ -12,9 +12,14 @@ import (
 	"github.com/quotabot/chatwork-quota-bot/internal/chatwork"
 )
 
-// workBudget bounds the reply when the request carries no deadline (the
-// local sandbox). On Lambda the invocation's deadline is used instead.
-const workBudget = 30 * time.Second
+const (
+	// workBudget bounds the reply when the request carries no deadline (the
+	// local sandbox). On Lambda the invocation's deadline is used instead.
+	workBudget = 30 * time.Second
+	// deadlineMargin is kept free before the invocation's deadline: work cut
+	// off there would leave ChatWork without its 200 and the records unwritten.
+	deadlineMargin = 2 * time.Second
+)
 
 // Handler returns the webhook endpoint, the same on every path (a Function
 // URL has no routing). It checks, in order: method, size, signature over the
@@ -94,10 +99,6 @@ func withBudget(ctx, from context.Context) (context.Context, context.CancelFunc)
 	}
 	return context.WithTimeout(ctx, workBudget)
 }
-
-// deadlineMargin is kept free before the invocation's deadline: work cut off
-// there would leave ChatWork without its 200 and the records unwritten.
-const deadlineMargin = 2 * time.Second
 
 // deliver handles one verified delivery and returns the text of the 200
 // answer. What cannot be parsed is logged and ignored.

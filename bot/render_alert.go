@@ -14,9 +14,6 @@ import (
 	"github.com/quotabot/chatwork-quota-bot/internal/chatwork"
 )
 
-// Alarm messages, rendered like the answers: pure functions of a view and
-// the language's phrases, pinned by golden files.
-
 // level is a figure the alarm compares: a count of remaining calls, or a
 // percentage of the limit. It is a float because CloudWatch's are.
 type level struct {

@@ -15,10 +15,9 @@ import (
 // maxWait bounds !wait, so a typo cannot hang a script for a day.
 const maxWait = time.Hour
 
-// interact reads lines until the input ends (true) or ctx is done (false).
-// Reading happens in a goroutine of its own: a terminal read cannot be
-// interrupted, so on Ctrl-C that goroutine is left blocked in it and the
-// process exits around it.
+// interact reads lines until the input ends (true) or ctx is done (false),
+// in a goroutine of its own: a terminal read cannot be interrupted, so on
+// Ctrl-C that goroutine is left blocked and the process exits around it.
 func (s *session) interact(ctx context.Context, in io.Reader) bool {
 	lines := make(chan string)
 	go func() {

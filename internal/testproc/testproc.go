@@ -16,9 +16,8 @@ import (
 	"time"
 )
 
-// SkipShort skips t under -short: it needs what (a program Go does not
-// bring, or minutes of building), and `go test -short ./...` is the loop
-// that needs nothing but Go.
+// SkipShort skips t, which needs what (a program Go does not bring, or
+// minutes of building), under -short: the loop that needs nothing but Go.
 func SkipShort(t testing.TB, what string) {
 	t.Helper()
 	if testing.Short() {
