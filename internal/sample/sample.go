@@ -24,7 +24,28 @@ const (
 	MetricLimit            = "limit"
 	MetricRemainingPercent = "remaining_percent"
 	MetricErrors           = "errors"
+	// MetricHeartbeat has no dimension: the monitor writes it once per
+	// completed tick, whatever the number of tokens, so that an alarm that
+	// treats its absence as breaching hears a monitor that stopped.
+	MetricHeartbeat = "heartbeat"
 )
+
+// Metrics says which of a record's members its EMF directive declares as
+// CloudWatch metrics. CloudWatch bills every metric name and dimension value
+// by the hour it receives data, so a record declares only what an alarm
+// watches: remaining (or remaining_percent, for an alarm on the percent),
+// and errors on failures. used, limit and the percent stay record members.
+type Metrics struct {
+	Percent bool // declare remaining_percent instead of remaining
+}
+
+// Watched is the name of the quota metric m declares.
+func (m Metrics) Watched() string {
+	if m.Percent {
+		return MetricRemainingPercent
+	}
+	return MetricRemaining
+}
 
 // Source tells who took a reading.
 type Source string
@@ -135,7 +156,15 @@ func (r Record) Validate() error {
 	return nil
 }
 
-func (r Record) toWire(emf bool) wire {
+// Failed reports whether r counts as a failed reading in the errors metric:
+// a failure record other than the quota exhausted (a 429 is a reading of 0)
+// and the room's posting limit (the token works; the room is busy).
+func (r Record) Failed() bool {
+	return r.Error != "" && r.Error != "quota_exhausted" && r.Error != "room_limit"
+}
+
+// toWire builds the JSON shape; m nil leaves the EMF member out.
+func (r Record) toWire(m *Metrics) wire {
 	w := wire{
 		Time:   r.Time.UTC().Format(time.RFC3339Nano),
 		Token:  r.Token,
@@ -149,19 +178,18 @@ func (r Record) toWire(emf bool) wire {
 	if r.HasQuota {
 		rem, lim, reset, used, pct := r.Remaining, r.Limit, r.Reset, r.Used(), r.RemainingPercent()
 		w.Remaining, w.Limit, w.Reset, w.Used, w.RemainingPercent = &rem, &lim, &reset, &used, &pct
-		metrics = append(metrics,
-			metricDef{MetricRemaining, "Count"},
-			metricDef{MetricUsed, "Count"},
-			metricDef{MetricLimit, "Count"},
-			metricDef{MetricRemainingPercent, "Percent"},
-		)
+		if m != nil && m.Percent {
+			metrics = append(metrics, metricDef{MetricRemainingPercent, "Percent"})
+		} else {
+			metrics = append(metrics, metricDef{MetricRemaining, "Count"})
+		}
 	}
-	if r.Error != "" {
+	if r.Failed() {
 		one := 1
 		w.Errors = &one
 		metrics = append(metrics, metricDef{MetricErrors, "Count"})
 	}
-	if emf {
+	if m != nil {
 		w.AWS = &awsMeta{
 			Timestamp: r.Time.UnixMilli(),
 			CloudWatchMetrics: []metricDirective{{
@@ -174,16 +202,22 @@ func (r Record) toWire(emf bool) wire {
 	return w
 }
 
-// MarshalJSON encodes the record as one EMF JSON object.
+// MarshalJSON encodes the record as one EMF JSON object declaring the
+// default Metrics (remaining, and errors on failures).
 func (r Record) MarshalJSON() ([]byte, error) {
-	return json.Marshal(r.toWire(true))
+	return r.MarshalEMF(Metrics{})
+}
+
+// MarshalEMF encodes the record as one EMF JSON object declaring m.
+func (r Record) MarshalEMF(m Metrics) ([]byte, error) {
+	return json.Marshal(r.toWire(&m))
 }
 
 // MarshalPlain encodes the record without the EMF `_aws` member, so that
 // CloudWatch extracts no metrics from it: for the stdout copy of a record
 // whose metrics already reached CloudWatch through PutLogEvents.
 func (r Record) MarshalPlain() ([]byte, error) {
-	return json.Marshal(r.toWire(false))
+	return json.Marshal(r.toWire(nil))
 }
 
 // UnmarshalJSON decodes a record written by MarshalJSON or MarshalPlain.
@@ -235,4 +269,22 @@ func Percent(n, total int) string {
 		return strconv.FormatInt(tenths/10, 10) + "%"
 	}
 	return fmt.Sprintf("%d.%d%%", tenths/10, tenths%10)
+}
+
+// Heartbeat is the EMF log line of one completed monitor tick: the metric
+// MetricHeartbeat (1) without any dimension, and how many tokens the tick
+// read. Printed to the monitor function's own log, CloudWatch turns it into
+// the metric the heartbeat alarm watches.
+func Heartbeat(at time.Time, tokens int) []byte {
+	b, _ := json.Marshal(struct {
+		AWS       awsMeta `json:"_aws"`
+		Heartbeat int     `json:"heartbeat"`
+		Tokens    int     `json:"tokens"`
+	}{
+		AWS: awsMeta{Timestamp: at.UnixMilli(), CloudWatchMetrics: []metricDirective{{
+			Namespace: Namespace, Dimensions: [][]string{{}}, Metrics: []metricDef{{MetricHeartbeat, "Count"}},
+		}}},
+		Heartbeat: 1, Tokens: tokens,
+	})
+	return b
 }

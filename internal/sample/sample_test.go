@@ -3,6 +3,7 @@ package sample
 import (
 	"encoding/json"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -76,10 +77,10 @@ func TestEMFShape(t *testing.T) {
 			t.Errorf("metric %s has no value member", name)
 		}
 	}
-	for _, n := range []string{MetricRemaining, MetricUsed, MetricLimit, MetricRemainingPercent} {
-		if !names[n] {
-			t.Errorf("metric %s missing", n)
-		}
+	// One metric per token is billed, not four: used, limit and the
+	// percent are members only.
+	if len(names) != 1 || !names[MetricRemaining] {
+		t.Errorf("metrics %v, want only %s", names, MetricRemaining)
 	}
 	if names[MetricErrors] {
 		t.Error("a good sample must not count an error")
@@ -135,4 +136,75 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("round trip changed %+v into %+v (%v)", r, r2, err)
 		}
 	})
+}
+
+func emfMetrics(t *testing.T, b []byte) (names []string, dims any) {
+	t.Helper()
+	var v struct {
+		AWS struct {
+			CloudWatchMetrics []struct {
+				Dimensions any
+				Metrics    []struct{ Name string }
+			}
+		} `json:"_aws"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil || len(v.AWS.CloudWatchMetrics) != 1 {
+		t.Fatalf("not one EMF directive: %s (%v)", b, err)
+	}
+	for _, m := range v.AWS.CloudWatchMetrics[0].Metrics {
+		names = append(names, m.Name)
+	}
+	return names, v.AWS.CloudWatchMetrics[0].Dimensions
+}
+
+func TestMetricsDeclaredPerKind(t *testing.T) {
+	exhausted := Record{Time: at, Token: "a", Source: SourceMonitor, HasQuota: true, Remaining: 0, Limit: 300, Reset: 1795489500, Error: "quota_exhausted"}
+	roomLimit := Record{Time: at, Token: "a", Source: SourcePassive, Error: "room_limit"}
+	revoked := Record{Time: at, Token: "a", Source: SourceMonitor, Error: "invalid_token"}
+	for _, c := range []struct {
+		name string
+		r    Record
+		m    Metrics
+		want []string
+	}{
+		{"sample, count alarm", good(), Metrics{}, []string{MetricRemaining}},
+		{"sample, percent alarm", good(), Metrics{Percent: true}, []string{MetricRemainingPercent}},
+		{"429 is a reading, not a failure", exhausted, Metrics{}, []string{MetricRemaining}},
+		{"the room's limit is not the token's failure", roomLimit, Metrics{}, nil},
+		{"a revoked token fails", revoked, Metrics{}, []string{MetricErrors}},
+	} {
+		b, err := c.r.MarshalEMF(c.m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := emfMetrics(t, b)
+		if !reflect.DeepEqual(got, c.want) {
+			t.Errorf("%s: metrics %v, want %v", c.name, got, c.want)
+		}
+		if c.r.Failed() != slices.Contains(c.want, MetricErrors) || strings.Contains(string(b), `"errors"`) != c.r.Failed() {
+			t.Errorf("%s: Failed() = %v, record %s", c.name, c.r.Failed(), b)
+		}
+		if _, err := Parse(b); err != nil {
+			t.Errorf("%s: does not parse back: %v", c.name, err)
+		}
+	}
+	if (Metrics{}).Watched() != MetricRemaining || (Metrics{Percent: true}).Watched() != MetricRemainingPercent {
+		t.Error("Watched names the wrong metric")
+	}
+}
+
+func TestHeartbeatHasNoDimension(t *testing.T) {
+	b := Heartbeat(at, 3)
+	names, dims := emfMetrics(t, b)
+	if !reflect.DeepEqual(names, []string{MetricHeartbeat}) || !reflect.DeepEqual(dims, []any{[]any{}}) {
+		t.Fatalf("heartbeat metrics %v dimensions %v: %s", names, dims, b)
+	}
+	var v map[string]any
+	_ = json.Unmarshal(b, &v)
+	if v[MetricHeartbeat] != float64(1) || v["tokens"] != float64(3) || v[Dimension] != nil {
+		t.Errorf("heartbeat members: %s", b)
+	}
+	if _, err := Parse(b); err == nil {
+		t.Error("a heartbeat must not parse as a sample record")
+	}
 }
