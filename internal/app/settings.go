@@ -21,23 +21,26 @@ type Getenv func(string) string
 
 // Settings are the contract's environment variables, parsed and checked.
 type Settings struct {
-	APIURL            string        // CHATWORK_API_URL
-	TokenParameter    string        // CHATWORK_TOKEN_PARAMETER
-	WebhookTokenParam string        // CHATWORK_WEBHOOK_TOKEN_PARAMETER
-	RoomID            int64         // CHATWORK_ROOM_ID
-	AllowedRooms      string        // CHATWORK_ALLOWED_ROOM_IDS (parsed by the bot)
-	LogGroup          string        // QUOTA_LOG_GROUP
-	TokenLabel        string        // QUOTA_TOKEN_LABEL
-	Language          string        // QUOTA_LANGUAGE (checked by the bot's wiring; empty: the bot's default)
-	TimeZone          string        // QUOTA_TIME_ZONE
-	Interval          time.Duration // from QUOTA_SCHEDULE, or QUOTA_MONITOR_INTERVAL
-	WakeQueueURL      string        // QUOTA_WAKE_QUEUE_URL (monitor; empty: sleep instead)
-	Threshold         int           // QUOTA_ALARM_THRESHOLD
-	ThresholdPercent  bool          // QUOTA_ALARM_THRESHOLD_KIND=percent
-	AlarmName         string        // QUOTA_ALARM_NAME
-	DashboardURL      string        // QUOTA_DASHBOARD_URL
-	AlertMentions     string        // QUOTA_ALERT_MENTIONS: "all" or comma-separated account ids
-	BotAccountID      int64         // CHATWORK_BOT_ACCOUNT_ID (optional)
+	APIURL             string        // CHATWORK_API_URL
+	TokenParameter     string        // CHATWORK_TOKEN_PARAMETER
+	WebhookTokenParam  string        // CHATWORK_WEBHOOK_TOKEN_PARAMETER
+	RoomID             int64         // CHATWORK_ROOM_ID
+	AllowedRooms       string        // CHATWORK_ALLOWED_ROOM_IDS (parsed by the bot)
+	LogGroup           string        // QUOTA_LOG_GROUP
+	TokenLabel         string        // QUOTA_TOKEN_LABEL
+	Language           string        // QUOTA_LANGUAGE (checked by the bot's wiring; empty: the bot's default)
+	TimeZone           string        // QUOTA_TIME_ZONE
+	Interval           time.Duration // from QUOTA_SCHEDULE, or QUOTA_MONITOR_INTERVAL
+	WakeQueueURL       string        // QUOTA_WAKE_QUEUE_URL (monitor; empty: sleep instead)
+	Threshold          int           // QUOTA_ALARM_THRESHOLD
+	ThresholdPercent   bool          // QUOTA_ALARM_THRESHOLD_KIND=percent
+	AlarmName          string        // QUOTA_ALARM_NAME
+	ErrorsAlarmName    string        // QUOTA_ERRORS_ALARM_NAME
+	HeartbeatAlarmName string        // QUOTA_HEARTBEAT_ALARM_NAME
+	TokensPath         string        // QUOTA_TOKENS_PATH, ending in "/" (empty: only the bot's own token)
+	DashboardURL       string        // QUOTA_DASHBOARD_URL
+	AlertMentions      string        // QUOTA_ALERT_MENTIONS: "all" or comma-separated account ids
+	BotAccountID       int64         // CHATWORK_BOT_ACCOUNT_ID (optional)
 }
 
 const defaultAPIURL = "https://api.chatwork.com/v2"
@@ -47,18 +50,20 @@ const defaultAPIURL = "https://api.chatwork.com/v2"
 // secret (none of these variables holds a secret: tokens live in SSM).
 func Load(getenv Getenv) (Settings, error) {
 	s := Settings{
-		APIURL:            strings.TrimRight(or(getenv("CHATWORK_API_URL"), defaultAPIURL), "/"),
-		TokenParameter:    strings.TrimSpace(getenv("CHATWORK_TOKEN_PARAMETER")),
-		WebhookTokenParam: strings.TrimSpace(getenv("CHATWORK_WEBHOOK_TOKEN_PARAMETER")),
-		AllowedRooms:      getenv("CHATWORK_ALLOWED_ROOM_IDS"),
-		LogGroup:          strings.TrimSpace(getenv("QUOTA_LOG_GROUP")),
-		TokenLabel:        or(getenv("QUOTA_TOKEN_LABEL"), sample.DefaultLabel),
-		Language:          strings.TrimSpace(getenv("QUOTA_LANGUAGE")),
-		TimeZone:          or(getenv("QUOTA_TIME_ZONE"), "Asia/Tokyo"),
-		WakeQueueURL:      strings.TrimSpace(getenv("QUOTA_WAKE_QUEUE_URL")),
-		AlarmName:         getenv("QUOTA_ALARM_NAME"),
-		DashboardURL:      getenv("QUOTA_DASHBOARD_URL"),
-		AlertMentions:     getenv("QUOTA_ALERT_MENTIONS"),
+		APIURL:             strings.TrimRight(or(getenv("CHATWORK_API_URL"), defaultAPIURL), "/"),
+		TokenParameter:     strings.TrimSpace(getenv("CHATWORK_TOKEN_PARAMETER")),
+		WebhookTokenParam:  strings.TrimSpace(getenv("CHATWORK_WEBHOOK_TOKEN_PARAMETER")),
+		AllowedRooms:       getenv("CHATWORK_ALLOWED_ROOM_IDS"),
+		LogGroup:           strings.TrimSpace(getenv("QUOTA_LOG_GROUP")),
+		TokenLabel:         or(getenv("QUOTA_TOKEN_LABEL"), sample.DefaultLabel),
+		Language:           strings.TrimSpace(getenv("QUOTA_LANGUAGE")),
+		TimeZone:           or(getenv("QUOTA_TIME_ZONE"), "Asia/Tokyo"),
+		WakeQueueURL:       strings.TrimSpace(getenv("QUOTA_WAKE_QUEUE_URL")),
+		AlarmName:          getenv("QUOTA_ALARM_NAME"),
+		ErrorsAlarmName:    getenv("QUOTA_ERRORS_ALARM_NAME"),
+		HeartbeatAlarmName: getenv("QUOTA_HEARTBEAT_ALARM_NAME"),
+		DashboardURL:       getenv("QUOTA_DASHBOARD_URL"),
+		AlertMentions:      getenv("QUOTA_ALERT_MENTIONS"),
 	}
 	var errs []error
 	if u, err := url.Parse(s.APIURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
@@ -69,6 +74,13 @@ func Load(getenv Getenv) (Settings, error) {
 	}
 	if _, err := time.LoadLocation(s.TimeZone); err != nil {
 		errs = append(errs, fmt.Errorf("QUOTA_TIME_ZONE %q: %v", s.TimeZone, err))
+	}
+	if v := strings.TrimSpace(getenv("QUOTA_TOKENS_PATH")); v != "" {
+		// The labels are the names after the path, so it ends in a slash.
+		s.TokensPath = strings.TrimRight(v, "/") + "/"
+		if !strings.HasPrefix(v, "/") {
+			errs = append(errs, fmt.Errorf("QUOTA_TOKENS_PATH %q: an SSM path starts with /", v))
+		}
 	}
 	var err error
 	if v := getenv("QUOTA_MONITOR_INTERVAL"); v != "" {

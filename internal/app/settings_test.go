@@ -15,7 +15,7 @@ func TestLoadDefaults(t *testing.T) {
 	}
 	// The language is the bot's to default: the monitor's binary does not link it.
 	if s.APIURL != "https://api.chatwork.com/v2" || s.TokenLabel != "default" || s.Language != "" ||
-		s.TimeZone != "Asia/Tokyo" || s.Interval != time.Minute || s.ThresholdPercent {
+		s.TimeZone != "Asia/Tokyo" || s.Interval != time.Minute || s.ThresholdPercent || s.TokensPath != "" {
 		t.Fatalf("defaults: %+v", s)
 	}
 }
@@ -31,11 +31,28 @@ func TestLoadErrorsNameTheVariable(t *testing.T) {
 		"CHATWORK_BOT_ACCOUNT_ID":    "-4",
 		"QUOTA_ALARM_THRESHOLD":      "lots",
 		"QUOTA_ALARM_THRESHOLD_KIND": "ratio",
+		"QUOTA_TOKENS_PATH":          "quotabot/tokens/",
 	}
 	for k, v := range cases {
 		_, err := Load(env(map[string]string{k: v}))
 		if err == nil || !strings.Contains(err.Error(), k) {
 			t.Errorf("%s=%q: err = %v", k, v, err)
+		}
+	}
+}
+
+// The alarm names pass through; the tokens path ends in a slash whether or
+// not the variable does, so a label is the name after it.
+func TestLoadFleetSettings(t *testing.T) {
+	for _, path := range []string{"/quotabot/tokens", "/quotabot/tokens/", " /quotabot/tokens// "} {
+		s, err := Load(env(map[string]string{
+			"QUOTA_TOKENS_PATH":          path,
+			"QUOTA_ERRORS_ALARM_NAME":    "stack-token-errors",
+			"QUOTA_HEARTBEAT_ALARM_NAME": "stack-monitor-heartbeat",
+		}))
+		if err != nil || s.TokensPath != "/quotabot/tokens/" || s.ErrorsAlarmName != "stack-token-errors" ||
+			s.HeartbeatAlarmName != "stack-monitor-heartbeat" {
+			t.Errorf("QUOTA_TOKENS_PATH=%q: %+v, %v", path, s, err)
 		}
 	}
 }
