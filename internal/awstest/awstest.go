@@ -56,6 +56,7 @@ const installMoto = "python3 -m pip install 'moto[server]'"
 //
 //	func TestMain(m *testing.M) { awstest.Main(m) }
 func Main(m *testing.M) {
+	testproc.Require(func() string { _, missing := command(); return missing }, installMoto)
 	mainRunning.Store(true)
 	code := m.Run()
 	if sharedSrv != nil {

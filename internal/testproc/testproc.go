@@ -9,6 +9,9 @@ package testproc
 import (
 	"bytes"
 	"cmp"
+	"flag"
+	"fmt"
+	"os"
 	"os/exec"
 	"runtime"
 	"sync"
@@ -29,7 +32,29 @@ func SkipShort(t testing.TB, what string) {
 // run that could not run its tests must not look green.
 func Missing(t testing.TB, what, install string) {
 	t.Helper()
-	t.Fatalf("%s: install it with %s, or run go test -short ./... to skip the tests that need it", what, install)
+	t.Fatal(missingLine(what, install))
+}
+
+func missingLine(what, install string) string {
+	return fmt.Sprintf("%s: install it with %s, or run go test -short ./... to skip the tests that need it", what, install)
+}
+
+// Require is the start of a TestMain for a package whose tests need a tool
+// Go does not bring. missing says what is missing ("" when nothing is).
+// Without -short, a missing tool ends the test binary at once with one line
+// naming it and how to install it, and exit status 1, instead of one failure
+// per test. Under -short it does nothing: the tests that need the tool skip.
+func Require(missing func() string, install string) {
+	if !flag.Parsed() {
+		flag.Parse()
+	}
+	if testing.Short() {
+		return
+	}
+	if what := missing(); what != "" {
+		fmt.Fprintln(os.Stderr, missingLine(what, install))
+		os.Exit(1)
+	}
 }
 
 // Proc is a started helper process.

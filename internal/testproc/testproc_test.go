@@ -1,6 +1,8 @@
 package testproc
 
 import (
+	"fmt"
+	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -65,5 +67,35 @@ func TestBuffer(t *testing.T) {
 	}
 	if got := limited.String(); got != "abcab" {
 		t.Fatalf("limited kept %q", got)
+	}
+}
+
+// TestRequire runs this test binary again as a child whose only act is
+// Require with a missing tool: without -short it must exit 1 with one line
+// naming the tool and how to install it; with -short it must go on.
+func TestRequire(t *testing.T) {
+	if os.Getenv("TESTPROC_REQUIRE_CHILD") == "1" {
+		Require(func() string { return "frobnicator not found" }, "apt-get install frobnicator")
+		fmt.Println("went on")
+		os.Exit(0)
+	}
+	for _, c := range []struct {
+		short    bool
+		wantCode int
+		want     string
+	}{
+		{false, 1, "frobnicator not found: install it with apt-get install frobnicator, or run go test -short ./... to skip the tests that need it\n"},
+		{true, 0, "went on\n"},
+	} {
+		args := []string{"-test.run=^TestRequire$"}
+		if c.short {
+			args = append(args, "-test.short")
+		}
+		cmd := exec.Command(os.Args[0], args...)
+		cmd.Env = append(os.Environ(), "TESTPROC_REQUIRE_CHILD=1")
+		out, _ := cmd.CombinedOutput()
+		if code := cmd.ProcessState.ExitCode(); code != c.wantCode || string(out) != c.want {
+			t.Errorf("short=%v: exit %d, output %q; want exit %d, %q", c.short, code, out, c.wantCode, c.want)
+		}
 	}
 }
