@@ -5,6 +5,7 @@ import (
 	"context"
 	"flag"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/quotabot/chatwork-quota-bot/bot"
@@ -25,6 +26,7 @@ func runSandbox(ctx context.Context, args []string, e env) int {
 	lang := fs.String("lang", cmp.Or(e.getenv("QUOTA_LANGUAGE"), bot.DefaultLanguage), "the bot's and the sandbox's language: ja or en (QUOTA_LANGUAGE)")
 	dir := fs.String("dir", "", "`directory` for the samples file and the log (default: a new temporary directory)")
 	port := fs.Int("port", 0, "loopback port of the ChatWork simulator (default: a free one)")
+	tokens := fs.String("tokens", "notify,report", "comma-separated `labels` of more bot accounts watched beside the bot's own, each with its own token and window (\"\": only the bot's)")
 	if code, done := parseFlags(fs, args, e, "[flags]"); done {
 		return code
 	}
@@ -45,6 +47,7 @@ func runSandbox(ctx context.Context, args []string, e env) int {
 		Window: *window, Limit: *limit, Interval: *interval,
 		Threshold: *threshold, ThresholdPercent: *kind == "percent",
 		Language: *lang, Dir: *dir, Port: *port,
+		Tokens:      strings.FieldsFunc(*tokens, func(r rune) bool { return r == ',' || r == ' ' }),
 		Interactive: isTerminal(e.stdin),
 	}
 	if tz := e.getenv("QUOTA_TIME_ZONE"); tz != "" {

@@ -19,7 +19,7 @@ import (
 func TestSandboxScript(t *testing.T) {
 	var secrets []string
 	sandboxHook = func(c *sandbox.Config) {
-		c.Secrets = func(api, hook string) { secrets = []string{api, hook} }
+		c.Secrets = func(tokens ...string) { secrets = tokens }
 	}
 	t.Cleanup(func() { sandboxHook = nil })
 	script := strings.Join([]string{
@@ -35,7 +35,7 @@ func TestSandboxScript(t *testing.T) {
 		"!quit",
 	}, "\n")
 	r := runWith(t, nil, strings.NewReader(script),
-		"sandbox", "--window", "4s", "--interval", "1s", "--threshold", "60", "--lang", "en", "--dir", t.TempDir())
+		"sandbox", "--tokens", "", "--window", "4s", "--interval", "1s", "--threshold", "60", "--lang", "en", "--dir", t.TempDir())
 	if r.code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 	}
@@ -71,7 +71,7 @@ func TestSandboxScript(t *testing.T) {
 	if !strings.HasSuffix(out, "\nstopped.\n") {
 		t.Errorf("!quit: output does not end with stopped.:\n%s", out)
 	}
-	if len(secrets) != 2 {
+	if len(secrets) != 3 {
 		t.Fatal("the secrets hook was not called")
 	}
 	for _, s := range secrets {

@@ -71,20 +71,34 @@ func (s *session) command(ctx context.Context, line string) bool {
 	case "!help":
 		s.out.Println(s.ph.help)
 	case "!burn":
-		n, err := strconv.Atoi(arg)
+		num, label, _ := strings.Cut(arg, " ")
+		n, err := strconv.Atoi(num)
 		if err != nil || n < 1 {
 			s.out.Println(s.ph.burnUsage)
 			return true
 		}
-		refused := ""
-		if ok := s.sim.Spend(s.apiToken, n); ok < n {
+		a, ok := s.account(label)
+		if !ok {
+			return true
+		}
+		refused, whose := "", ""
+		if ok := s.sim.Spend(a.token, n); ok < n {
 			refused = fmt.Sprintf(s.ph.burned429, n-ok)
 		}
-		s.out.Event(time.Now(), s.ph.burned, n, refused, s.quotaLine())
+		if a.id != BotID {
+			whose = fmt.Sprintf(s.ph.burnedOf, a.label)
+		}
+		s.out.Event(time.Now(), s.ph.burned, n, whose, refused, s.quotaLine(a))
 	case "!wait":
 		s.wait(ctx, arg)
 	case "!status":
-		s.out.Event(time.Now(), s.ph.status, s.quotaLine(), s.alarm.State())
+		for _, a := range s.tokens {
+			prefix := ""
+			if len(s.tokens) > 1 {
+				prefix = a.label + ": "
+			}
+			s.out.Event(time.Now(), s.ph.status, prefix+s.quotaLine(a), s.alarm.State())
+		}
 	case "!quit", "!exit":
 		s.quit = true
 		return false
@@ -96,8 +110,12 @@ func (s *session) command(ctx context.Context, line string) bool {
 
 func (s *session) wait(ctx context.Context, arg string) {
 	var d time.Duration
-	if strings.EqualFold(arg, "reset") {
-		_, _, reset := s.sim.Quota(s.apiToken)
+	if what, label, _ := strings.Cut(arg, " "); strings.EqualFold(what, "reset") {
+		a, ok := s.account(label)
+		if !ok {
+			return
+		}
+		_, _, reset := s.sim.Quota(a.token)
 		// A little past the reset, so the next call is in the new window.
 		d = time.Until(reset) + 50*time.Millisecond
 	} else {
@@ -116,9 +134,26 @@ func (s *session) wait(ctx context.Context, arg string) {
 	}
 }
 
-// quotaLine describes the token's quota as the simulator holds it.
-func (s *session) quotaLine() string {
-	limit, remaining, reset := s.sim.Quota(s.apiToken)
+// account is the bot account labelled label, matched case-insensitively;
+// "" is the bot's own. An unknown label is told on screen.
+func (s *session) account(label string) (account, bool) {
+	if label = strings.TrimSpace(label); label == "" {
+		return s.tokens[0], true
+	}
+	labels := make([]string, len(s.tokens))
+	for i, a := range s.tokens {
+		if strings.EqualFold(a.label, label) {
+			return a, true
+		}
+		labels[i] = a.label
+	}
+	s.out.Printf(s.ph.unknownToken, label, strings.Join(labels, ", "))
+	return account{}, false
+}
+
+// quotaLine describes a token's quota as the simulator holds it.
+func (s *session) quotaLine(a account) string {
+	limit, remaining, reset := s.sim.Quota(a.token)
 	return fmt.Sprintf(s.ph.quota, remaining, limit, sample.Percent(remaining, limit),
 		reset.In(s.cfg.Location).Format("15:04:05"), until(reset))
 }

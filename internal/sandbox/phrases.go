@@ -6,10 +6,11 @@ package sandbox
 type phrases struct {
 	// banner's arguments: simulator URL, room, your account, the bot's
 	// account, webhook URL, samples file, log file, limit, window,
-	// interval, threshold (thresholdCount or thresholdPercent).
+	// interval, threshold (thresholdCount or thresholdPercent), tokens.
 	banner, ctrlC, help              string
 	thresholdCount, thresholdPercent string
 	burnUsage, burned, burned429     string
+	burnedOf, unknownToken           string
 	quota, status, alarm, waitUsage  string
 	unknown, stopped                 string
 	notPosted, exhausted, roomLimit  string
@@ -24,20 +25,23 @@ var en = phrases{
   log                 %[7]s
   quota               %[8]d calls per %[9]v window; the monitor reads it every %[10]v
   alarm               at or under %[11]s over %[9]v
+  tokens              %[12]s (the first is the bot's own; each its own account and window)
 Type a message for the room: /quota asks the bot, !burn N spends N calls, !help lists more.`,
 	ctrlC: "Ctrl-C quits.",
 	help: `In the room:
   any text      a message from you in the room (/quota asks the bot, /quota help explains it)
-  !burn N       spend N API calls as another program using the bot's token would
-  !wait D       wait for a duration such as 5s or 1m (for scripts); !wait reset waits for the window's reset
-  !status       the token's quota right now, from the simulator (spends nothing), and the alarm's state
+  !burn N [T]   spend N API calls as another program using token T would (default: the bot's own)
+  !wait D       wait for a duration such as 5s or 1m (for scripts); !wait reset [T] waits for T's window to reset
+  !status       each token's quota right now, from the simulator (spends nothing), and its alarm's state
   !quit         stop (so does Ctrl-C, or the end of the input)
   !help         this list`,
 	thresholdCount:   "%d remaining",
 	thresholdPercent: "%d%% remaining",
 	burnUsage:        "!burn takes a number of calls, e.g. !burn 250",
-	burned:           "another client spent %d calls%s; %s",
+	burned:           "another client spent %d calls%s%s; %s",
+	burnedOf:         " of %s's token",
 	burned429:        " (%d of them got 429)",
+	unknownToken:     "no token is labelled %q; the tokens are %s",
 	quota:            "quota %d of %d left (%s), resets %s (in %v)",
 	status:           "%s; alarm %s",
 	alarm:            "alarm %s: %s → %s (%s)",
@@ -58,20 +62,23 @@ var ja = phrases{
   ログ                     %[7]s
   API の上限               %[9]v ごとに %[8]d 回。モニターは %[10]v ごとに読み取ります
   アラーム                 %[9]v 間の最小値が%[11]s以下
+  トークン                 %[12]s（最初がボット自身のもの。それぞれ別のアカウントと枠）
 ルームへのメッセージを入力してください。/quota でボットに尋ね、!burn N で N 回使い、!help でほかのコマンドを表示します。`,
 	ctrlC: "Ctrl-C で終了します。",
 	help: `ルームで:
   テキスト      あなたからルームへのメッセージ（/quota でボットに尋ね、/quota help で説明を表示）
-  !burn N       ボットのトークンを使う別のプログラムとして API を N 回使う
-  !wait D       5s や 1m などの時間だけ待つ（スクリプト用）。!wait reset は枠のリセットまで待つ
-  !status       シミュレーターが持つ今の残り（API は使いません）とアラームの状態
+  !burn N [T]   トークン T（省略時はボット自身のもの）を使う別のプログラムとして API を N 回使う
+  !wait D       5s や 1m などの時間だけ待つ（スクリプト用）。!wait reset [T] は T の枠のリセットまで待つ
+  !status       シミュレーターが持つ各トークンの今の残り（API は使いません）とアラームの状態
   !quit         終了（Ctrl-C や入力の終わりでも終了します）
   !help         この一覧`,
 	thresholdCount:   "残り %d 回",
 	thresholdPercent: "残り %d%%",
 	burnUsage:        "!burn には回数を指定します（例: !burn 250）",
-	burned:           "別のクライアントが %d 回使いました%s。%s",
+	burned:           "別のクライアントが%[2]s %[1]d 回使いました%[3]s。%[4]s",
+	burnedOf:         " %s のトークンで",
 	burned429:        "（うち %d 回は 429）",
+	unknownToken:     "%q というトークンはありません。トークンは %s です",
 	quota:            "残り %d / %d 回（%s）、リセット %s（あと %v）",
 	status:           "%s、アラーム %s",
 	alarm:            "アラーム %s: %s → %s（%s）",

@@ -21,7 +21,9 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -30,6 +32,7 @@ import (
 	"github.com/quotabot/chatwork-quota-bot/internal/chatwork"
 	"github.com/quotabot/chatwork-quota-bot/internal/chatworksim"
 	"github.com/quotabot/chatwork-quota-bot/internal/localstore"
+	"github.com/quotabot/chatwork-quota-bot/internal/sample"
 	"github.com/quotabot/chatwork-quota-bot/monitor"
 )
 
@@ -59,9 +62,13 @@ type Config struct {
 	// Interactive is true when a person types (stdin is a terminal): input
 	// lines are not echoed back.
 	Interactive bool
-	// Secrets, when set, is told the generated API and webhook tokens, so
-	// tests can check that no output holds them. Nothing else ever shows them.
-	Secrets func(apiToken, webhookToken string)
+	// Tokens label more bot accounts, each with its own token, quota
+	// window and phase, watched beside the bot's own (TokenLabel).
+	Tokens []string
+	// Secrets, when set, is told every generated token (API, the person's,
+	// webhook), so tests can check that no output holds them. Nothing else
+	// ever shows them.
+	Secrets func(tokens ...string)
 }
 
 // Validate reports a setting Run would refuse, naming it.
@@ -92,30 +99,47 @@ func (c *Config) defaults() error {
 	case c.Port < 0 || c.Port > 65535:
 		return fmt.Errorf("port %d: not a TCP port", c.Port)
 	}
+	seen := map[string]bool{strings.ToLower(TokenLabel): true}
+	for _, l := range c.Tokens {
+		if err := sample.CheckLabel(l); err != nil {
+			return fmt.Errorf("token %q: %w", l, err)
+		}
+		if seen[strings.ToLower(l)] {
+			return fmt.Errorf("token %q: named twice (labels are matched case-insensitively; %s is the bot's own)", l, TokenLabel)
+		}
+		seen[strings.ToLower(l)] = true
+	}
 	if err := alarm.CheckThreshold(c.Threshold, c.ThresholdPercent); err != nil {
 		return err
 	}
 	return bot.CheckLanguage(c.Language)
 }
 
+// account is one bot account in the simulated ChatWork: its label, API
+// token and account id. Each has its own quota window.
+type account struct {
+	label, token string
+	id           int64
+}
+
 // session is one running sandbox.
 type session struct {
-	cfg      Config
-	ph       *phrases
-	out      *console
-	sim      *chatworksim.Server
-	apiToken string
-	store    *localstore.Store
-	alarm    *alarm.Evaluator // the stand-in for the CloudWatch alarm
-	mon      *monitor.Monitor
-	bot      *bot.Bot
-	simURL   string
-	hookURL  string
-	logPath  string
-	logFile  *os.File
-	showMu   sync.Mutex
-	printed  int64 // id of the newest room message shown; guarded by showMu
-	quit     bool  // !quit was typed
+	cfg     Config
+	ph      *phrases
+	out     *console
+	sim     *chatworksim.Server
+	tokens  []account // the bot's own first, then Config.Tokens by label
+	store   *localstore.Store
+	alarm   *alarm.Evaluator // the stand-in for the CloudWatch alarm
+	mon     *monitor.Monitor
+	bot     *bot.Bot
+	simURL  string
+	hookURL string
+	logPath string
+	logFile *os.File
+	showMu  sync.Mutex
+	printed int64 // id of the newest room message shown; guarded by showMu
+	quit    bool  // !quit was typed
 }
 
 // Run runs a sandbox until ctx is done (exiting cleanly) or, when the input
@@ -163,32 +187,43 @@ func (s *session) run(ctx context.Context, in io.Reader) (err error) {
 	defer s.logFile.Close()
 	logger := slog.New(slog.NewTextHandler(s.logFile, nil))
 
-	apiToken, err := randomHex(20)
-	if err != nil {
-		return err
+	// ChatWork: a bot account per token, windows spread over the window's
+	// length, and the person.
+	s.sim = chatworksim.New(chatworksim.Config{
+		Limit: cfg.Limit, Window: cfg.Window, Mode: chatworksim.WindowFixed,
+		Logf: func(format string, args ...any) { logger.Info(fmt.Sprintf(format, args...)) },
+	})
+	defer s.sim.Close()
+	labels := append([]string{TokenLabel}, slices.Sorted(slices.Values(cfg.Tokens))...)
+	var secrets []string
+	for i, label := range labels {
+		token, err := randomHex(20)
+		if err != nil {
+			return err
+		}
+		a := account{label: label, token: token, id: BotID + int64(i)}
+		name := label + " bot"
+		if i == 0 {
+			name = botName
+		}
+		s.sim.AddAccount(token, a.id, name)
+		s.tokens = append(s.tokens, a)
+		secrets = append(secrets, token)
 	}
-	s.apiToken = apiToken
+	apiToken := s.tokens[0].token
 	humanToken, err := randomHex(20)
 	if err != nil {
 		return err
 	}
+	s.sim.AddAccount(humanToken, HumanID, humanName)
 	key := make([]byte, 32)
 	if _, err := rand.Read(key); err != nil {
 		return fmt.Errorf("generate the webhook token: %w", err)
 	}
 	webhookToken := base64.StdEncoding.EncodeToString(key)
 	if cfg.Secrets != nil {
-		cfg.Secrets(apiToken, webhookToken)
+		cfg.Secrets(append(secrets, humanToken, webhookToken)...)
 	}
-
-	// ChatWork.
-	s.sim = chatworksim.New(chatworksim.Config{
-		Limit: cfg.Limit, Window: cfg.Window, Mode: chatworksim.WindowFixed,
-		Logf: func(format string, args ...any) { logger.Info(fmt.Sprintf(format, args...)) },
-	})
-	defer s.sim.Close()
-	s.sim.AddAccount(apiToken, BotID, botName)
-	s.sim.AddAccount(humanToken, HumanID, humanName)
 	s.sim.AddRoom(RoomID)
 	s.simURL = "http://" + simLn.Addr().String() + "/v2"
 	s.hookURL = "http://" + hookLn.Addr().String() + "/webhook"
@@ -313,8 +348,12 @@ func (s *session) summary() {
 	if s.cfg.ThresholdPercent {
 		threshold = fmt.Sprintf(s.ph.thresholdPercent, s.cfg.Threshold)
 	}
+	labels := make([]string, len(s.tokens))
+	for i, a := range s.tokens {
+		labels[i] = a.label
+	}
 	s.out.Printf(s.ph.banner, s.simURL, RoomID, HumanID, BotID, s.hookURL, s.store.Path(), s.logPath,
-		s.cfg.Limit, s.cfg.Window, s.cfg.Interval, threshold)
+		s.cfg.Limit, s.cfg.Window, s.cfg.Interval, threshold, strings.Join(labels, ", "))
 	if s.cfg.Interactive {
 		s.out.Println(s.ph.ctrlC)
 	}

@@ -36,11 +36,11 @@ func TestSessionQuotaAlarmRecovery(t *testing.T) {
 	dir := t.TempDir()
 	inR, inW := io.Pipe()
 	out := &testproc.Buffer{}
-	var apiToken, webhookToken string
+	var secrets []string
 	cfg := Config{
 		Window: 4 * time.Second, Interval: time.Second, Limit: 300, Threshold: 60,
 		Language: "en", Dir: dir,
-		Secrets: func(api, hook string) { apiToken, webhookToken = api, hook },
+		Secrets: func(tokens ...string) { secrets = tokens },
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -107,9 +107,12 @@ func TestSessionQuotaAlarmRecovery(t *testing.T) {
 		t.Errorf("records by source: %v", sources)
 	}
 	logText, _ := os.ReadFile(filepath.Join(dir, "sandbox.log"))
-	for _, secret := range []string{apiToken, webhookToken} {
+	if len(secrets) != 3 {
+		t.Fatalf("the Secrets hook was told %d tokens, want the API, the person's and the webhook token", len(secrets))
+	}
+	for _, secret := range secrets {
 		if secret == "" {
-			t.Fatal("the Secrets hook was not called")
+			t.Fatal("the Secrets hook was told an empty token")
 		}
 		for name, text := range map[string]string{"output": out.String(), "log": string(logText), "records": string(raw)} {
 			if strings.Contains(text, secret) {
