@@ -1,8 +1,8 @@
-// Package ssmparam supplies a token (the ChatWork API token, the webhook
-// token) from an SSM Parameter Store SecureString. The value is read once per
-// container and cached; Invalidate drops it when the token may have been
-// rotated (ChatWork answered 401, a signature failed). The value never
-// appears in an error.
+// Package ssmparam supplies tokens from SSM Parameter Store SecureStrings:
+// Source one token (the ChatWork API token, the webhook token), read once
+// per container and cached until Invalidate (ChatWork answered 401, a
+// signature failed: the token may have been rotated); Registry every token
+// under a path. No value ever appears in an error or a log line.
 package ssmparam
 
 import (
