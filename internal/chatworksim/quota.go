@@ -29,6 +29,7 @@ type account struct {
 	me    []byte // the /me body, built once
 	calls int    // every request with this token
 	other int    // the part of calls made through Spend
+	phase int64  // WindowFixed: windows start this far past a multiple of Window
 
 	cur     window
 	hasCur  bool
@@ -102,7 +103,7 @@ func (s *Server) AddAccount(token string, accountID int64, name string) {
 
 // windowStart is where the window containing now starts if a call at now
 // opens one.
-func (s *Server) windowStart(now int64) int64 {
+func (s *Server) windowStart(a *account, now int64) int64 {
 	w := int64(s.cfg.Window)
 	if s.cfg.Mode == WindowFirstCall {
 		if w%int64(time.Second) == 0 {
@@ -110,7 +111,18 @@ func (s *Server) windowStart(now int64) int64 {
 		}
 		return now
 	}
-	return floorTo(now, w)
+	return floorTo(now-a.phase, w) + a.phase
+}
+
+// SetPhase makes token's fixed windows (WindowFixed) start phase past a
+// multiple of Window, as tokens first used at different times have their
+// windows at different times; the window under way keeps its reset.
+func (s *Server) SetPhase(token string, phase time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if a := s.accounts[token]; a != nil {
+		a.phase = int64(phase)
+	}
 }
 
 // floorTo rounds n down to a multiple of m, also for negative n.
@@ -135,7 +147,7 @@ func (s *Server) rollLocked(a *account, now int64) {
 	if a.hasCur {
 		a.history = appendKeep(a.history, a.cur, s.cfg.WindowHistory)
 	}
-	start := s.windowStart(now)
+	start := s.windowStart(a, now)
 	a.cur = window{start: start, reset: start + int64(s.cfg.Window)}
 	a.hasCur = true
 }
@@ -204,7 +216,7 @@ func (s *Server) Quota(token string) (limit, remaining int, reset time.Time) {
 	if a.hasCur && now < a.cur.reset {
 		return limit, max(limit-a.cur.calls, 0), time.Unix(0, a.cur.reset).UTC()
 	}
-	return limit, limit, time.Unix(0, s.windowStart(now)+int64(s.cfg.Window)).UTC()
+	return limit, limit, time.Unix(0, s.windowStart(a, now)+int64(s.cfg.Window)).UTC()
 }
 
 // Spend makes n requests with token now, for another program sharing it,

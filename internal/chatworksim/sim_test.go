@@ -291,6 +291,26 @@ func TestWindowModes(t *testing.T) {
 	}
 }
 
+// A phase shifts one token's fixed windows and no other's.
+func TestSetPhase(t *testing.T) {
+	s, _, clock := start(t, chatworksim.Config{})
+	s.AddAccount("other-token", botID+1, "Other Bot")
+	s.SetPhase("other-token", 2*time.Minute)
+	clock.Advance(time.Minute)
+	if _, _, reset := s.Quota("other-token"); !reset.Equal(t0.Add(2 * time.Minute)) {
+		t.Errorf("phased reset %v, want %v", reset, t0.Add(2*time.Minute))
+	}
+	clock.Advance(90 * time.Second)
+	s.Spend("other-token", 1)
+	s.Spend(token, 1)
+	if w := s.Windows("other-token"); len(w) != 1 || !w[0].Start.Equal(t0.Add(2*time.Minute)) || !w[0].Reset.Equal(t0.Add(7*time.Minute)) {
+		t.Errorf("phased windows %+v", w)
+	}
+	if w := s.Windows(token); len(w) != 1 || !w[0].Start.Equal(t0) {
+		t.Errorf("unphased windows %+v", w)
+	}
+}
+
 func TestSubSecondWindow(t *testing.T) {
 	// Windows that do not end on a second round the header up, so a client
 	// that waits for the header's time is past the real reset.

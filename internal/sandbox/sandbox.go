@@ -207,6 +207,7 @@ func (s *session) run(ctx context.Context, in io.Reader) (err error) {
 			name = botName
 		}
 		s.sim.AddAccount(token, a.id, name)
+		s.sim.SetPhase(token, time.Duration(i)*cfg.Window/time.Duration(len(labels)))
 		s.tokens = append(s.tokens, a)
 		secrets = append(secrets, token)
 	}
