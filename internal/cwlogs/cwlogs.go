@@ -1,7 +1,7 @@
 // Package cwlogs records quota samples to a CloudWatch Logs group and reads
 // them back. Each token label has a log stream of its own; each sample is
-// one event whose message is the record's EMF JSON (sample.Record.MarshalJSON),
-// so CloudWatch extracts the metrics the alarm watches.
+// one event whose message is the record's EMF JSON (sample.Record.MarshalEMF),
+// so CloudWatch extracts the metrics the alarms watch.
 package cwlogs
 
 import (

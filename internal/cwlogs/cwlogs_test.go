@@ -3,6 +3,7 @@ package cwlogs_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -515,5 +516,70 @@ func TestRetriedErrorsSurface(t *testing.T) {
 			}
 			t.Log(err)
 		})
+	}
+}
+
+// declared is the metric names a record's EMF directive declares.
+func declared(t *testing.T, msg string) []string {
+	t.Helper()
+	var v struct {
+		AWS struct {
+			CloudWatchMetrics []struct{ Metrics []struct{ Name string } }
+		} `json:"_aws"`
+	}
+	if err := json.Unmarshal([]byte(msg), &v); err != nil || len(v.AWS.CloudWatchMetrics) != 1 {
+		t.Fatalf("not one EMF directive: %s (%v)", msg, err)
+	}
+	var names []string
+	for _, m := range v.AWS.CloudWatchMetrics[0].Metrics {
+		names = append(names, m.Name)
+	}
+	return names
+}
+
+// A percent alarm watches remaining_percent, so that is the quota metric
+// the records declare, in the log group and in stdout's fallback copy.
+func TestRecorderMetrics(t *testing.T) {
+	e := setup(t)
+	revoked := sample.Record{Time: base.Add(time.Second), Token: "p", Source: sample.SourceMonitor, Error: "invalid_token", Detail: "HTTP 401", Calls: 1}
+	for _, c := range []struct {
+		stream  string
+		metrics sample.Metrics
+		want    []string
+	}{
+		{"count", sample.Metrics{}, []string{sample.MetricRemaining}},
+		{"percent", sample.Metrics{Percent: true}, []string{sample.MetricRemainingPercent}},
+	} {
+		rec := cwlogs.NewRecorder(e.api, e.group, nil)
+		rec.Metrics = c.metrics
+		r, failed := quota(c.stream, 0, 30), revoked
+		failed.Token = c.stream
+		recordAll(t, rec, r, failed)
+		events := awstest.LogEvents(t, e.cfg, e.group, c.stream)
+		if len(events) != 2 {
+			t.Fatalf("%s: %d events", c.stream, len(events))
+		}
+		if got := declared(t, events[0]); !reflect.DeepEqual(got, c.want) {
+			t.Errorf("%s: a sample declares %v, want %v", c.stream, got, c.want)
+		}
+		if got := declared(t, events[1]); !reflect.DeepEqual(got, []string{sample.MetricErrors}) {
+			t.Errorf("%s: a failure declares %v, want only errors", c.stream, got)
+		}
+		got, err := sample.Parse([]byte(events[0]))
+		if err != nil || got != r {
+			t.Errorf("%s: the event reads back as %+v, %v", c.stream, got, err)
+		}
+	}
+
+	var out bytes.Buffer
+	rec := cwlogs.NewRecorder(&fake{put: func(*cloudwatchlogs.PutLogEventsInput) (*cloudwatchlogs.PutLogEventsOutput, error) {
+		return nil, errors.New("dial tcp: connection refused")
+	}}, "g", &out)
+	rec.Metrics = sample.Metrics{Percent: true}
+	if err := rec.Record(t.Context(), quota("p", 0, 30)); err == nil {
+		t.Fatal("no error from a failed put")
+	}
+	if l := lines(out.String()); len(l) != 2 || !reflect.DeepEqual(declared(t, l[1]), []string{sample.MetricRemainingPercent}) {
+		t.Errorf("stdout's EMF copy =\n%s\nwant it to declare remaining_percent", out.String())
 	}
 }

@@ -21,6 +21,11 @@ import (
 // (sample.Record.MarshalPlain), and in full only when the put fails or is
 // rejected. So a failed put loses nothing and no metric is counted twice.
 type Recorder struct {
+	// Metrics is what each record declares as CloudWatch metrics (the
+	// quota metric the alarm watches; see sample.Metrics). Set it before
+	// the first Record.
+	Metrics sample.Metrics
+
 	api    WriteAPI
 	group  string
 	stdout io.Writer
@@ -46,7 +51,7 @@ func (r *Recorder) Record(ctx context.Context, rec sample.Record) error {
 	if err := rec.Validate(); err != nil {
 		return fmt.Errorf("record sample: %w", err)
 	}
-	emf, err := rec.MarshalJSON()
+	emf, err := rec.MarshalEMF(r.Metrics)
 	if err != nil {
 		return fmt.Errorf("record sample: encode: %w", err)
 	}

@@ -1,6 +1,6 @@
 // Package localstore keeps quota samples in a JSON-lines file for the local
 // sandbox: one sample.Record per line in exactly the form the samples log
-// group holds (the EMF JSON of sample.Record.MarshalJSON), so tools and
+// group holds (the EMF JSON of sample.Record.MarshalEMF), so tools and
 // tests read both alike.
 package localstore
 
@@ -25,6 +25,8 @@ import (
 // can afford to lose the last lines in a crash and Samples tolerates a torn
 // last line.
 type Store struct {
+	Metrics sample.Metrics // what each line declares, as cwlogs.Recorder.Metrics; set before the first Record
+
 	path string
 
 	mu sync.Mutex
@@ -73,7 +75,7 @@ func (s *Store) Record(_ context.Context, r sample.Record) error {
 	if err := r.Validate(); err != nil {
 		return fmt.Errorf("record sample: %w", err)
 	}
-	line, err := r.MarshalJSON()
+	line, err := r.MarshalEMF(s.Metrics)
 	if err != nil {
 		return fmt.Errorf("record sample: encode: %w", err)
 	}

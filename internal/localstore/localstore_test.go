@@ -174,3 +174,20 @@ func TestErrors(t *testing.T) {
 		t.Error("Open under a regular file succeeded")
 	}
 }
+
+// Lines declare the metrics a log group's events would: remaining_percent
+// for a percent alarm.
+func TestMetrics(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "samples.jsonl")
+	s := open(t, path)
+	s.Metrics = sample.Metrics{Percent: true}
+	r := rec("default", 0, 30)
+	if err := s.Record(t.Context(), r); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	want, _ := r.MarshalEMF(sample.Metrics{Percent: true})
+	if err != nil || string(data) != string(want)+"\n" || !strings.Contains(string(data), `"Name":"remaining_percent"`) {
+		t.Errorf("file = %s, %v\nwant %s", data, err, want)
+	}
+}
