@@ -1,25 +1,29 @@
-// Package monitor samples a ChatWork token's quota and records every reading.
+// Package monitor samples the quota of every watched ChatWork token and
+// records every reading.
 //
 // # Strategy
 //
 // Within one rate-limit window the remaining count only falls, so a window's
 // low point is the last reading before its reset. The monitor therefore needs
-// two things: a cheap regular reading (to draw the graph, feed the alarm early
-// and learn the reset time), and one reading as close to the reset as it can
-// get. A scheduled tick (every minute by default) spends one call. When a tick
-// sees that the reset comes before the next tick could, it arranges a final
-// reading FinalLead before the reset:
+// two things per token: a cheap regular reading (to draw the graph, feed the
+// alarm early and learn the reset time), and one reading as close to the
+// reset as it can get. A scheduled tick (every minute by default) spends one
+// call per token. When a tick sees that a token's reset comes before the next
+// tick could, it arranges that token's final reading FinalLead before the
+// reset:
 //
 //   - with a Waker (on Lambda: an SQS message delayed until a few seconds
 //     before the final reading), the function returns at once and a wake-up
 //     invocation sleeps only the last WakeLead seconds, so almost nothing of
-//     the wait is billed;
+//     the wait is billed; tokens whose final readings fall in the same second
+//     share one wake-up;
 //   - without one (the sandbox, or when the waker fails), the tick sleeps until
-//     the final reading itself, bounded by its deadline.
+//     the final readings themselves, bounded by its deadline.
 //
-// That is at most Window/Interval + 1 calls per window (6 with the defaults),
-// every window seen, and no multi-minute sleep. The rules are in decide, a
-// pure function; TestStrategy lists them one a row.
+// That is at most Window/Interval + 1 calls per token and window (6 with the
+// defaults), every window seen, and no multi-minute sleep. The rules are in
+// decide, a pure function applied to each token with that token's memory;
+// TestStrategy lists them one a row.
 package monitor
 
 import (
@@ -28,6 +32,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"maps"
 	"slices"
@@ -45,6 +50,19 @@ type ChatWork interface {
 	Calls() int64
 }
 
+// Token is one watched token: its label (empty: Config.TokenLabel) and the
+// client that reads it. No two tokens of a list share a label or a client.
+type Token struct {
+	Label    string
+	ChatWork ChatWork
+}
+
+// Single is the token list of a deployment that watches one token.
+func Single(label string, cw ChatWork) func(context.Context) []Token {
+	list := []Token{{Label: label, ChatWork: cw}}
+	return func(context.Context) []Token { return list }
+}
+
 // Waker arranges for the monitor to be invoked again with body at time at.
 type Waker interface {
 	WakeAt(ctx context.Context, at time.Time, body []byte) error
@@ -52,7 +70,9 @@ type Waker interface {
 
 // Config tunes the monitor. Zero values take the defaults.
 type Config struct {
-	TokenLabel string        // default sample.DefaultLabel
+	// TokenLabel is the label of a token listed without one, and of the
+	// token a wake-up naming no label is for. Default sample.DefaultLabel.
+	TokenLabel string
 	Interval   time.Duration // the schedule's period, default 1m
 	// Slack covers schedule jitter: a reset less than Interval+Slack away is
 	// treated as arriving before the next tick. Default 10s, or a sixth of
@@ -65,14 +85,23 @@ type Config struct {
 	// WakeLead is how long before the final reading a wake-up arrives; it
 	// absorbs the waker's delivery jitter. Default 3s.
 	WakeLead time.Duration
-	// Latest, when set, returns the log group's newest record (reading it
-	// costs no quota). A container that has not run for a tick period (a new
-	// one, or one kept from an earlier window) knows nothing of this window,
-	// so before spending a call it asks whether the tick before arranged this
-	// window's final reading.
+	// InFlight bounds the tokens read (or asked about) at once. Default 10.
+	InFlight int
+	// Latest, when set, returns the log group's newest record of a token
+	// (reading it costs no quota). A container that has not run for a tick
+	// period (a new one, or one kept from an earlier window) knows nothing
+	// of this window, so before spending a call it asks whether the tick
+	// before arranged this window's final reading.
 	Latest func(ctx context.Context, token string) (sample.Record, bool, error)
-	Now    func() time.Time
-	Sleep  func(ctx context.Context, d time.Duration) error
+	// Heartbeat receives sample.Heartbeat's line after every completed tick
+	// (on Lambda the function's log, where CloudWatch extracts it); nil: none.
+	Heartbeat io.Writer
+	Now       func() time.Time
+	Sleep     func(ctx context.Context, d time.Duration) error
+	// Each runs f(0), …, f(n-1), at most limit at a time, and returns when
+	// all have returned. Default goroutines; the benchmark runs them on its
+	// virtual clock.
+	Each   func(n, limit int, f func(i int))
 	Logger *slog.Logger
 }
 
@@ -91,30 +120,56 @@ func (c *Config) defaults() {
 	if c.WakeLead <= 0 {
 		c.WakeLead = 3 * time.Second
 	}
+	if c.InFlight <= 0 {
+		c.InFlight = 10
+	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}
 	if c.Sleep == nil {
 		c.Sleep = wait.Sleep
 	}
+	if c.Each == nil {
+		c.Each = each
+	}
+}
+
+// each is Config.Each's default.
+func each(n, limit int, f func(i int)) {
+	sem := make(chan struct{}, limit)
+	var wg sync.WaitGroup
+	for i := range n {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			f(i)
+		})
+	}
+	wg.Wait()
 }
 
 // Monitor takes readings and records them.
 type Monitor struct {
-	cfg   Config
-	cw    ChatWork
-	rec   sample.Recorder
-	waker Waker
+	cfg    Config
+	tokens func(context.Context) []Token
+	rec    sample.Recorder
+	waker  Waker
 
-	mu      sync.Mutex
-	planned map[int64]bool // resets whose final reading this container has arranged
-	seen    time.Time      // when this container last ran a tick or a wake-up
+	mu     sync.Mutex
+	memory map[string]*memory // by token label
 }
 
-// New returns a Monitor. waker may be nil.
-func New(cfg Config, cw ChatWork, rec sample.Recorder, waker Waker) (*Monitor, error) {
-	if cw == nil || rec == nil {
-		return nil, errors.New("monitor: a ChatWork client and a recorder are required")
+// memory is what this container knows of one token.
+type memory struct {
+	planned map[int64]bool // resets whose final reading this container has arranged
+	seen    time.Time      // when this container last ran a tick or a wake-up for it
+}
+
+// New returns a Monitor of the tokens that tokens lists at each invocation.
+// waker may be nil.
+func New(cfg Config, tokens func(context.Context) []Token, rec sample.Recorder, waker Waker) (*Monitor, error) {
+	if tokens == nil || rec == nil {
+		return nil, errors.New("monitor: a token list and a recorder are required")
 	}
 	cfg.defaults()
 	if err := sample.CheckLabel(cfg.TokenLabel); err != nil {
@@ -123,22 +178,24 @@ func New(cfg Config, cw ChatWork, rec sample.Recorder, waker Waker) (*Monitor, e
 	if cfg.FinalLead >= cfg.Interval {
 		return nil, fmt.Errorf("monitor: final lead %v must be shorter than the interval %v", cfg.FinalLead, cfg.Interval)
 	}
-	return &Monitor{cfg: cfg, cw: cw, rec: rec, waker: waker, planned: map[int64]bool{}}, nil
+	return &Monitor{cfg: cfg, tokens: tokens, rec: rec, waker: waker, memory: map[string]*memory{}}, nil
 }
 
-// WakeRequest is the body of a wake-up: take the final reading of the window
-// that resets at Reset, at FinalAt.
+// WakeRequest is the body of a wake-up: take the final reading of the
+// tokens labelled Labels, whose windows reset at Reset, at FinalAt. No
+// labels means Config.TokenLabel (the wake-ups of a one-token monitor).
 type WakeRequest struct {
-	Action  string `json:"action"` // always "final"
-	Reset   int64  `json:"reset"`  // Unix seconds
-	FinalAt int64  `json:"final_at_ms"`
+	Action  string   `json:"action"` // always "final"
+	Reset   int64    `json:"reset"`  // Unix seconds
+	FinalAt int64    `json:"final_at_ms"`
+	Labels  []string `json:"labels,omitempty"`
 }
 
 // Result says what an invocation did.
 type Result struct {
-	Records []sample.Record
-	Calls   int  // ChatWork calls spent
-	Woken   bool // a wake-up was arranged instead of sleeping
+	Records []sample.Record // in token order, each token's final reading last
+	Calls   int             // ChatWork calls spent
+	Woken   bool            // a wake-up was arranged instead of sleeping
 }
 
 // do is what the monitor does next.
@@ -243,155 +300,278 @@ func arrangedElsewhere(cfg Config, now time.Time, r sample.Record) bool {
 	return r.Final || (before <= cfg.Interval+cfg.Slack && before > cfg.Slack/2)
 }
 
-// Tick handles one scheduled invocation: it gathers the facts, asks decide
-// and carries the action out.
-func (m *Monitor) Tick(ctx context.Context) (Result, error) {
-	var res Result
-	f := facts{canWake: m.waker != nil}
-	if m.stale() {
-		f.latest = m.latest(ctx)
+// list is the tokens to watch now, each with its label.
+func (m *Monitor) list(ctx context.Context) []Token {
+	toks := slices.Clone(m.tokens(ctx))
+	for i := range toks {
+		toks[i].Label = cmp.Or(toks[i].Label, m.cfg.TokenLabel)
 	}
-	f.now, f.planned = m.cfg.Now(), m.plannedResets()
-	a := decide(m.cfg, f)
-	if a.do == doRead {
-		rec, err := m.read(ctx, &res, 0)
-		if err != nil {
-			return res, err
-		}
-		f.reading, f.planned = &rec, m.plannedResets()
-		a = decide(m.cfg, f)
-	} else {
-		m.cfg.Logger.InfoContext(ctx, "tick skipped: "+a.why, "reset", a.plan)
-	}
-	if a.plan != 0 && !m.plan(a.plan) && a.do != doSkip {
-		return res, nil // a concurrent tick of this container arranged it meanwhile
-	}
-	switch a.do {
-	case doWake:
-		body, _ := json.Marshal(WakeRequest{Action: "final", Reset: a.plan, FinalAt: a.final.UnixMilli()})
-		err := m.waker.WakeAt(ctx, a.at, body)
-		if err == nil {
-			res.Woken = true
-			return res, nil
-		}
-		// Fall back to sleeping here: better a billed wait than a lost low point.
-		m.cfg.Logger.WarnContext(ctx, "arrange wake-up failed; sleeping instead", "error", err)
-		return m.final(ctx, &res, a.final, a.plan)
-	case doSleep:
-		return m.final(ctx, &res, a.at, a.plan)
-	}
-	return res, nil
+	return toks
 }
 
-// plan marks reset's final reading as arranged, reporting false when this
-// container already did.
-func (m *Monitor) plan(reset int64) bool {
+// finals are the final readings due at at of the tokens whose windows reset
+// at reset.
+type finals struct {
+	at    time.Time
+	reset int64
+	wake  bool // every token's decision was a wake-up
+	toks  []Token
+}
+
+// Tick handles one scheduled invocation: for every token, at most InFlight
+// at a time, it gathers the facts, asks decide and reads; then it arranges
+// the final readings decide asked for, one wake-up per reset second, or
+// sleeps until each and takes it.
+func (m *Monitor) Tick(ctx context.Context) (Result, error) {
+	toks := m.list(ctx)
+	steps := make([]step, len(toks))
+	m.cfg.Each(len(toks), m.cfg.InFlight, func(i int) { steps[i] = m.step(ctx, toks[i]) })
+	var res Result
+	var errs []error
+	var due []*finals
+	for i, s := range steps {
+		res.Records = append(res.Records, s.recs...)
+		res.Calls += s.calls
+		errs = append(errs, s.err)
+		a := s.next
+		if a == nil {
+			continue
+		}
+		k := slices.IndexFunc(due, func(g *finals) bool { return g.reset == a.plan })
+		if k < 0 {
+			at := a.at
+			if a.do == doWake {
+				at = a.final
+			}
+			due, k = append(due, &finals{at: at, reset: a.plan, wake: true}), len(due)
+		}
+		due[k].toks = append(due[k].toks, toks[i])
+		due[k].wake = due[k].wake && a.do == doWake
+	}
+	slices.SortFunc(due, func(a, b *finals) int { return a.at.Compare(b.at) })
+	woken := make([]bool, len(due))
+	m.cfg.Each(len(due), m.cfg.InFlight, func(i int) { woken[i] = due[i].wake && m.arrange(ctx, due[i]) })
+	for i, g := range due {
+		if woken[i] {
+			res.Woken = true
+			continue
+		}
+		errs = append(errs, m.final(ctx, &res, g))
+	}
+	m.forget(toks)
+	if m.cfg.Heartbeat != nil && ctx.Err() == nil {
+		_, _ = m.cfg.Heartbeat.Write(append(sample.Heartbeat(m.cfg.Now(), len(toks)), '\n'))
+	}
+	return res, errors.Join(errs...)
+}
+
+// step is one token's part of a tick.
+type step struct {
+	recs  []sample.Record
+	calls int
+	next  *action // a final reading to arrange (doWake) or take (doSleep)
+	err   error
+}
+
+// step gathers one token's facts, asks decide and reads when it says so.
+func (m *Monitor) step(ctx context.Context, t Token) (s step) {
+	f := facts{canWake: m.waker != nil}
+	if m.stale(t.Label) {
+		f.latest = m.latest(ctx, t.Label)
+	}
+	f.now, f.planned = m.cfg.Now(), m.plannedResets(t.Label)
+	a := decide(m.cfg, f)
+	if a.do == doRead {
+		rec, calls, err := m.read(ctx, t, 0)
+		s.recs, s.calls = []sample.Record{rec}, calls
+		if err != nil {
+			s.err = err
+			return s
+		}
+		f.reading, f.planned = &rec, m.plannedResets(t.Label)
+		a = decide(m.cfg, f)
+	} else {
+		m.cfg.Logger.InfoContext(ctx, "tick skipped: "+a.why, "token", t.Label, "reset", a.plan)
+	}
+	if a.plan != 0 && !m.plan(t.Label, a.plan) && a.do != doSkip {
+		return s // a concurrent tick of this container arranged it meanwhile
+	}
+	if a.do == doWake || a.do == doSleep {
+		s.next = &a
+	}
+	return s
+}
+
+// arrange sends g's wake-up, reporting whether it went.
+func (m *Monitor) arrange(ctx context.Context, g *finals) bool {
+	w := WakeRequest{Action: "final", Reset: g.reset, FinalAt: g.at.UnixMilli()}
+	for _, t := range g.toks {
+		w.Labels = append(w.Labels, t.Label)
+	}
+	body, _ := json.Marshal(w)
+	err := m.waker.WakeAt(ctx, g.at.Add(-m.cfg.WakeLead), body)
+	if err != nil {
+		// Fall back to sleeping here: better a billed wait than a lost low point.
+		m.cfg.Logger.WarnContext(ctx, "arrange wake-up failed; sleeping instead", "tokens", w.Labels, "error", err)
+	}
+	return err == nil
+}
+
+// mem is label's memory; m.mu must be held.
+func (m *Monitor) mem(label string) *memory {
+	r := m.memory[label]
+	if r == nil {
+		r = &memory{planned: map[int64]bool{}}
+		m.memory[label] = r
+	}
+	return r
+}
+
+// plan marks the final reading of label's window ending at reset as
+// arranged, reporting false when this container already did.
+func (m *Monitor) plan(label string, reset int64) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.planned[reset] {
+	planned := m.mem(label).planned
+	if planned[reset] {
 		return false
 	}
-	for r := range m.planned {
+	for r := range planned {
 		if r < reset {
-			delete(m.planned, r) // keep the map small: old windows are over
+			delete(planned, r) // keep the map small: old windows are over
 		}
 	}
-	m.planned[reset] = true
+	planned[reset] = true
 	return true
 }
 
-func (m *Monitor) plannedResets() []int64 {
+func (m *Monitor) plannedResets(label string) []int64 {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return slices.Collect(maps.Keys(m.planned))
+	return slices.Collect(maps.Keys(m.mem(label).planned))
 }
 
-// stale reports whether this container has not run for longer than a tick
-// period (a new container, or one Lambda kept from an earlier window), so
-// that its memory may have missed a final reading arranged elsewhere. It
-// marks the container as current.
-func (m *Monitor) stale() bool {
+// stale reports whether this container has not run for label for longer
+// than a tick period (a new container, a new token, or one Lambda kept from
+// an earlier window), so that its memory may have missed a final reading
+// arranged elsewhere. It marks the token as current.
+func (m *Monitor) stale(label string) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	now := m.cfg.Now()
-	old := m.seen.IsZero() || now.Sub(m.seen) > m.cfg.Interval+m.cfg.Slack
-	m.seen = now
+	now, r := m.cfg.Now(), m.mem(label)
+	old := r.seen.IsZero() || now.Sub(r.seen) > m.cfg.Interval+m.cfg.Slack
+	r.seen = now
 	return old
 }
 
-// latest asks Config.Latest for the newest monitor record; nil when there is
-// none or it cannot be read.
-func (m *Monitor) latest(ctx context.Context) *sample.Record {
+// forget drops the memory of tokens no longer watched.
+func (m *Monitor) forget(toks []Token) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for label := range m.memory {
+		if !slices.ContainsFunc(toks, func(t Token) bool { return t.Label == label }) {
+			delete(m.memory, label)
+		}
+	}
+}
+
+// latest asks Config.Latest for label's newest monitor record; nil when
+// there is none or it cannot be read.
+func (m *Monitor) latest(ctx context.Context, label string) *sample.Record {
 	if m.cfg.Latest == nil {
 		return nil
 	}
 	lctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	r, ok, err := m.cfg.Latest(lctx, m.cfg.TokenLabel)
+	r, ok, err := m.cfg.Latest(lctx, label)
 	if err != nil || !ok {
 		return nil
 	}
 	return &r
 }
 
-// Wake handles a wake-up arranged by an earlier tick.
+// Wake handles a wake-up arranged by an earlier tick: the final readings of
+// the tokens it names, together.
 func (m *Monitor) Wake(ctx context.Context, w WakeRequest) (Result, error) {
 	var res Result
 	if w.Action != "final" || w.Reset <= 0 || w.FinalAt <= 0 {
 		return res, fmt.Errorf("monitor: malformed wake-up %+v", w)
 	}
-	m.plan(w.Reset) // a later tick in this container must not plan it again
-	m.stale()
-	return m.final(ctx, &res, time.UnixMilli(w.FinalAt), w.Reset)
+	labels := w.Labels
+	if len(labels) == 0 {
+		labels = []string{m.cfg.TokenLabel}
+	}
+	g := &finals{at: time.UnixMilli(w.FinalAt), reset: w.Reset}
+	toks := m.list(ctx)
+	for _, label := range labels {
+		i := slices.IndexFunc(toks, func(t Token) bool { return t.Label == label })
+		if i < 0 {
+			m.cfg.Logger.WarnContext(ctx, "wake-up for a token no longer watched", "token", label)
+			continue
+		}
+		m.plan(label, w.Reset) // a later tick in this container must not plan it again
+		m.stale(label)
+		g.toks = append(g.toks, toks[i])
+	}
+	if len(g.toks) == 0 {
+		return res, nil
+	}
+	return res, m.final(ctx, &res, g)
 }
 
-// final sleeps until finalAt and takes the window's last reading, unless the
-// window has already reset (a late wake-up, or a redelivered one): a reading
-// then would belong to the next window and cost a call for nothing.
-func (m *Monitor) final(ctx context.Context, res *Result, finalAt time.Time, reset int64) (Result, error) {
-	wait := finalAt.Sub(m.cfg.Now())
-	if dl, ok := ctx.Deadline(); ok && finalAt.After(dl.Add(-2*time.Second)) {
-		return *res, fmt.Errorf("monitor: final reading at %s is past this invocation's deadline", finalAt.UTC().Format(time.RFC3339))
+// final sleeps until g.at and takes the final readings of g's tokens,
+// unless the window has already reset (a late wake-up, or a redelivered
+// one): a reading then would belong to the next window and cost a call for
+// nothing.
+func (m *Monitor) final(ctx context.Context, res *Result, g *finals) error {
+	if dl, ok := ctx.Deadline(); ok && g.at.After(dl.Add(-2*time.Second)) {
+		return fmt.Errorf("monitor: final reading at %s is past this invocation's deadline", g.at.UTC().Format(time.RFC3339))
 	}
-	if err := m.cfg.Sleep(ctx, wait); err != nil {
-		return *res, fmt.Errorf("monitor: wait for the final reading: %w", err)
+	if err := m.cfg.Sleep(ctx, g.at.Sub(m.cfg.Now())); err != nil {
+		return fmt.Errorf("monitor: wait for the final reading: %w", err)
 	}
-	if !m.cfg.Now().Before(time.Unix(reset, 0)) {
-		m.cfg.Logger.WarnContext(ctx, "final reading skipped: the window already reset", "reset", reset)
-		return *res, nil
+	if !m.cfg.Now().Before(time.Unix(g.reset, 0)) {
+		m.cfg.Logger.WarnContext(ctx, "final reading skipped: the window already reset", "reset", g.reset, "tokens", len(g.toks))
+		return nil
 	}
-	_, err := m.read(ctx, res, reset)
-	return *res, err
+	recs := make([]sample.Record, len(g.toks))
+	calls := make([]int, len(g.toks))
+	errs := make([]error, len(g.toks))
+	m.cfg.Each(len(g.toks), m.cfg.InFlight, func(i int) { recs[i], calls[i], errs[i] = m.read(ctx, g.toks[i], g.reset) })
+	res.Records = append(res.Records, recs...)
+	for _, c := range calls {
+		res.Calls += c
+	}
+	return errors.Join(errs...)
 }
 
-// read takes one reading and records it, failures included. It returns an
-// error for failures an operator must act on; an exhausted quota is data.
-// finalReset is the reset of the window whose final reading this is (0 for
-// a tick): a reading that retries pushed past that reset belongs to the next
-// window and is not marked final.
-func (m *Monitor) read(ctx context.Context, res *Result, finalReset int64) (sample.Record, error) {
-	before := m.cw.Calls()
-	reading, err := m.cw.ReadQuota(ctx)
-	calls := int(m.cw.Calls() - before)
-	res.Calls += calls
+// read takes one reading of t and records it, failures included, returning
+// the record and the calls it spent. It returns an error for failures an
+// operator must act on; an exhausted quota is data. finalReset is the reset
+// of the window whose final reading this is (0 for a tick): a reading that
+// retries pushed past that reset belongs to the next window and is not
+// marked final.
+func (m *Monitor) read(ctx context.Context, t Token, finalReset int64) (sample.Record, int, error) {
+	before := t.ChatWork.Calls()
+	reading, err := t.ChatWork.ReadQuota(ctx)
+	calls := int(t.ChatWork.Calls() - before)
 
 	at := reading.At
 	if at.IsZero() {
 		at = m.cfg.Now()
 	}
-	rec := sample.FromCall(m.cfg.TokenLabel, sample.SourceMonitor, at, reading.Quota, err, calls)
+	rec := sample.FromCall(t.Label, sample.SourceMonitor, at, reading.Quota, err, calls)
 	rec.Final = finalReset != 0 && rec.HasQuota && rec.Reset == finalReset
 	var fail error
 	switch {
 	case err == nil && !rec.HasQuota:
-		fail = errors.New("monitor: ChatWork answered without usable rate-limit headers")
+		fail = fmt.Errorf("monitor: token %s: ChatWork answered without usable rate-limit headers", t.Label)
 	case err != nil && chatwork.KindOf(err) != chatwork.KindQuotaExhausted:
-		fail = fmt.Errorf("monitor: read quota: %w", err)
+		fail = fmt.Errorf("monitor: token %s: read quota: %w", t.Label, err)
 	}
-	res.Records = append(res.Records, rec)
 	if rerr := m.rec.Record(ctx, rec); rerr != nil {
 		// The recorder has already copied the record to stdout.
-		return rec, errors.Join(fail, fmt.Errorf("monitor: record sample: %w", rerr))
+		return rec, calls, errors.Join(fail, fmt.Errorf("monitor: token %s: record sample: %w", t.Label, rerr))
 	}
-	return rec, fail
+	return rec, calls, fail
 }

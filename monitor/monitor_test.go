@@ -46,12 +46,15 @@ func (f *fakeCW) ReadQuota(ctx context.Context) (chatwork.Reading, error) {
 func (f *fakeCW) Calls() int64 { return f.calls }
 
 type fakeWaker struct {
+	mu   sync.Mutex
 	at   []time.Time
 	body [][]byte
 	err  error
 }
 
 func (w *fakeWaker) WakeAt(_ context.Context, at time.Time, body []byte) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	if w.err != nil {
 		return w.err
 	}
@@ -75,7 +78,7 @@ func newTest(t *testing.T, start time.Time, read func(time.Time) (chatwork.Readi
 	clk := &clock{t: start}
 	cw := &fakeCW{clk: clk, read: read}
 	rec := &recordtest.Memory{}
-	m, err := New(Config{TokenLabel: "bots", Now: clk.Now, Sleep: clk.Sleep}, cw, rec, w)
+	m, err := New(Config{TokenLabel: "bots", Now: clk.Now, Sleep: clk.Sleep}, Single("bots", cw), rec, w)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -359,7 +362,7 @@ func TestFreshContainerAsksTheLogGroup(t *testing.T) {
 						t.Errorf("asked for token %q", token)
 					}
 					return c.latest()
-				}}, cw, &recordtest.Memory{}, &fakeWaker{})
+				}}, Single("bots", cw), &recordtest.Memory{}, &fakeWaker{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -383,14 +386,14 @@ func TestNewLabel(t *testing.T) {
 	clk := &clock{t: t0}
 	cw := &fakeCW{clk: clk, read: window}
 	rec := &recordtest.Memory{}
-	m, err := New(Config{Now: clk.Now, Sleep: clk.Sleep}, cw, rec, nil)
+	m, err := New(Config{Now: clk.Now, Sleep: clk.Sleep}, Single("", cw), rec, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := m.Tick(context.Background()); err != nil || rec.All()[0].Token != sample.DefaultLabel {
 		t.Fatalf("tick: %v, records %+v; want the label %q", err, rec.All(), sample.DefaultLabel)
 	}
-	if _, err := New(Config{TokenLabel: "a:b"}, cw, rec, nil); err == nil || !strings.Contains(err.Error(), `"a:b"`) {
+	if _, err := New(Config{TokenLabel: "a:b"}, Single("", cw), rec, nil); err == nil || !strings.Contains(err.Error(), `"a:b"`) {
 		t.Fatalf("a label with a colon: err = %v", err)
 	}
 }

@@ -1,0 +1,351 @@
+package monitor
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/quotabot/chatwork-quota-bot/internal/chatwork"
+	"github.com/quotabot/chatwork-quota-bot/internal/recordtest"
+	"github.com/quotabot/chatwork-quota-bot/internal/sample"
+)
+
+// phased is window with the windows shifted by phase.
+func phased(phase time.Duration) func(time.Time) (chatwork.Reading, error) {
+	return func(now time.Time) (chatwork.Reading, error) {
+		r, err := window(now.Add(-phase))
+		r.At, r.Quota.Reset = now, r.Quota.Reset.Add(phase)
+		return r, err
+	}
+}
+
+// halfLoad is window with half its load: the same resets, other figures.
+func halfLoad(now time.Time) (chatwork.Reading, error) {
+	r, err := window(now)
+	r.Quota.Remaining = 300 - (300-r.Quota.Remaining)/2
+	return r, err
+}
+
+type fleetTest struct {
+	m   *Monitor
+	clk *clock
+	cw  map[string]*fakeCW
+	rec *recordtest.Memory
+	hb  *bytes.Buffer
+}
+
+// newFleet watches one token per label, read by reads[label], in label order.
+func newFleet(t *testing.T, start time.Time, w Waker, reads map[string]func(time.Time) (chatwork.Reading, error), tweak ...func(*Config)) *fleetTest {
+	t.Helper()
+	ft := &fleetTest{clk: &clock{t: start}, cw: map[string]*fakeCW{}, rec: &recordtest.Memory{}, hb: &bytes.Buffer{}}
+	var toks []Token
+	for _, label := range slices.Sorted(maps.Keys(reads)) {
+		ft.cw[label] = &fakeCW{clk: ft.clk, read: reads[label]}
+		toks = append(toks, Token{Label: label, ChatWork: ft.cw[label]})
+	}
+	cfg := Config{TokenLabel: "bots", Now: ft.clk.Now, Sleep: ft.clk.Sleep, Heartbeat: ft.hb}
+	for _, f := range tweak {
+		f(&cfg)
+	}
+	m, err := New(cfg, func(context.Context) []Token { return toks }, ft.rec, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ft.m = m
+	return ft
+}
+
+// finals is the final records per token label: its remaining.
+func (ft *fleetTest) finals() map[string][]int {
+	out := map[string][]int{}
+	for _, r := range ft.rec.All() {
+		if r.Final {
+			out[r.Token] = append(out[r.Token], r.Remaining)
+		}
+	}
+	return out
+}
+
+func wakeRequest(t *testing.T, body []byte) WakeRequest {
+	t.Helper()
+	var w WakeRequest
+	if err := json.Unmarshal(body, &w); err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+// Two tokens whose windows reset 10 s apart get a wake-up each, each
+// naming its token; each wake-up takes only its token's final reading.
+func TestTokensWithDifferentResetsWakeApart(t *testing.T) {
+	w := &fakeWaker{}
+	ft := newFleet(t, t0.Add(260*time.Second), w, map[string]func(time.Time) (chatwork.Reading, error){
+		"a": window, "b": phased(10 * time.Second),
+	})
+	res, err := ft.m.Tick(context.Background())
+	if err != nil || !res.Woken || res.Calls != 2 || len(w.at) != 2 {
+		t.Fatalf("tick: %+v, %v; wake-ups %d", res, err, len(w.at))
+	}
+	want := []struct {
+		at    time.Duration
+		label string
+	}{{296 * time.Second, "a"}, {306 * time.Second, "b"}}
+	for i, x := range want {
+		req := wakeRequest(t, w.body[i])
+		if !w.at[i].Equal(t0.Add(x.at)) || !slices.Equal(req.Labels, []string{x.label}) ||
+			req.FinalAt != t0.Add(x.at+3*time.Second).UnixMilli() || req.Reset != t0.Add(x.at+4*time.Second).Unix() {
+			t.Fatalf("wake-up %d at %v: %+v", i, w.at[i], req)
+		}
+	}
+	for i := range want {
+		ft.clk.t = w.at[i]
+		res, err := ft.m.Wake(context.Background(), wakeRequest(t, w.body[i]))
+		if err != nil || res.Calls != 1 || len(res.Records) != 1 || res.Records[0].Token != want[i].label || !res.Records[0].Final {
+			t.Fatalf("wake-up %d: %+v, %v", i, res, err)
+		}
+	}
+	if got := ft.finals(); !slices.Equal(got["a"], []int{1}) || !slices.Equal(got["b"], []int{1}) {
+		t.Fatalf("finals %v", got)
+	}
+}
+
+// Without a waker the tick sleeps until each final reading and takes it at
+// its time: the later one last.
+func TestTokensWithoutWakerTakeEachFinalAtItsTime(t *testing.T) {
+	ft := newFleet(t, t0.Add(260*time.Second), nil, map[string]func(time.Time) (chatwork.Reading, error){
+		"a": window, "b": phased(10 * time.Second), "c": phased(2 * time.Minute),
+	})
+	res, err := ft.m.Tick(context.Background())
+	if err != nil || res.Woken || res.Calls != 5 {
+		t.Fatalf("tick: %+v, %v", res, err)
+	}
+	if got := ft.finals(); !slices.Equal(got["a"], []int{1}) || !slices.Equal(got["b"], []int{1}) || got["c"] != nil {
+		t.Fatalf("finals %v", got)
+	}
+	if a, b := ft.cw["a"].at[1], ft.cw["b"].at[1]; !a.Equal(t0.Add(299*time.Second)) || !b.Equal(t0.Add(309*time.Second)) {
+		t.Fatalf("final readings at %v and %v", a, b)
+	}
+	if last := res.Records[len(res.Records)-1]; last.Token != "b" || !last.Final {
+		t.Fatalf("last record %+v", last)
+	}
+}
+
+// Tokens whose final readings fall in the same second share one wake-up
+// naming them all, and it takes each of their final readings.
+func TestTokensSharingAResetShareAWakeUp(t *testing.T) {
+	w := &fakeWaker{}
+	ft := newFleet(t, t0.Add(260*time.Second), w, map[string]func(time.Time) (chatwork.Reading, error){
+		"a": window, "b": window, "c": halfLoad, "d": phased(time.Minute),
+	})
+	if res, err := ft.m.Tick(context.Background()); err != nil || res.Calls != 4 || len(w.at) != 1 {
+		t.Fatalf("tick: %+v, %v; %d wake-ups", res, err, len(w.at))
+	}
+	req := wakeRequest(t, w.body[0])
+	if !slices.Equal(req.Labels, []string{"a", "b", "c"}) || !w.at[0].Equal(t0.Add(296*time.Second)) {
+		t.Fatalf("wake-up at %v: %+v", w.at[0], req)
+	}
+	ft.clk.t = w.at[0]
+	res, err := ft.m.Wake(context.Background(), req)
+	if err != nil || res.Calls != 3 {
+		t.Fatalf("wake: %+v, %v", res, err)
+	}
+	if got := ft.finals(); !slices.Equal(got["a"], []int{1}) || !slices.Equal(got["b"], []int{1}) || !slices.Equal(got["c"], []int{151}) {
+		t.Fatalf("finals %v", got)
+	}
+	// A later tick of the container just before the reset spends nothing on
+	// the tokens whose final reading it took.
+	ft.clk.t = t0.Add(298 * time.Second)
+	if res, _ := ft.m.Tick(context.Background()); res.Calls != 1 || res.Records[0].Token != "d" {
+		t.Fatalf("tick after the wake-up: %+v", res)
+	}
+}
+
+// A wake-up queued before tokens had labels is the default label's.
+func TestWakeWithoutLabelsIsTheDefaultToken(t *testing.T) {
+	ft := newFleet(t, t0.Add(296*time.Second), nil, map[string]func(time.Time) (chatwork.Reading, error){
+		"bots": window, "other": window,
+	})
+	res, err := ft.m.Wake(context.Background(), WakeRequest{Action: "final", Reset: t0.Add(5 * time.Minute).Unix(), FinalAt: t0.Add(299 * time.Second).UnixMilli()})
+	if err != nil || res.Calls != 1 || res.Records[0].Token != "bots" || ft.cw["other"].calls != 0 {
+		t.Fatalf("wake: %+v, %v", res, err)
+	}
+	// A label no longer watched is skipped; the others are read.
+	ft.clk.t = t0.Add(296 * time.Second)
+	res, err = ft.m.Wake(context.Background(), WakeRequest{Action: "final", Reset: t0.Add(5 * time.Minute).Unix(),
+		FinalAt: t0.Add(299 * time.Second).UnixMilli(), Labels: []string{"gone", "other"}})
+	if err != nil || res.Calls != 1 || res.Records[0].Token != "other" || !res.Records[0].Final {
+		t.Fatalf("wake: %+v, %v", res, err)
+	}
+}
+
+// A failing token is recorded and reported, and the others are read and
+// their final readings arranged all the same.
+func TestFailingTokenDoesNotStopTheOthers(t *testing.T) {
+	w := &fakeWaker{}
+	revoked := func(time.Time) (chatwork.Reading, error) {
+		return chatwork.Reading{}, &chatwork.Error{Op: "read quota", Kind: chatwork.KindInvalidToken, Status: 401}
+	}
+	ft := newFleet(t, t0.Add(260*time.Second), w, map[string]func(time.Time) (chatwork.Reading, error){
+		"a": window, "b": revoked, "c": window,
+	})
+	res, err := ft.m.Tick(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "token b") || !strings.Contains(err.Error(), "invalid_token") {
+		t.Fatalf("err = %v", err)
+	}
+	if res.Calls != 3 || len(res.Records) != 3 || res.Records[1].Error != "invalid_token" || !res.Records[0].HasQuota || !res.Records[2].HasQuota {
+		t.Fatalf("result %+v", res)
+	}
+	if len(w.at) != 1 || !slices.Equal(wakeRequest(t, w.body[0]).Labels, []string{"a", "c"}) {
+		t.Fatalf("wake-ups %d", len(w.at))
+	}
+	if n := strings.Count(ft.hb.String(), "\n"); n != 1 {
+		t.Fatalf("%d heartbeats after a tick with a failing token, want 1", n)
+	}
+}
+
+// Each token has its own memory: a final reading planned for one token
+// does not count for another with the same reset.
+func TestMemoryIsPerToken(t *testing.T) {
+	w := &fakeWaker{}
+	var down atomic.Bool
+	down.Store(true)
+	flaky := func(now time.Time) (chatwork.Reading, error) {
+		if down.Load() {
+			return chatwork.Reading{}, &chatwork.Error{Op: "read quota", Kind: chatwork.KindNetwork, Err: errors.New("unreachable")}
+		}
+		return window(now)
+	}
+	ft := newFleet(t, t0.Add(250*time.Second), w, map[string]func(time.Time) (chatwork.Reading, error){"a": window, "b": flaky})
+	if _, err := ft.m.Tick(context.Background()); err == nil || len(w.at) != 1 {
+		t.Fatalf("first tick: %v, %d wake-ups", err, len(w.at))
+	}
+	down.Store(false)
+	ft.clk.t = t0.Add(290 * time.Second)
+	if _, err := ft.m.Tick(context.Background()); err != nil || len(w.at) != 2 {
+		t.Fatalf("second tick: %v, %d wake-ups", err, len(w.at))
+	}
+	if labels := wakeRequest(t, w.body[1]).Labels; !slices.Equal(labels, []string{"b"}) {
+		t.Fatalf("second wake-up names %v, want only b (a's is arranged)", labels)
+	}
+}
+
+// A fresh container asks the log group about each token, and skips only
+// those whose final reading the tick before arranged.
+func TestFreshContainerAsksPerToken(t *testing.T) {
+	reset := t0.Add(5 * time.Minute)
+	var mu sync.Mutex
+	var asked []string
+	latest := func(_ context.Context, token string) (sample.Record, bool, error) {
+		mu.Lock()
+		asked = append(asked, token)
+		mu.Unlock()
+		if token != "a" {
+			return sample.Record{}, false, nil
+		}
+		return sample.Record{Time: t0.Add(238 * time.Second), Token: "a", Source: sample.SourceMonitor,
+			HasQuota: true, Remaining: 62, Limit: 300, Reset: reset.Unix(), Calls: 1}, true, nil
+	}
+	ft := newFleet(t, t0.Add(297*time.Second), &fakeWaker{}, map[string]func(time.Time) (chatwork.Reading, error){
+		"a": window, "b": window, "c": phased(time.Minute),
+	}, func(c *Config) { c.Latest = latest })
+	if _, err := ft.m.Tick(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(asked)
+	if !slices.Equal(asked, []string{"a", "b", "c"}) || ft.cw["a"].calls != 0 || ft.cw["b"].calls != 1 || ft.cw["c"].calls != 1 {
+		t.Fatalf("asked %v; calls a %d b %d c %d", asked, ft.cw["a"].calls, ft.cw["b"].calls, ft.cw["c"].calls)
+	}
+}
+
+// The heartbeat is printed once per completed tick, naming how many tokens
+// it read, and not by wake-ups.
+func TestHeartbeatOncePerTick(t *testing.T) {
+	w := &fakeWaker{}
+	ft := newFleet(t, t0.Add(260*time.Second), w, map[string]func(time.Time) (chatwork.Reading, error){
+		"a": window, "b": window, "c": phased(time.Minute),
+	})
+	for i := range 2 {
+		if _, err := ft.m.Tick(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(strings.TrimSuffix(ft.hb.String(), "\n"), "\n")
+		if len(lines) != i+1 {
+			t.Fatalf("after %d ticks: %q", i+1, ft.hb.String())
+		}
+		var hb struct {
+			Heartbeat, Tokens int
+			AWS               struct{ Timestamp int64 } `json:"_aws"`
+		}
+		if err := json.Unmarshal([]byte(lines[i]), &hb); err != nil || hb.Heartbeat != 1 || hb.Tokens != 3 || hb.AWS.Timestamp != ft.clk.Now().UnixMilli() {
+			t.Fatalf("heartbeat %s: %+v %v", lines[i], hb, err)
+		}
+	}
+	ft.clk.t = w.at[0]
+	if _, err := ft.m.Wake(context.Background(), wakeRequest(t, w.body[0])); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(ft.hb.String(), "\n"); n != 2 {
+		t.Fatalf("%d heartbeats after 2 ticks and a wake-up", n)
+	}
+	// A tick cut short by its context is not completed.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, _ = ft.m.Tick(ctx)
+	if n := strings.Count(ft.hb.String(), "\n"); n != 2 {
+		t.Fatalf("%d heartbeats after a cancelled tick", n)
+	}
+}
+
+// each runs every item once, never more than limit at a time.
+func TestEachBoundsConcurrency(t *testing.T) {
+	var active, peak atomic.Int32
+	ran := make([]atomic.Int32, 25)
+	each(len(ran), 10, func(i int) {
+		n := active.Add(1)
+		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+		}
+		ran[i].Add(1)
+		active.Add(-1)
+	})
+	if peak.Load() > 10 {
+		t.Fatalf("%d in flight, limit 10", peak.Load())
+	}
+	for i := range ran {
+		if ran[i].Load() != 1 {
+			t.Fatalf("item %d ran %d times", i, ran[i].Load())
+		}
+	}
+}
+
+// A tick reads every token through Config.Each with InFlight as its bound.
+func TestTickFansOutWithInFlight(t *testing.T) {
+	reads := map[string]func(time.Time) (chatwork.Reading, error){}
+	for _, l := range []string{"a", "b", "c", "d", "e"} {
+		reads[l] = window
+	}
+	var calls [][2]int
+	ft := newFleet(t, t0.Add(10*time.Second), nil, reads, func(c *Config) {
+		c.InFlight = 2
+		c.Each = func(n, limit int, f func(int)) {
+			calls = append(calls, [2]int{n, limit})
+			each(n, limit, f)
+		}
+	})
+	res, err := ft.m.Tick(context.Background())
+	if err != nil || res.Calls != 5 || len(calls) == 0 || calls[0] != [2]int{5, 2} {
+		t.Fatalf("tick %+v, %v; Each calls %v", res, err, calls)
+	}
+	for i, r := range res.Records {
+		if want := string(rune('a' + i)); r.Token != want {
+			t.Fatalf("record %d is %q's, want %q's: records in token order", i, r.Token, want)
+		}
+	}
+}
