@@ -583,3 +583,26 @@ func TestRecorderMetrics(t *testing.T) {
 		t.Errorf("stdout's EMF copy =\n%s\nwant it to declare remaining_percent", out.String())
 	}
 }
+
+func TestTokens(t *testing.T) {
+	e := setup(t)
+	rec := cwlogs.NewRecorder(e.api, e.group, nil)
+	recordAll(t, rec, quota("notify", 0, 10), quota("deploy", time.Second, 20), quota("report", 2*time.Second, 30), quota("deploy", 3*time.Second, 19))
+	// A stream not named after a label (written by hand, say) is no token.
+	if _, err := e.api.CreateLogStream(t.Context(), &cloudwatchlogs.CreateLogStreamInput{
+		LogGroupName: aws.String(e.group), LogStreamName: aws.String("not a label"),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	h := cwlogs.NewHistory(e.api, e.group)
+	got, err := h.Tokens(t.Context())
+	if err != nil || !reflect.DeepEqual(got, []string{"deploy", "notify", "report"}) {
+		t.Errorf("Tokens = %v, %v", got, err)
+	}
+
+	missing := "/" + awstest.UniqueName(t, "never-created/")
+	_, err = cwlogs.NewHistory(e.api, missing).Tokens(t.Context())
+	if err == nil || !strings.HasPrefix(err.Error(), fmt.Sprintf("list the streams of log group %q: log group not found: ", missing)) {
+		t.Errorf("missing group: err = %v", err)
+	}
+}

@@ -99,6 +99,26 @@ func (h *History) Read(ctx context.Context, token string, since, until time.Time
 	return res, nil
 }
 
+// Tokens returns the labels that have a stream in the group, sorted: the
+// tokens with records. Streams whose names are no label are left out.
+func (h *History) Tokens(ctx context.Context) ([]string, error) {
+	var labels []string
+	pages := cloudwatchlogs.NewDescribeLogStreamsPaginator(h.api, &cloudwatchlogs.DescribeLogStreamsInput{LogGroupName: aws.String(h.group)})
+	for pages.HasMorePages() {
+		out, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("list the streams of log group %q: %w", h.group, describe(err))
+		}
+		for _, s := range out.LogStreams {
+			if name := aws.ToString(s.LogStreamName); sample.CheckLabel(name) == nil {
+				labels = append(labels, name)
+			}
+		}
+	}
+	slices.Sort(labels)
+	return labels, nil
+}
+
 // groupExists tells a missing group from a missing stream, which
 // GetLogEvents reports alike: filtering the group over one millisecond is
 // cheap and fails only if the group is missing.
