@@ -2,211 +2,337 @@ package templatecheck
 
 import (
 	"encoding/json"
+	"fmt"
 	"regexp"
 	"slices"
 	"strconv"
-	"strings"
 	"testing"
-
-	"gopkg.in/yaml.v3"
+	"time"
 
 	"github.com/quotabot/chatwork-quota-bot/internal/alarm"
 	"github.com/quotabot/chatwork-quota-bot/internal/sample"
 )
 
-// The metric names the records carry (EMF): the alarm and the dashboard may
-// use no others.
-var metricNames = []string{
-	sample.MetricRemaining, sample.MetricUsed, sample.MetricLimit, sample.MetricRemainingPercent, sample.MetricErrors,
+// directive is an EMF line's metric declaration, parsed back.
+type directive struct {
+	Namespace  string     `json:"Namespace"`
+	Dimensions [][]string `json:"Dimensions"`
+	Metrics    []struct {
+		Name string `json:"Name"`
+	} `json:"Metrics"`
 }
 
-func scalar(t *testing.T, n *yaml.Node, what string) string {
+func emfDirective(t *testing.T, line []byte) directive {
 	t.Helper()
-	if n.Kind != yaml.ScalarNode || (n.Tag != "!!str" && n.Tag != "!!int") {
-		t.Fatalf("%s: want a plain value, got %s %q (line %d)", what, n.Tag, n.Value, n.Line)
+	var v struct {
+		AWS struct {
+			CloudWatchMetrics []directive `json:"CloudWatchMetrics"`
+		} `json:"_aws"`
 	}
-	return n.Value
+	if err := json.Unmarshal(line, &v); err != nil || len(v.AWS.CloudWatchMetrics) != 1 {
+		t.Fatalf("not an EMF line with one directive (%v): %s", err, line)
+	}
+	return v.AWS.CloudWatchMetrics[0]
 }
 
-// The alarm in template.yaml watches exactly the metric the records carry,
-// with the shape internal/alarm's evaluator reproduces in the sandbox.
-func TestAlarmMatchesConstants(t *testing.T) {
-	props := mustGet(t, loadYAML(t), "Resources", "QuotaAlarm", "Properties")
-	for key, want := range map[string]string{
-		"Namespace":          sample.Namespace,
-		"Statistic":          alarm.Statistic,
-		"Period":             strconv.Itoa(int(alarm.Period.Seconds())),
-		"EvaluationPeriods":  strconv.Itoa(alarm.EvaluationPeriods),
-		"DatapointsToAlarm":  strconv.Itoa(alarm.DatapointsToAlarm),
-		"ComparisonOperator": alarm.Comparison,
-		"TreatMissingData":   alarm.TreatMissingData,
-	} {
-		if got := scalar(t, mustGet(t, props, key), "QuotaAlarm."+key); got != want {
-			t.Errorf("QuotaAlarm %s is %q; Go says %q", key, got, want)
-		}
-	}
-
-	// MetricName: !If [ThresholdIsPercent, remaining_percent, remaining],
-	// the two metrics alarm.Rule.Metric chooses between.
-	name := mustGet(t, props, "MetricName")
-	switch {
-	case name.Tag == "!If" && name.Kind == yaml.SequenceNode && len(name.Content) == 3:
-		cond := mustGet(t, loadYAML(t), "Conditions", name.Content[0].Value)
-		if cond.Tag != "!Equals" || len(cond.Content) != 2 || cond.Content[0].Tag != "!Ref" ||
-			cond.Content[0].Value != "AlarmThresholdKind" || cond.Content[1].Value != "percent" {
-			t.Errorf("condition %s is not AlarmThresholdKind == percent", name.Content[0].Value)
-		}
-		yes := scalar(t, name.Content[1], "MetricName (percent)")
-		no := scalar(t, name.Content[2], "MetricName (count)")
-		if yes != (alarm.Rule{Percent: true}).Metric() || no != (alarm.Rule{}).Metric() {
-			t.Errorf("QuotaAlarm MetricName chooses %q/%q; Go says %q/%q", yes, no,
-				(alarm.Rule{Percent: true}).Metric(), (alarm.Rule{}).Metric())
-		}
-	case name.Kind == yaml.ScalarNode:
-		if got := name.Value; got != sample.MetricRemaining {
-			t.Errorf("QuotaAlarm MetricName %q; Go says %q", got, sample.MetricRemaining)
-		}
-	default:
-		t.Errorf("QuotaAlarm MetricName has an unexpected form %s (line %d)", name.Tag, name.Line)
-	}
-
-	// One dimension, the token's label, from the parameter that also
-	// labels the records (QUOTA_TOKEN_LABEL).
-	dims := mustGet(t, props, "Dimensions")
-	if dims.Kind != yaml.SequenceNode || len(dims.Content) != 1 {
-		t.Fatalf("QuotaAlarm Dimensions: want one dimension, got %d", len(dims.Content))
-	}
-	if got := scalar(t, mustGet(t, dims.Content[0], "Name"), "dimension name"); got != sample.Dimension {
-		t.Errorf("QuotaAlarm dimension %q; Go says %q", got, sample.Dimension)
-	}
-	value := mustGet(t, dims.Content[0], "Value")
-	label := mustGet(t, loadYAML(t), "Globals", "Function", "Environment", "Variables", "QUOTA_TOKEN_LABEL")
-	if value.Tag != "!Ref" || label.Tag != "!Ref" || value.Value != label.Value {
-		t.Errorf("the alarm's dimension value (%s %s) and QUOTA_TOKEN_LABEL (%s %s) must be the same parameter",
-			value.Tag, value.Value, label.Tag, label.Value)
-	}
-}
-
-var subVar = regexp.MustCompile(`\$\{([^}!]+)\}`)
-
-// dummyValue is a value CloudFormation would accept for a parameter:
-// "dummy"+name when the parameter allows it, else its default, else a
-// number.
-func dummyValue(t *testing.T, name string, spec *yaml.Node) string {
+// written is what the records declare for an alarm kind: the metric names
+// of a reading and of a failed reading, each in sample.Namespace by
+// sample.Dimension.
+func written(t *testing.T, percent bool) []string {
 	t.Helper()
-	marker := "dummy" + name
-	typ, def := get(spec, "Type"), get(spec, "Default")
-	if typ != nil && typ.Value == "Number" {
-		if def != nil {
-			return def.Value
+	at := time.Date(2026, 12, 1, 13, 34, 0, 0, time.UTC)
+	reading := sample.Record{Time: at, Token: "deploy", Source: sample.SourceMonitor,
+		HasQuota: true, Remaining: 12, Limit: 300, Reset: at.Add(time.Minute).Unix(), Calls: 1}
+	failed := sample.Record{Time: at, Token: "deploy", Source: sample.SourceMonitor,
+		Error: "invalid_token", Detail: "the token was rejected", Calls: 1}
+	var names []string
+	for _, r := range []sample.Record{reading, failed} {
+		line, err := r.MarshalEMF(sample.Metrics{Percent: percent})
+		if err != nil {
+			t.Fatal(err)
 		}
-		return "60"
+		d := emfDirective(t, line)
+		if d.Namespace != sample.Namespace || js(d.Dimensions) != js([][]string{{sample.Dimension}}) {
+			t.Fatalf("a record declares %s by %v; the template expects %s by [[%s]]", d.Namespace, d.Dimensions, sample.Namespace, sample.Dimension)
+		}
+		for _, m := range d.Metrics {
+			names = append(names, m.Name)
+		}
 	}
-	pat := get(spec, "AllowedPattern")
-	if pat == nil {
-		return marker
-	}
-	re, err := regexp.Compile(pat.Value)
-	if err != nil {
-		t.Fatalf("parameter %s: AllowedPattern %q: %v", name, pat.Value, err)
-	}
-	switch {
-	case re.MatchString(marker):
-		return marker
-	case def != nil:
-		return def.Value
-	}
-	t.Fatalf("parameter %s: no dummy value for AllowedPattern %q", name, pat.Value)
-	return ""
+	return names
 }
 
-// The dashboard's body is valid JSON once Fn::Sub has filled it in, and its
-// metrics are the records' metrics.
-func TestDashboardMatchesConstants(t *testing.T) {
-	root := loadYAML(t)
-	body := mustGet(t, root, "Resources", "QuotaDashboard", "Properties", "DashboardBody")
-	if body.Tag != "!Sub" {
-		t.Fatalf("DashboardBody is %s, want !Sub", body.Tag)
+// heartbeat is the metric the monitor's heartbeat line declares: its
+// namespace and name, with no dimension.
+func heartbeat(t *testing.T) (namespace, name string) {
+	t.Helper()
+	d := emfDirective(t, sample.Heartbeat(time.Date(2026, 12, 1, 13, 34, 0, 0, time.UTC), 3))
+	if len(d.Metrics) != 1 || js(d.Dimensions) != "[[]]" {
+		t.Fatalf("the heartbeat line declares %v by %v, want one metric and no dimension", d.Metrics, d.Dimensions)
 	}
-	text, vars := body.Value, map[string]*yaml.Node{}
-	if body.Kind == yaml.SequenceNode {
-		if len(body.Content) != 2 || body.Content[1].Kind != yaml.MappingNode {
-			t.Fatal("DashboardBody: !Sub [text, {variables}] expected")
-		}
-		text = body.Content[0].Value
-		m := body.Content[1]
-		for i := 0; i+1 < len(m.Content); i += 2 {
-			vars[m.Content[i].Value] = m.Content[i+1]
-		}
+	return d.Namespace, d.Metrics[0].Name
+}
+
+// insights is a Metrics Insights query of the one form the alarms and the
+// dashboard use: one aggregate of one metric, per token.
+type insights struct {
+	Func, Metric, Namespace, Schema, GroupBy, OrderFunc, Order string
+}
+
+var insightsForm = regexp.MustCompile(`^SELECT (MIN|MAX|SUM|AVG|COUNT)\((\w+)\) FROM SCHEMA\("([^"]+)", (\w+)\) GROUP BY (\w+) ORDER BY (MIN|MAX|SUM|AVG|COUNT)\(\) (ASC|DESC)$`)
+
+func parseInsights(t *testing.T, query string) insights {
+	t.Helper()
+	m := insightsForm.FindStringSubmatch(query)
+	if m == nil {
+		t.Fatalf("query %q is not SELECT F(metric) FROM SCHEMA(\"namespace\", key) GROUP BY key ORDER BY F() ASC|DESC", query)
 	}
-	params := mustGet(t, root, "Parameters")
-	// Dummy values of the right kind: a marker word where the parameter
-	// allows it, so that a string placed outside quotes breaks the JSON as
-	// it would in CloudWatch; the default (or a number) where the parameter
-	// only allows numbers.
-	filled := subVar.ReplaceAllStringFunc(text, func(m string) string {
-		name := m[2 : len(m)-1]
+	return insights{m[1], m[2], m[3], m[4], m[5], m[6], m[7]}
+}
+
+func num(v any) string {
+	if f, ok := v.(float64); ok {
+		return strconv.FormatFloat(f, 'f', -1, 64)
+	}
+	return fmt.Sprint(v)
+}
+
+// expectProps compares an alarm's resolved properties with want (absent:
+// nil).
+func expectProps(t *testing.T, id string, props map[string]any, want map[string]any) {
+	t.Helper()
+	for key, w := range want {
+		got, ok := props[key]
 		switch {
-		case strings.HasPrefix(name, "AWS::"):
-			return "ap-northeast-1"
-		case vars[name] != nil:
-			return "dummy" + strings.ReplaceAll(name, ".", "")
-		case get(params, name) != nil:
-			return dummyValue(t, name, get(params, name))
+		case w == nil && ok:
+			t.Errorf("%s has %s %s; an alarm on a Metrics Insights query has none", id, key, js(got))
+		case w != nil && num(got) != num(w):
+			t.Errorf("%s %s is %s, want %v", id, key, js(got), w)
 		}
-		t.Errorf("DashboardBody uses ${%s}, which is neither a parameter nor a !Sub variable", name)
-		return "dummy"
+	}
+}
+
+// insightsAlarm returns the alarm's one query, checked to be the whole of a
+// Metrics Insights alarm as CloudFormation takes it: the query, its period
+// and ReturnData on the one MetricDataQuery, nothing of a classic alarm.
+func insightsAlarm(t *testing.T, id string, props map[string]any) (insights, map[string]any) {
+	t.Helper()
+	expectProps(t, id, props, map[string]any{"Namespace": nil, "MetricName": nil, "Dimensions": nil,
+		"Statistic": nil, "ExtendedStatistic": nil, "Period": nil, "Unit": nil})
+	metrics := list(props["Metrics"])
+	if len(metrics) != 1 {
+		t.Fatalf("%s has %d queries, want one Metrics Insights query", id, len(metrics))
+	}
+	q, _ := metrics[0].(map[string]any)
+	if q["Id"] == nil || q["ReturnData"] != true || q["MetricStat"] != nil {
+		t.Errorf("%s query %s: want an Id, ReturnData true and no MetricStat", id, js(q))
+	}
+	expr, _ := q["Expression"].(string)
+	return parseInsights(t, expr), q
+}
+
+// The quota alarm watches, per token, the one quota metric the records
+// declare for the alarm kind, with the rule the sandbox's stand-in applies.
+func TestQuotaAlarm(t *testing.T) {
+	cfn := expand(t)
+	for _, kind := range []string{"count", "percent"} {
+		t.Run(kind, func(t *testing.T) {
+			percent := kind == "percent"
+			vals := values(t, cfn, map[string]string{"AlarmThresholdKind": kind})
+			props := resolve(t, cfn, resources(cfn, "AWS::CloudWatch::Alarm")["QuotaAlarm"], vals).(map[string]any)
+			q, query := insightsAlarm(t, "QuotaAlarm", props)
+			watched := sample.Metrics{Percent: percent}.Watched()
+			want := insights{"MIN", watched, sample.Namespace, sample.Dimension, sample.Dimension, "MIN", "ASC"}
+			if q != want {
+				t.Errorf("QuotaAlarm's query is %+v, want %+v", q, want)
+			}
+			if !slices.Contains(written(t, percent), q.Metric) || (alarm.Rule{Percent: percent}).Metric() != q.Metric {
+				t.Errorf("QuotaAlarm watches %s; the records declare %v, the stand-in compares %s",
+					q.Metric, written(t, percent), (alarm.Rule{Percent: percent}).Metric())
+			}
+			expectProps(t, "QuotaAlarm query", query, map[string]any{"Period": alarm.Period.Seconds()})
+			expectProps(t, "QuotaAlarm", props, map[string]any{
+				"ComparisonOperator": alarm.Comparison, "Threshold": vals["AlarmThreshold"],
+				"EvaluationPeriods": alarm.EvaluationPeriods, "DatapointsToAlarm": alarm.DatapointsToAlarm,
+			})
+		})
+	}
+}
+
+// A token whose readings fail alarms as its own contributor: three error
+// records in a 5-minute period (a revoked token fails all five or six
+// readings of a window; one network blip does not alarm). A period without
+// error records has no datapoint and counts as fine, so the token recovers.
+func TestTokenErrorsAlarm(t *testing.T) {
+	cfn := expand(t)
+	props := resolve(t, cfn, resources(cfn, "AWS::CloudWatch::Alarm")["TokenErrorsAlarm"], values(t, cfn, nil)).(map[string]any)
+	q, query := insightsAlarm(t, "TokenErrorsAlarm", props)
+	if want := (insights{"SUM", sample.MetricErrors, sample.Namespace, sample.Dimension, sample.Dimension, "SUM", "DESC"}); q != want {
+		t.Errorf("TokenErrorsAlarm's query is %+v, want %+v", q, want)
+	}
+	for _, percent := range []bool{false, true} {
+		if !slices.Contains(written(t, percent), q.Metric) {
+			t.Errorf("TokenErrorsAlarm watches %s; failed records declare %v", q.Metric, written(t, percent))
+		}
+	}
+	expectProps(t, "TokenErrorsAlarm query", query, map[string]any{"Period": 300})
+	expectProps(t, "TokenErrorsAlarm", props, map[string]any{
+		"ComparisonOperator": "GreaterThanOrEqualToThreshold", "Threshold": 3,
+		"EvaluationPeriods": 1, "DatapointsToAlarm": 1, "TreatMissingData": "notBreaching",
 	})
-	filled = strings.ReplaceAll(filled, "${!", "${")
-	var dash struct {
-		Widgets []struct {
-			Type       string `json:"type"`
-			Properties struct {
-				Metrics [][]any  `json:"metrics"`
-				Alarms  []string `json:"alarms"`
-			} `json:"properties"`
-		} `json:"widgets"`
+}
+
+// The heartbeat alarm watches the metric of the monitor's heartbeat line
+// (no dimension) and takes two 5-minute periods without one, missing data
+// included, for a stopped monitor.
+func TestHeartbeatAlarm(t *testing.T) {
+	cfn := expand(t)
+	props := resolve(t, cfn, resources(cfn, "AWS::CloudWatch::Alarm")["HeartbeatAlarm"], values(t, cfn, nil)).(map[string]any)
+	ns, name := heartbeat(t)
+	if d := list(props["Dimensions"]); len(d) > 0 {
+		t.Errorf("HeartbeatAlarm has dimensions %s; the heartbeat line declares none", js(d))
 	}
-	if err := json.Unmarshal([]byte(filled), &dash); err != nil {
-		t.Fatalf("DashboardBody is not JSON after substitution: %v\n%s", err, filled)
+	if props["Metrics"] != nil {
+		t.Errorf("HeartbeatAlarm has Metrics %s; it is a classic alarm on one metric", js(props["Metrics"]))
 	}
-	used := map[string]bool{}
-	for i, w := range dash.Widgets {
-		if w.Type != "metric" {
-			continue
-		}
-		var prev []any
-		for _, row := range w.Properties.Metrics {
-			// "." repeats the previous row's value at that position.
-			for j := range row {
-				if s, ok := row[j].(string); ok && s == "." && j < len(prev) {
-					row[j] = prev[j]
+	expectProps(t, "HeartbeatAlarm", props, map[string]any{
+		"Namespace": ns, "MetricName": name, "Statistic": "SampleCount", "Period": 300,
+		"EvaluationPeriods": 2, "DatapointsToAlarm": 2, "ComparisonOperator": "LessThanThreshold",
+		"Threshold": 1, "TreatMissingData": "breaching",
+	})
+}
+
+// The dashboard's body is JSON once CloudFormation has filled it in, for
+// either alarm kind; its graphs are Metrics Insights queries per token (so
+// a token added later appears) and the heartbeat, over metrics the code
+// writes for that kind only (no used or limit, remaining_percent only when
+// the kind is percent); its alarm widget lists the template's alarms.
+func TestDashboard(t *testing.T) {
+	cfn := expand(t)
+	var alarmARNs []string
+	for id := range resources(cfn, "AWS::CloudWatch::Alarm") {
+		alarmARNs = append(alarmARNs, "<"+id+".Arn>")
+	}
+	slices.Sort(alarmARNs)
+	_, beat := heartbeat(t)
+	for _, kind := range []string{"count", "percent"} {
+		t.Run(kind, func(t *testing.T) {
+			percent := kind == "percent"
+			writes := append(written(t, percent), beat)
+			body, ok := resolve(t, cfn, resources(cfn, "AWS::CloudWatch::Dashboard")["QuotaDashboard"]["DashboardBody"],
+				values(t, cfn, map[string]string{"AlarmThresholdKind": kind})).(string)
+			if !ok {
+				t.Fatal("DashboardBody does not resolve to a string")
+			}
+			var dash struct {
+				Widgets []struct {
+					Type       string `json:"type"`
+					Properties struct {
+						Metrics [][]any  `json:"metrics"`
+						Alarms  []string `json:"alarms"`
+					} `json:"properties"`
+				} `json:"widgets"`
+			}
+			if err := json.Unmarshal([]byte(body), &dash); err != nil {
+				t.Fatalf("DashboardBody is not JSON once filled in: %v\n%s", err, body)
+			}
+			graphed := map[string]bool{}
+			var listed []string
+			for i, w := range dash.Widgets {
+				listed = append(listed, w.Properties.Alarms...)
+				if w.Type != "metric" {
+					continue
+				}
+				for _, row := range w.Properties.Metrics {
+					graphed[dashboardMetric(t, i, row)] = true
 				}
 			}
-			prev = row
-			if len(row) < 4 {
-				t.Errorf("widget %d: metric %v lacks the %s dimension", i, row, sample.Dimension)
-				continue
+			for _, name := range sortedKeys(graphed) {
+				if !slices.Contains(writes, name) {
+					t.Errorf("the dashboard graphs %s, which the code does not write with AlarmThresholdKind %s (it writes %v)", name, kind, writes)
+				}
 			}
-			ns, _ := row[0].(string)
-			name, _ := row[1].(string)
-			dim, _ := row[2].(string)
-			if ns != sample.Namespace || dim != sample.Dimension || !slices.Contains(metricNames, name) {
-				t.Errorf("widget %d: metric %v; records carry %s/%v by %s", i, row[:4], sample.Namespace, metricNames, sample.Dimension)
+			for _, want := range []string{sample.Metrics{Percent: percent}.Watched(), sample.MetricErrors, beat} {
+				if !graphed[want] {
+					t.Errorf("the dashboard does not graph %s", want)
+				}
 			}
-			if v, _ := row[3].(string); v != "dummyTokenLabel" {
-				t.Errorf("widget %d: metric %v: the dimension value must be ${TokenLabel}", i, row[:4])
+			slices.Sort(listed)
+			if !slices.Equal(listed, alarmARNs) {
+				t.Errorf("the dashboard's alarm widget lists %v, want the template's alarms %v", listed, alarmARNs)
 			}
-			used[name] = true
+			// No word of a metric the code does not write for this kind,
+			// in a title or label either.
+			for _, name := range []string{sample.MetricUsed, sample.MetricLimit, sample.MetricRemaining, sample.MetricRemainingPercent} {
+				if slices.Contains(writes, name) {
+					continue
+				}
+				for i, w := range dash.Widgets {
+					if w.Type == "metric" && regexp.MustCompile(`\b`+name+`\b`).MatchString(js(w.Properties)) {
+						t.Errorf("widget %d names %s, which is not written with AlarmThresholdKind %s", i, name, kind)
+					}
+				}
+			}
+			t.Logf("graphs %v", sortedKeys(graphed))
+		})
+	}
+}
+
+// dashboardMetric checks one row of a metric widget and returns the metric
+// it graphs: a Metrics Insights query per token, or the heartbeat, which
+// has no dimension. A row naming one token's series would not show a
+// token added later.
+func dashboardMetric(t *testing.T, widget int, row []any) string {
+	t.Helper()
+	if len(row) == 1 {
+		opts, _ := row[0].(map[string]any)
+		expr, _ := opts["expression"].(string)
+		q := parseInsights(t, expr)
+		if q.Namespace != sample.Namespace || q.Schema != sample.Dimension || q.GroupBy != sample.Dimension {
+			t.Errorf("widget %d: query %q: want SCHEMA(%q, %s) GROUP BY %s", widget, expr, sample.Namespace, sample.Dimension, sample.Dimension)
+		}
+		return q.Metric
+	}
+	ns, _ := row[0].(string)
+	name, _ := row[1].(string)
+	rest := row[2:]
+	if len(rest) > 0 {
+		if _, ok := rest[len(rest)-1].(map[string]any); ok {
+			rest = rest[:len(rest)-1]
 		}
 	}
-	for _, want := range []string{sample.MetricRemaining, sample.MetricRemainingPercent} {
-		if !used[want] {
-			t.Errorf("the dashboard does not graph %s, the metric the alarm watches", want)
-		}
+	if bns, beat := heartbeat(t); ns != bns || name != beat || len(rest) > 0 {
+		t.Errorf("widget %d: row %v: a metric of one series is only the heartbeat (%s/%s, no dimension); per-token graphs are Metrics Insights queries",
+			widget, row, bns, beat)
 	}
-	t.Logf("dashboard graphs %v", sortedKeys(used))
-	if a := vars["AlarmArn"]; a != nil && (a.Tag != "!GetAtt" || a.Value != "QuotaAlarm.Arn") {
-		t.Errorf("the dashboard's AlarmArn is %s %s, want !GetAtt QuotaAlarm.Arn", a.Tag, a.Value)
+	return name
+}
+
+// The alarm names the webhook is told are the alarms' names, in the form
+// the bot and the sandbox expect: STACK-quota-low, STACK-token-errors,
+// STACK-monitor-heartbeat.
+func TestAlarmNames(t *testing.T) {
+	cfn := expand(t)
+	vals := values(t, cfn, nil)
+	alarms := resources(cfn, "AWS::CloudWatch::Alarm")
+	env := resolve(t, cfn, resources(cfn, "AWS::Lambda::Function")["WebhookFunction"]["Environment"], vals).(map[string]any)["Variables"].(map[string]any)
+	want := map[string][2]string{
+		"QUOTA_ALARM_NAME":           {"QuotaAlarm", "-quota-low"},
+		"QUOTA_ERRORS_ALARM_NAME":    {"TokenErrorsAlarm", "-token-errors"},
+		"QUOTA_HEARTBEAT_ALARM_NAME": {"HeartbeatAlarm", "-monitor-heartbeat"},
+	}
+	if len(alarms) != len(want) {
+		t.Errorf("template has alarms %v, want %d", sortedKeys(alarms), len(want))
+	}
+	for variable, w := range want {
+		al, ok := alarms[w[0]]
+		if !ok {
+			t.Errorf("template lacks %s", w[0])
+			continue
+		}
+		name := resolve(t, cfn, al["AlarmName"], vals)
+		if name != vals["AWS::StackName"]+w[1] || env[variable] != name {
+			t.Errorf("%s is named %v and WebhookFunction's %s is %v; want both %s", w[0], name, variable, env[variable], vals["AWS::StackName"]+w[1])
+		}
 	}
 }

@@ -18,7 +18,8 @@ var samManagedPolicies = map[string]string{
 }
 
 // The functions' roles as SAM names them, and what each may do with which
-// SSM parameters and log actions.
+// SSM parameters and log actions. Both also list the tokens under
+// TokensPath (checkTokensPathGrant).
 var functionRoles = map[string]struct {
 	function   string
 	parameters []string // template parameters naming SSM parameters it reads
@@ -101,10 +102,18 @@ func TestIAMLeastPrivilege(t *testing.T) {
 
 			readParams := map[string]bool{}
 			var logActions []string
+			var listings, denies int
 			for _, st := range inlineStatements(t, roleID, role) {
 				s := st.raw
 				if s["Effect"] != "Allow" {
-					t.Errorf("statement %s: only Allow statements are expected", js(s))
+					if !checkNoRecursion(t, cfn, s) {
+						t.Errorf("statement %s: the one Deny expected is the tokens path's recursive listing", js(s))
+					}
+					denies++
+					continue
+				}
+				if c, ok := s["Condition"]; ok {
+					t.Errorf("statement %s: an Allow with a condition %s", js(s), js(c))
 				}
 				for _, k := range []string{"NotAction", "NotResource", "Principal"} {
 					if _, ok := s[k]; ok {
@@ -117,8 +126,8 @@ func TestIAMLeastPrivilege(t *testing.T) {
 					t.Errorf("statement %s lacks Action or Resource", js(s))
 				}
 				for _, r := range res {
-					if str, ok := r.(string); ok && strings.Contains(str, "*") {
-						t.Errorf("statement %s: wildcard resource %q", js(s), str)
+					if str, ok := resolve(t, cfn, r, values(t, cfn, nil)).(string); !ok || strings.Contains(str, "*") {
+						t.Errorf("statement %s: resource %s is a wildcard or no single ARN", js(s), js(r))
 					}
 				}
 				service := ""
@@ -134,8 +143,13 @@ func TestIAMLeastPrivilege(t *testing.T) {
 				}
 				switch service {
 				case "ssm":
+					if slices.Equal(actions, []string{"ssm:GetParametersByPath"}) && len(res) == 1 {
+						checkTokensPathGrant(t, cfn, res[0])
+						listings++
+						continue
+					}
 					if !slices.Equal(actions, []string{"ssm:GetParameter"}) {
-						t.Errorf("statement %s: SSM access must be ssm:GetParameter only", js(s))
+						t.Errorf("statement %s: SSM access must be ssm:GetParameter, or ssm:GetParametersByPath on the tokens path", js(s))
 					}
 					for _, r := range res {
 						sub, _ := r.(map[string]any)["Fn::Sub"].(string)
@@ -173,6 +187,9 @@ func TestIAMLeastPrivilege(t *testing.T) {
 				default:
 					t.Errorf("statement %s: unexpected service %q", js(s), service)
 				}
+			}
+			if listings != 1 || denies != 1 {
+				t.Errorf("%s lists the tokens path in %d statements and denies its recursion in %d; want one of each", want.function, listings, denies)
 			}
 			if got := sortedKeys(readParams); !slices.Equal(got, want.parameters) {
 				t.Errorf("%s reads SSM parameters %v, want exactly %v", want.function, got, want.parameters)
@@ -309,54 +326,54 @@ func TestWakeQueueEventSource(t *testing.T) {
 	}
 }
 
-// The alarm's state changes reach the webhook: an EventBridge rule matching
-// "CloudWatch Alarm State Change" from aws.cloudwatch for exactly the
-// alarm's ARN, targeting WebhookFunction, which may be invoked by that rule
-// and knows the alarm's name.
-func TestAlarmReachesWebhook(t *testing.T) {
+// The alarms' state changes reach the webhook: one EventBridge rule from
+// aws.cloudwatch for both the alarms' own state changes and the Metrics
+// Insights alarms' per-token contributor changes, for exactly the three
+// alarms' ARNs, targeting WebhookFunction, which that rule may invoke.
+func TestAlarmsReachWebhook(t *testing.T) {
 	cfn := expand(t)
-	alarms := resources(cfn, "AWS::CloudWatch::Alarm")
-	if len(alarms) == 0 {
-		t.Fatal("template lacks the quota alarm (AWS::CloudWatch::Alarm)")
+	var want []string
+	for id := range resources(cfn, "AWS::CloudWatch::Alarm") {
+		want = append(want, getAtt(id, "Arn"))
 	}
-	for alarmID, al := range alarms {
-		t.Run(alarmID, func(t *testing.T) {
-			var ruleID string
-			for id, r := range resources(cfn, "AWS::Events::Rule") {
-				p, _ := r["EventPattern"].(map[string]any)
-				if js(p["resources"]) == js([]any{map[string]any{"Fn::GetAtt": []any{alarmID, "Arn"}}}) {
-					ruleID = id
-					if js(p["source"]) != `["aws.cloudwatch"]` || js(p["detail-type"]) != `["CloudWatch Alarm State Change"]` {
-						t.Errorf("rule %s pattern %s, want source [aws.cloudwatch] and detail-type [CloudWatch Alarm State Change]", id, js(p))
-					}
-					var toWebhook bool
-					for _, tg := range list(r["Targets"]) {
-						tgm, _ := tg.(map[string]any)
-						toWebhook = toWebhook || js(tgm["Arn"]) == getAtt("WebhookFunction", "Arn")
-					}
-					if !toWebhook || len(list(r["Targets"])) != 1 {
-						t.Errorf("rule %s targets %s, want WebhookFunction only", id, js(r["Targets"]))
-					}
-				}
-			}
-			if ruleID == "" {
-				t.Fatalf("template lacks an EventBridge rule for %s's state changes (resources: [!GetAtt %s.Arn])", alarmID, alarmID)
-			}
-			var permitted bool
-			for _, p := range resources(cfn, "AWS::Lambda::Permission") {
-				permitted = permitted || (p["Principal"] == "events.amazonaws.com" &&
-					js(p["FunctionName"]) == ref("WebhookFunction") && js(p["SourceArn"]) == getAtt(ruleID, "Arn"))
-			}
-			if !permitted {
-				t.Errorf("template lacks the permission for rule %s to invoke WebhookFunction", ruleID)
-			}
-			fn := resources(cfn, "AWS::Lambda::Function")["WebhookFunction"]
-			env, _ := fn["Environment"].(map[string]any)
-			vars, _ := env["Variables"].(map[string]any)
-			if js(vars["QUOTA_ALARM_NAME"]) != js(al["AlarmName"]) {
-				t.Errorf("WebhookFunction's QUOTA_ALARM_NAME %s differs from the alarm's name %s", js(vars["QUOTA_ALARM_NAME"]), js(al["AlarmName"]))
-			}
-		})
+	slices.Sort(want)
+	if len(want) != 3 {
+		t.Errorf("template has %d alarms, want the quota, token-errors and heartbeat alarms", len(want))
+	}
+	var rules []string
+	for id, r := range resources(cfn, "AWS::Events::Rule") {
+		p, _ := r["EventPattern"].(map[string]any)
+		var arns []string
+		for _, x := range list(p["resources"]) {
+			arns = append(arns, js(x))
+		}
+		if len(arns) == 0 {
+			continue
+		}
+		rules = append(rules, id)
+		slices.Sort(arns)
+		types := strs(p["detail-type"])
+		slices.Sort(types)
+		if !slices.Equal(arns, want) {
+			t.Errorf("rule %s matches resources %v, want the alarms %v", id, arns, want)
+		}
+		if js(p["source"]) != `["aws.cloudwatch"]` || !slices.Equal(types, []string{"CloudWatch Alarm Contributor State Change", "CloudWatch Alarm State Change"}) {
+			t.Errorf("rule %s pattern %s, want source [aws.cloudwatch] and both alarm detail-types", id, js(p))
+		}
+		if tg := list(r["Targets"]); len(tg) != 1 || js(tg[0].(map[string]any)["Arn"]) != getAtt("WebhookFunction", "Arn") {
+			t.Errorf("rule %s targets %s, want WebhookFunction only", id, js(r["Targets"]))
+		}
+		var permitted bool
+		for _, p := range resources(cfn, "AWS::Lambda::Permission") {
+			permitted = permitted || (p["Principal"] == "events.amazonaws.com" &&
+				js(p["FunctionName"]) == ref("WebhookFunction") && js(p["SourceArn"]) == getAtt(id, "Arn"))
+		}
+		if !permitted {
+			t.Errorf("template lacks the permission for rule %s to invoke WebhookFunction", id)
+		}
+	}
+	if len(rules) != 1 {
+		t.Errorf("template has %d rules for alarm events (%v), want one", len(rules), rules)
 	}
 }
 
@@ -365,10 +382,12 @@ func TestAlarmReachesWebhook(t *testing.T) {
 func TestFunctions(t *testing.T) {
 	cfn := expand(t)
 	fns := resources(cfn, "AWS::Lambda::Function")
-	common := []string{"CHATWORK_API_URL", "CHATWORK_TOKEN_PARAMETER", "QUOTA_LOG_GROUP", "QUOTA_TOKEN_LABEL"}
+	common := []string{"CHATWORK_API_URL", "CHATWORK_TOKEN_PARAMETER", "QUOTA_LOG_GROUP", "QUOTA_TOKEN_LABEL",
+		"QUOTA_TOKENS_PATH", "QUOTA_ALARM_THRESHOLD_KIND"}
 	for id, extra := range map[string][]string{
 		"MonitorFunction": {"QUOTA_SCHEDULE", "QUOTA_WAKE_QUEUE_URL"},
-		"WebhookFunction": {"CHATWORK_WEBHOOK_TOKEN_PARAMETER", "CHATWORK_ROOM_ID", "QUOTA_ALARM_NAME"},
+		"WebhookFunction": {"CHATWORK_WEBHOOK_TOKEN_PARAMETER", "CHATWORK_ROOM_ID", "QUOTA_ALARM_NAME",
+			"QUOTA_ERRORS_ALARM_NAME", "QUOTA_HEARTBEAT_ALARM_NAME"},
 	} {
 		fn, ok := fns[id]
 		if !ok {
@@ -386,9 +405,15 @@ func TestFunctions(t *testing.T) {
 			}
 		}
 		for name, v := range vars {
-			if strings.Contains(strings.ToUpper(name), "TOKEN") && !strings.HasSuffix(name, "_PARAMETER") && name != "QUOTA_TOKEN_LABEL" {
+			if strings.Contains(strings.ToUpper(name), "TOKEN") && !strings.HasSuffix(name, "_PARAMETER") &&
+				name != "QUOTA_TOKEN_LABEL" && name != "QUOTA_TOKENS_PATH" {
 				t.Errorf("%s: %s=%s looks like a secret in the environment; secrets live in SSM", id, name, js(v))
 			}
+		}
+		// The path the registry lists is the one the IAM grant names.
+		if js(vars["QUOTA_TOKENS_PATH"]) != ref("TokensPath") || js(vars["QUOTA_ALARM_THRESHOLD_KIND"]) != ref("AlarmThresholdKind") {
+			t.Errorf("%s: QUOTA_TOKENS_PATH %s, QUOTA_ALARM_THRESHOLD_KIND %s; want the TokensPath and AlarmThresholdKind parameters",
+				id, js(vars["QUOTA_TOKENS_PATH"]), js(vars["QUOTA_ALARM_THRESHOLD_KIND"]))
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -72,16 +73,6 @@ func get(n *yaml.Node, keys ...string) *yaml.Node {
 		n = next
 	}
 	return n
-}
-
-// mustGet is get that fails the test with "template lacks ...".
-func mustGet(t testing.TB, n *yaml.Node, keys ...string) *yaml.Node {
-	t.Helper()
-	v := get(n, keys...)
-	if v == nil {
-		t.Fatalf("template lacks %s", strings.Join(keys, "."))
-	}
-	return v
 }
 
 var (
@@ -206,4 +197,137 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// The pseudo parameters expand.py gives the translator; resolve uses the
+// same.
+var pseudo = map[string]string{
+	"AWS::Partition": "aws", "AWS::Region": "ap-northeast-1", "AWS::AccountId": "123456789012",
+	"AWS::StackName": "quotabot", "AWS::URLSuffix": "amazonaws.com",
+}
+
+// values are the expanded template's parameter defaults (RoomId the value
+// expand gave it), the pseudo parameters, and overrides on top.
+func values(t testing.TB, cfn map[string]any, overrides map[string]string) map[string]string {
+	t.Helper()
+	out := map[string]string{"RoomId": "4242"}
+	params, _ := cfn["Parameters"].(map[string]any)
+	for name, p := range params {
+		if def, ok := p.(map[string]any)["Default"]; ok {
+			out[name] = fmt.Sprint(def)
+		}
+	}
+	for k, v := range pseudo {
+		out[k] = v
+	}
+	for k, v := range overrides {
+		if _, ok := out[k]; !ok {
+			t.Fatalf("override %s: not a parameter of the template", k)
+		}
+		out[k] = v
+	}
+	return out
+}
+
+var subRef = regexp.MustCompile(`\$\{([^}!]+)\}`)
+
+// resolve evaluates the intrinsic functions of v as CloudFormation would
+// with the parameter values vals: Ref, Fn::Sub, Fn::Join, Fn::Split,
+// Fn::If (and the Fn::Equals and Fn::Not of the template's conditions).
+// What only exists once deployed stays a marker: a resource's Ref is
+// "<id>", its Fn::GetAtt "<id>.<attribute>".
+func resolve(t testing.TB, cfn map[string]any, v any, vals map[string]string) any {
+	t.Helper()
+	str := func(x any) string {
+		s, ok := resolve(t, cfn, x, vals).(string)
+		if !ok {
+			t.Fatalf("%s does not resolve to a string", js(x))
+		}
+		return s
+	}
+	switch v := v.(type) {
+	case []any:
+		out := make([]any, len(v))
+		for i, x := range v {
+			out[i] = resolve(t, cfn, x, vals)
+		}
+		return out
+	case map[string]any:
+		if len(v) != 1 {
+			out := map[string]any{}
+			for k, x := range v {
+				out[k] = resolve(t, cfn, x, vals)
+			}
+			return out
+		}
+		for fn, arg := range v {
+			args, _ := arg.([]any)
+			switch fn {
+			case "Ref":
+				name, _ := arg.(string)
+				if val, ok := vals[name]; ok {
+					return val
+				}
+				return "<" + name + ">"
+			case "Fn::GetAtt":
+				return fmt.Sprintf("<%v.%v>", args[0], args[1])
+			case "Fn::Sub":
+				text, local := "", map[string]string{}
+				if s, ok := arg.(string); ok {
+					text = s
+				} else {
+					text = str(args[0])
+					m, _ := args[1].(map[string]any)
+					for k, x := range m {
+						local[k] = str(x)
+					}
+				}
+				out := subRef.ReplaceAllStringFunc(text, func(m string) string {
+					name := m[2 : len(m)-1]
+					if val, ok := local[name]; ok {
+						return val
+					}
+					if val, ok := vals[name]; ok {
+						return val
+					}
+					if id, attr, ok := strings.Cut(name, "."); ok {
+						return "<" + id + "." + attr + ">"
+					}
+					return "<" + name + ">"
+				})
+				return strings.ReplaceAll(out, "${!", "${")
+			case "Fn::Join":
+				var parts []string
+				for _, x := range resolve(t, cfn, args[1], vals).([]any) {
+					parts = append(parts, x.(string))
+				}
+				return strings.Join(parts, str(args[0]))
+			case "Fn::Split":
+				var out []any
+				for _, s := range strings.Split(str(args[1]), str(args[0])) {
+					out = append(out, s)
+				}
+				return out
+			case "Fn::If":
+				conds, _ := cfn["Conditions"].(map[string]any)
+				cond, ok := conds[args[0].(string)]
+				if !ok {
+					t.Fatalf("Fn::If names %v, which is not a condition", args[0])
+				}
+				if resolve(t, cfn, cond, vals) == true {
+					return resolve(t, cfn, args[1], vals)
+				}
+				return resolve(t, cfn, args[2], vals)
+			case "Fn::Equals":
+				return fmt.Sprint(resolve(t, cfn, args[0], vals)) == fmt.Sprint(resolve(t, cfn, args[1], vals))
+			case "Fn::Not":
+				return resolve(t, cfn, args[0], vals) != true
+			}
+			if strings.HasPrefix(fn, "Fn::") {
+				t.Fatalf("resolve does not know %s", fn)
+			}
+			return map[string]any{fn: resolve(t, cfn, arg, vals)}
+		}
+	}
+	return v
 }
