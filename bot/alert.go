@@ -25,6 +25,9 @@ const (
 	// alarmMemoryTTL outlasts every redelivery: EventBridge gives up after
 	// MaximumEventAgeInSeconds (900 s in template.yaml, 24 h at most).
 	alarmMemoryTTL = 24 * time.Hour
+	// alertedTTL bounds how long a contributor's alert waits for its
+	// recovery: a token can stay low or failing for days.
+	alertedTTL = 14 * 24 * time.Hour
 	// reserveCalls: at or below this many remaining calls the alert spends
 	// none on a reading. The post needs one, and whoever shares the token
 	// needs the rest more than the room needs a fresher figure.
@@ -41,23 +44,27 @@ const (
 	maxReason = 500
 	// maxAlarmName is CloudWatch's own limit on alarm names.
 	maxAlarmName = 255
-	// stackSuffix: template.yaml names the quota alarm ${AWS::StackName}-quota-low,
-	// so the stack's name, for `sam logs`, follows from the alarm's.
-	stackSuffix = "-quota-low"
 )
 
 // HandleAlarm posts one message into Config.RoomID for an EventBridge
-// "CloudWatch Alarm State Change" event, at most once per transition
-// (ev.Key) in this process:
+// alarm event, at most once per transition (ev.Key) in this process:
 //
-//   - the quota alarm (Config.AlarmName) entering ALARM: the low-quota alert,
-//     with the configured mentions, fresh figures where a reading is
-//     affordable (see alertBody), the threshold, the reset and the dashboard;
-//   - entering OK: the recovery, with how long the alert (or the monitor's
-//     silence) lasted; no reading is spent;
-//   - entering INSUFFICIENT_DATA: "the monitor has stopped reporting", with
-//     the latest monitor sample, one reading to tell whether ChatWork itself
-//     answers, and where to look;
+//   - a quota alarm contributor (one token, Config.AlarmName) entering
+//     ALARM: the low-quota alert naming the token, with the configured
+//     mentions, fresh figures of that token where a reading is affordable
+//     (see alertBody), the threshold, the reset and the dashboard; entering
+//     OK: the recovery, only after an alert posted here for that token;
+//   - a token-errors contributor (Config.ErrorsAlarmName) entering ALARM:
+//     "token X fails: <kind> since <time>", from the token's recorded
+//     failures; entering OK: "token X works again", only after that;
+//   - the heartbeat alarm (Config.HeartbeatAlarmName) entering ALARM: "the
+//     monitor has stopped reporting", with the latest monitor sample, one
+//     reading of the own token to tell whether ChatWork itself answers, and
+//     where to look; entering OK from ALARM: "the monitor is back";
+//   - the two Metrics Insights alarms' own state changes: logged only, their
+//     contributors' changes carry the news;
+//   - a quota alarm on one metric (no query): ALARM, OK and INSUFFICIENT_DATA
+//     of the own token as the alert, the recovery and the silent monitor;
 //   - any other alarm: a plain message with its name, state and reason.
 //
 // Every ChatWork response is recorded. The error is non-nil only when
@@ -74,9 +81,18 @@ func (b *Bot) HandleAlarm(ctx context.Context, ev alarm.Event) error {
 		"alarm", truncate(d.AlarmName, maxAlarmName), "state", truncate(d.State.Value, 40),
 		"previous", truncate(d.PreviousState.Value, 40), "event_id", truncate(ev.ID, 80),
 	}
-	if err := checkAlarmEvent(ev); err != nil {
+	kind := b.kindOf(ev)
+	contributor := d.AlarmContributor != nil
+	if contributor {
+		attrs = append(attrs, "token", truncate(ev.Token(), 64))
+	}
+	if err := checkAlarmEvent(ev, kind); err != nil {
 		b.log.ErrorContext(ctx, "alarm event rejected: nothing posted", append(attrs, "error", err)...)
 		return err
+	}
+	if !contributor && ev.Insights() && (kind == kindQuota || kind == kindErrors) {
+		b.log.InfoContext(ctx, "Metrics Insights alarm state change: its contributors' changes are posted, not this", append(attrs, "reason", truncate(d.State.Reason, maxReason))...)
+		return nil
 	}
 	key := ev.Key()
 	if !b.alarms.add(key, b.cfg.Now()) {
@@ -88,20 +104,46 @@ func (b *Bot) HandleAlarm(ctx context.Context, ev alarm.Event) error {
 
 	var body string
 	var err error
+	alerting, memo := d.State.Value == alarm.StateAlarm, d.AlarmName+"|"+ev.Token()
 	switch {
-	case !b.isQuotaAlarm(ev):
+	case kind == kindOther:
 		body = renderOtherAlarm(b.text, b.otherAlarmView(ev))
-	case d.State.Value == alarm.StateAlarm:
-		body, err = b.alertBody(ctx, ev)
-	case d.State.Value == alarm.StateOK:
-		body = renderRecovery(b.text, b.recoveryView(ctx, ev))
-	default:
+	case alerting && kind == kindHeartbeat:
 		body, err = b.silentBody(ctx, ev)
+	case alerting && kind == kindErrors:
+		body = b.failingBody(ctx, ev)
+	case alerting:
+		tok := b.own()
+		if contributor {
+			tok = b.lookup(ctx, ev.Token())
+		}
+		body, err = b.alertBody(ctx, ev, tok)
+	case kind == kindQuota && !contributor:
+		if d.State.Value == alarm.StateOK {
+			body = renderRecovery(b.text, b.recoveryView(ctx, ev, kind, d.PreviousState.Time()))
+		} else {
+			body, err = b.silentBody(ctx, ev)
+		}
+	case kind == kindHeartbeat && d.PreviousState.Value == alarm.StateAlarm:
+		body = renderRecovery(b.text, b.recoveryView(ctx, ev, kind, d.PreviousState.Time()))
+	default: // a contributor's OK, or the heartbeat's first OK
+		since, ok := b.alerted.get(memo, stateTime(ev, b.cfg.Now()))
+		if !ok || kind == kindHeartbeat {
+			b.log.InfoContext(ctx, "no alert of this was posted here: its end is not posted", attrs...)
+			return nil
+		}
+		body = renderRecovery(b.text, b.recoveryView(ctx, ev, kind, since))
 	}
 	if err == nil {
 		var posted chatwork.Posted
 		if posted, err = b.send(ctx, b.cfg.RoomID, body); err == nil {
 			b.log.InfoContext(ctx, "alarm message posted", append(attrs, "room_id", b.cfg.RoomID, "message_id", posted.MessageID)...)
+			switch {
+			case contributor && alerting:
+				b.alerted.add(memo, stateTime(ev, b.cfg.Now()))
+			case contributor:
+				b.alerted.forget(memo)
+			}
 			return nil
 		}
 	}
@@ -131,29 +173,60 @@ func (b *Bot) alarmNotPosted(ctx context.Context, key string, err error, attrs [
 }
 
 // checkAlarmEvent rejects what alarm.Parse would, for events that reach
-// HandleAlarm by another path (a test, the sandbox, a future caller).
-func checkAlarmEvent(ev alarm.Event) error {
+// HandleAlarm by another path (a test, the sandbox, a future caller), and a
+// contributor of the bot's alarms that names no usable token.
+func checkAlarmEvent(ev alarm.Event, kind alarmKind) error {
+	c := ev.Detail.AlarmContributor
 	switch v := ev.Detail.State.Value; {
 	case ev.Detail.AlarmName == "":
 		return errors.New("unusable alarm state change event: no alarm name")
-	case v != alarm.StateAlarm && v != alarm.StateOK && v != alarm.StateInsufficient:
+	case v != alarm.StateAlarm && v != alarm.StateOK && (v != alarm.StateInsufficient || c != nil):
 		return fmt.Errorf("unusable alarm state change event: alarm %q: unknown state %q", truncate(ev.Detail.AlarmName, maxAlarmName), truncate(v, 40))
+	case c != nil && kind != kindOther && sample.CheckLabel(ev.Token()) != nil:
+		return fmt.Errorf("unusable alarm state change event: alarm %q: a contributor without a usable %s attribute", truncate(ev.Detail.AlarmName, maxAlarmName), sample.Dimension)
 	}
 	return nil
 }
 
-// isQuotaAlarm tells the quota alarm from others routed to the function.
-func (b *Bot) isQuotaAlarm(ev alarm.Event) bool {
-	if b.cfg.AlarmName != "" {
-		return ev.Detail.AlarmName == b.cfg.AlarmName
-	}
-	for _, m := range ev.Detail.Configuration.Metrics {
-		mm := m.MetricStat.Metric
-		if tok, ok := mm.Dimensions[sample.Dimension]; mm.Namespace == sample.Namespace && (!ok || tok == b.cfg.TokenLabel) {
-			return true
+// alarmKind tells the bot's alarms from others routed to the function.
+type alarmKind int
+
+const (
+	kindOther alarmKind = iota
+	kindQuota
+	kindErrors
+	kindHeartbeat
+)
+
+// kindOf tells which of the bot's alarms ev is: by its configured name, or,
+// when that name is not configured, by the metric it watches.
+func (b *Bot) kindOf(ev alarm.Event) alarmKind {
+	names := [...]string{kindQuota: b.cfg.AlarmName, kindErrors: b.cfg.ErrorsAlarmName, kindHeartbeat: b.cfg.HeartbeatAlarmName}
+	for k, name := range names {
+		if name != "" && name == ev.Detail.AlarmName {
+			return alarmKind(k)
 		}
 	}
-	return false
+	metric, token := ev.Watched()
+	k := map[string]alarmKind{
+		sample.MetricRemaining: kindQuota, sample.MetricRemainingPercent: kindQuota,
+		sample.MetricErrors: kindErrors, sample.MetricHeartbeat: kindHeartbeat,
+	}[metric]
+	if names[k] != "" || token != "" && token != b.cfg.TokenLabel {
+		return kindOther
+	}
+	return k
+}
+
+// lookup finds the token labelled label; one that is no longer listed
+// comes without a Reader.
+func (b *Bot) lookup(ctx context.Context, label string) Token {
+	for _, t := range b.tokens(ctx) {
+		if t.Label == label {
+			return t
+		}
+	}
+	return Token{Label: label}
 }
 
 // pointOf reads the alarm's own figures from the event: the datapoint that
@@ -162,11 +235,10 @@ func (b *Bot) isQuotaAlarm(ev alarm.Event) bool {
 // stands in when the event carries no reason data.
 func (b *Bot) pointOf(ctx context.Context, ev alarm.Event) alarmPoint {
 	p := alarmPoint{Threshold: level{Value: float64(b.cfg.Threshold), Percent: b.cfg.ThresholdPercent}}
-	for _, m := range ev.Detail.Configuration.Metrics {
-		if m.MetricStat.Metric.Namespace == sample.Namespace {
-			p.Threshold.Percent = m.MetricStat.Metric.Name == sample.MetricRemainingPercent
-			p.Period = time.Duration(m.MetricStat.Period) * time.Second
-			break
+	if metric, _ := ev.Watched(); metric != "" {
+		p.Threshold.Percent = metric == sample.MetricRemainingPercent
+		for _, m := range ev.Detail.Configuration.Metrics {
+			p.Period = time.Duration(cmp.Or(m.MetricStat.Period, m.Period)) * time.Second
 		}
 	}
 	d, ok := ev.Detail.State.Data()
@@ -200,17 +272,25 @@ func (r recorded) current(now time.Time) bool {
 	return r.Latest.HasQuota && r.Latest.ResetTime().After(now)
 }
 
-// history reads the recorded samples, bounded by historyTimeout; a failure
-// only leaves the message without what it would have added.
-func (b *Bot) history(ctx context.Context, now time.Time) recorded {
+// history reads the token's recorded samples, bounded by historyTimeout; a
+// failure only leaves the message without what it would have added.
+func (b *Bot) history(ctx context.Context, label string, now time.Time) ([]sample.Record, bool) {
 	hctx, cancel := context.WithTimeout(ctx, historyTimeout)
 	defer cancel()
-	recs, err := b.hist.Samples(hctx, b.cfg.TokenLabel, now.Add(-alertLookback), now)
+	recs, err := b.hist.Samples(hctx, label, now.Add(-alertLookback), now)
 	if err != nil {
-		b.log.WarnContext(ctx, "history unavailable: alarm message without it", "error", err)
-		return recorded{}
+		b.log.WarnContext(ctx, "history unavailable: alarm message without it", "token", label, "error", err)
+		return nil, false
 	}
-	return scanRecords(recs, now)
+	return recs, true
+}
+
+// recordedOf is what the token's recorded history says.
+func (b *Bot) recordedOf(ctx context.Context, label string, now time.Time) recorded {
+	if recs, ok := b.history(ctx, label, now); ok {
+		return scanRecords(recs, now)
+	}
+	return recorded{}
 }
 
 func scanRecords(recs []sample.Record, now time.Time) recorded {
@@ -274,24 +354,28 @@ func nearlyExhausted(p alarmPoint, r recorded, now time.Time) bool {
 // Without a reading, or when it fails, the figures come from the running
 // window's latest recorded sample and the alarm's datapoint, and the message
 // says so. An error means posting is futile (token rejected, quota exhausted).
-func (b *Bot) alertBody(ctx context.Context, ev alarm.Event) (string, error) {
+func (b *Bot) alertBody(ctx context.Context, ev alarm.Event, tok Token) (string, error) {
 	v := alertView{
-		Mentions: b.mentions(), Label: b.cfg.TokenLabel, Loc: b.cfg.Location,
+		Mentions: b.mentions(), Label: tok.Label, Loc: b.cfg.Location,
 		Point: b.pointOf(ctx, ev), Dashboard: b.cfg.DashboardURL,
 	}
-	rec := b.history(ctx, b.cfg.Now())
-	if nearlyExhausted(v.Point, rec, b.cfg.Now()) {
-		b.log.InfoContext(ctx, "quota nearly exhausted: alert without a fresh reading")
+	rec := b.recordedOf(ctx, tok.Label, b.cfg.Now())
+	switch {
+	case tok.Reader == nil:
+		b.log.WarnContext(ctx, "the token is not among the deployment's: alert with the recorded figures", "token", tok.Label)
+		v.Stale = staleReadFailed
+	case nearlyExhausted(v.Point, rec, b.cfg.Now()):
+		b.log.InfoContext(ctx, "quota nearly exhausted: alert without a fresh reading", "token", tok.Label)
 		v.Stale = staleSkipped
-	} else {
-		q, at, err := b.readQuota(ctx)
+	default:
+		q, at, err := b.readQuota(ctx, tok)
 		switch kind := chatwork.KindOf(err); {
 		case err == nil:
 			v.Figures, v.FiguresAt = &q, at
-		case kind == chatwork.KindInvalidToken, kind == chatwork.KindQuotaExhausted:
+		case tok.Label == b.cfg.TokenLabel && (kind == chatwork.KindInvalidToken || kind == chatwork.KindQuotaExhausted):
 			return "", err
 		default:
-			b.log.WarnContext(ctx, "read quota failed: alert with the recorded figures", "kind", kind.String(), "error", err)
+			b.log.WarnContext(ctx, "read quota failed: alert with the recorded figures", "token", tok.Label, "kind", kind.String(), "error", err)
 			v.Stale = staleReadFailed
 		}
 	}
@@ -303,20 +387,54 @@ func (b *Bot) alertBody(ctx context.Context, ev alarm.Event) (string, error) {
 	return renderAlert(b.text, v), nil
 }
 
-// recoveryView describes the recovery. It spends no reading: OK means the
-// quota is above the threshold, which is what the room needs to hear, and
-// the post's own response is recorded as a sample anyway.
-func (b *Bot) recoveryView(ctx context.Context, ev alarm.Event) recoveryView {
+// recoveryView describes the end of an alert that began at from. It spends
+// no reading: OK means the quota is above the threshold (or the token or
+// the monitor works), which is what the room needs to hear, and the post's
+// own response is recorded as a sample anyway.
+func (b *Bot) recoveryView(ctx context.Context, ev alarm.Event, kind alarmKind, from time.Time) recoveryView {
 	d := ev.Detail
-	return recoveryView{
-		Label: b.cfg.TokenLabel, Now: b.cfg.Now(), Loc: b.cfg.Location,
-		After: d.PreviousState.Value,
+	v := recoveryView{
+		Label: cmp.Or(ev.Token(), b.cfg.TokenLabel), Now: b.cfg.Now(), Loc: b.cfg.Location, Alarm: kind,
+		After: cmp.Or(d.PreviousState.Value, alarm.StateAlarm),
 		// A new alarm starts in INSUFFICIENT_DATA with this reason: its
 		// first OK is the start of monitoring, not a comeback.
 		Initial: strings.HasPrefix(d.PreviousState.Reason, "Unchecked"),
-		From:    d.PreviousState.Time(), To: d.State.Time(),
-		Point: b.pointOf(ctx, ev), Dashboard: b.cfg.DashboardURL,
+		From:    from, To: d.State.Time(), Dashboard: b.cfg.DashboardURL,
 	}
+	if kind == kindQuota {
+		v.Point = b.pointOf(ctx, ev)
+	}
+	return v
+}
+
+// failingBody renders "token X fails: <kind> since <time>" from the token's
+// newest failure records; it spends no call but the post.
+func (b *Bot) failingBody(ctx context.Context, ev alarm.Event) string {
+	now := b.cfg.Now()
+	v := failingView{
+		Mentions: b.mentions(), Label: cmp.Or(ev.Token(), b.cfg.TokenLabel), Since: stateTime(ev, now),
+		Now: now, Loc: b.cfg.Location, Dashboard: b.cfg.DashboardURL,
+	}
+	recs, _ := b.history(ctx, v.Label, now)
+	if kind, since := failureRun(recs, now); kind != "" {
+		v.Kind, v.Since = safeKind(kind), since
+	}
+	return renderFailing(b.text, v)
+}
+
+// failureRun finds the newest failed reading in recs (oldest first) and
+// when the run of failures of its kind that it ends began.
+func failureRun(recs []sample.Record, now time.Time) (kind string, since time.Time) {
+	for i := len(recs) - 1; i >= 0; i-- {
+		switch r := recs[i]; {
+		case r.Time.After(now), kind == "" && !r.Failed():
+		case r.Failed() && (kind == "" || r.Error == kind):
+			kind, since = r.Error, r.Time
+		default:
+			return kind, since
+		}
+	}
+	return kind, since
 }
 
 // silentBody renders "the monitor has stopped reporting". It spends one
@@ -326,9 +444,9 @@ func (b *Bot) recoveryView(ctx context.Context, ev alarm.Event) recoveryView {
 // shows the quota nearly exhausted.
 func (b *Bot) silentBody(ctx context.Context, ev alarm.Event) (string, error) {
 	now := b.cfg.Now()
-	rec := b.history(ctx, now)
+	rec := b.recordedOf(ctx, b.cfg.TokenLabel, now)
 	v := silentView{
-		Label: b.cfg.TokenLabel, Loc: b.cfg.Location, Since: stateTime(ev, now),
+		Label: b.cfg.TokenLabel, Loc: b.cfg.Location, Since: stateTime(ev, now), State: ev.Detail.State.Value,
 		History: rec.OK, Monitor: rec.Monitor.Time, Dashboard: b.cfg.DashboardURL,
 		Stack: stackName(cmp.Or(b.cfg.AlarmName, ev.Detail.AlarmName)),
 	}
@@ -338,7 +456,7 @@ func (b *Bot) silentBody(ctx context.Context, ev alarm.Event) (string, error) {
 	if nearlyExhausted(alarmPoint{}, rec, now) {
 		v.Read = staleSkipped
 	} else {
-		q, _, err := b.readQuota(ctx)
+		q, _, err := b.readQuota(ctx, b.own())
 		switch kind := chatwork.KindOf(err); {
 		case err == nil:
 			v.Quota = q
@@ -393,14 +511,16 @@ func stateTime(ev alarm.Event, now time.Time) time.Time {
 
 var stackRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9-]{0,127}$`)
 
-// stackName recovers the stack's name from the quota alarm's, or "" when
-// the alarm was not named by template.yaml.
+// stackName recovers the stack's name from the quota or heartbeat alarm's
+// (template.yaml names them ${AWS::StackName}-quota-low and
+// -monitor-heartbeat), or "" when the alarm was not named by template.yaml.
 func stackName(alarmName string) string {
-	s, ok := strings.CutSuffix(alarmName, stackSuffix)
-	if !ok || !stackRE.MatchString(s) {
-		return ""
+	for _, suffix := range []string{"-quota-low", "-monitor-heartbeat"} {
+		if s, ok := strings.CutSuffix(alarmName, suffix); ok && stackRE.MatchString(s) {
+			return s
+		}
 	}
-	return s
+	return ""
 }
 
 var kindRE = regexp.MustCompile(`^[a-z_]{1,32}$`)

@@ -492,34 +492,54 @@ func TestAlarmFailures(t *testing.T) {
 
 // TestWhichAlarmIsOurs: with QUOTA_ALARM_NAME the name decides; without it
 // (the sandbox) any alarm on the quota namespace for this token is ours.
+// The errors and heartbeat alarms are told apart the same way.
 func TestWhichAlarmIsOurs(t *testing.T) {
 	quota := loadEvent(t, "alarm-state-alarm.json")
 	other := loadEvent(t, "alarm-state-other.json")
 	otherToken := loadEvent(t, "alarm-state-alarm.json")
 	otherToken.Detail.Configuration.Metrics[0].MetricStat.Metric.Dimensions = map[string]string{sample.Dimension: "another"}
 	sandbox := alarm.NewEvaluator(alarm.Rule{Threshold: 60}, "chatwork-quota-sandbox")
-	sandbox.Observe(sample.Record{Time: alarmAt, HasQuota: true, Remaining: 10, Limit: 300, Reset: alarmAt.Unix()})
-	standIn, changed := sandbox.Evaluate(alarmAt)
-	if !changed {
-		t.Fatal("the stand-in did not change state")
+	sandbox.Observe(sample.Record{Time: alarmAt, Token: "deploy", HasQuota: true, Remaining: 10, Limit: 300, Reset: alarmAt.Unix()})
+	evs := sandbox.Evaluate(alarmAt)
+	if len(evs) != 2 {
+		t.Fatalf("the stand-in sent %d events, want a contributor's and its own", len(evs))
+	}
+	standIn := evs[0]
+	contributor, errs, heartbeat := loadEvent(t, "contributor-quota-alarm.json"), loadEvent(t, "contributor-errors-alarm.json"), loadEvent(t, "heartbeat-alarm.json")
+	named := func(c *Config) {
+		c.ErrorsAlarmName, c.HeartbeatAlarmName = "quotabot-token-errors", "quotabot-monitor-heartbeat"
 	}
 	cases := []struct {
 		alarmName string
 		ev        alarm.Event
-		want      bool
+		mod       func(*Config)
+		want      alarmKind
 	}{
-		{fixtureAlarm, quota, true},
-		{fixtureAlarm, other, false},
-		{fixtureAlarm, standIn, false},
-		{"", quota, true},
-		{"", standIn, true},
-		{"", other, false},
-		{"", otherToken, false},
+		{fixtureAlarm, quota, nil, kindQuota},
+		{fixtureAlarm, other, nil, kindOther},
+		{fixtureAlarm, standIn, nil, kindOther},
+		{"", quota, nil, kindQuota},
+		{"", standIn, nil, kindQuota},
+		{"", other, nil, kindOther},
+		{"", otherToken, nil, kindOther},
+		{fixtureAlarm, contributor, nil, kindQuota},
+		{"", contributor, nil, kindQuota},
+		{fixtureAlarm, errs, nil, kindErrors},
+		{fixtureAlarm, errs, named, kindErrors},
+		{fixtureAlarm, errs, func(c *Config) { c.ErrorsAlarmName = "x-token-errors" }, kindOther},
+		{fixtureAlarm, heartbeat, nil, kindHeartbeat},
+		{fixtureAlarm, heartbeat, named, kindHeartbeat},
+		{fixtureAlarm, heartbeat, func(c *Config) { c.HeartbeatAlarmName = "x-heartbeat" }, kindOther},
 	}
 	for _, c := range cases {
-		e := alarmEnv(t, alarmAt, func(cfg *Config, _ *Deps) { cfg.AlarmName = c.alarmName })
-		if got := e.bot.isQuotaAlarm(c.ev); got != c.want {
-			t.Errorf("AlarmName %q, event %q: ours = %v, want %v", c.alarmName, c.ev.Detail.AlarmName, got, c.want)
+		e := alarmEnv(t, alarmAt, func(cfg *Config, _ *Deps) {
+			cfg.AlarmName = c.alarmName
+			if c.mod != nil {
+				c.mod(cfg)
+			}
+		})
+		if got := e.bot.kindOf(c.ev); got != c.want {
+			t.Errorf("AlarmName %q, event %q: kind %v, want %v", c.alarmName, c.ev.Detail.AlarmName, got, c.want)
 		}
 	}
 }

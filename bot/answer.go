@@ -63,7 +63,7 @@ func (b *Bot) answerQuota(ctx context.Context, to replyTo) {
 
 	// Recorded inside readQuota, before the answer, while the history query
 	// is still running: free in time, and in order with the post's own record.
-	q, at, err := b.readQuota(ctx)
+	q, at, err := b.readQuota(ctx, b.own())
 	if self := b.self.Load(); self != 0 && self == to.Account {
 		// Its account was unknown when the message arrived; the reading
 		// (GET /me) named it just now.
@@ -100,13 +100,14 @@ func (b *Bot) answerQuota(ctx context.Context, to replyTo) {
 	b.post(ctx, to.Room, renderAnswer(b.text, v))
 }
 
-// readQuota spends one call on a reading and records what its response
-// said. It learns the bot's own account id from the first reading. A
-// response without usable rate-limit headers is a bad_response error.
-func (b *Bot) readQuota(ctx context.Context) (chatwork.Quota, time.Time, error) {
-	reading, err := b.cw.ReadQuota(ctx)
-	r := b.recordCall(ctx, reading.At, reading.Quota, err)
-	if err == nil && b.cfg.BotAccountID == 0 && reading.AccountID > 0 && b.self.CompareAndSwap(0, reading.AccountID) {
+// readQuota spends one call of tok on a reading and records what its
+// response said. It learns the bot's own account id from the own token's
+// first reading. A response without usable rate-limit headers is a
+// bad_response error.
+func (b *Bot) readQuota(ctx context.Context, tok Token) (chatwork.Quota, time.Time, error) {
+	reading, err := tok.Reader.ReadQuota(ctx)
+	r := b.recordCall(ctx, tok.Label, reading.At, reading.Quota, err)
+	if err == nil && tok.Label == b.cfg.TokenLabel && b.cfg.BotAccountID == 0 && reading.AccountID > 0 && b.self.CompareAndSwap(0, reading.AccountID) {
 		b.log.InfoContext(ctx, "learned the bot's account id", "account_id", reading.AccountID)
 	}
 	switch {
@@ -178,7 +179,7 @@ func (b *Bot) post(ctx context.Context, room int64, body string) {
 // the token's quota nothing can be posted. The error is the last attempt's.
 func (b *Bot) send(ctx context.Context, room int64, body string) (chatwork.Posted, error) {
 	posted, err := b.cw.Post(ctx, room, body)
-	b.recordCall(ctx, posted.At, posted.Quota, err)
+	b.recordCall(ctx, b.cfg.TokenLabel, posted.At, posted.Quota, err)
 	if chatwork.KindOf(err) != chatwork.KindRoomLimit {
 		return posted, err
 	}
@@ -192,17 +193,17 @@ func (b *Bot) send(ctx context.Context, room int64, body string) (chatwork.Poste
 		return posted, err
 	}
 	posted, err = b.cw.Post(ctx, room, body)
-	b.recordCall(ctx, posted.At, posted.Quota, err)
+	b.recordCall(ctx, b.cfg.TokenLabel, posted.At, posted.Quota, err)
 	return posted, err
 }
 
-// recordCall records what one call's response said (see sample.FromCall):
-// a passive sample, or a failure record.
-func (b *Bot) recordCall(ctx context.Context, at time.Time, q *chatwork.Quota, err error) sample.Record {
+// recordCall records what one call of the token labelled label said (see
+// sample.FromCall): a passive sample, or a failure record.
+func (b *Bot) recordCall(ctx context.Context, label string, at time.Time, q *chatwork.Quota, err error) sample.Record {
 	if at.IsZero() {
 		at = b.cfg.Now()
 	}
-	r := sample.FromCall(b.cfg.TokenLabel, sample.SourcePassive, at, q, err, 1)
+	r := sample.FromCall(label, sample.SourcePassive, at, q, err, 1)
 	b.record(ctx, r)
 	return r
 }

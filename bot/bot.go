@@ -27,11 +27,22 @@ import (
 	"github.com/quotabot/chatwork-quota-bot/internal/wait"
 )
 
-// ChatWork is what the bot needs from the ChatWork API. *chatwork.Client
-// implements it.
+// ChatWork is what the bot needs from the ChatWork API with its own token.
+// *chatwork.Client implements it.
 type ChatWork interface {
-	ReadQuota(ctx context.Context) (chatwork.Reading, error)
+	Reader
 	Post(ctx context.Context, roomID int64, body string) (chatwork.Posted, error)
+}
+
+// Reader reads one token's quota. *chatwork.Client implements it.
+type Reader interface {
+	ReadQuota(ctx context.Context) (chatwork.Reading, error)
+}
+
+// Token is one monitored token: its label and a client reading with it.
+type Token struct {
+	Label  string
+	Reader Reader
 }
 
 // Verifier checks a webhook delivery's signature over its raw body.
@@ -48,6 +59,10 @@ type Deps struct {
 	sample.History
 	Verifier Verifier
 	Logger   *slog.Logger // nil discards logs
+	// Tokens lists the deployment's tokens; nil means the bot's own only.
+	// The own token (Config.TokenLabel) comes first whatever the list says,
+	// read through ChatWork.
+	Tokens func(ctx context.Context) []Token
 }
 
 // Config tunes the bot. Zero values take the defaults noted per field.
@@ -81,11 +96,13 @@ type Config struct {
 	// Sleep waits out the per-room posting limit; default wait.Sleep.
 	Sleep func(ctx context.Context, d time.Duration) error
 
-	// AlarmName is QUOTA_ALARM_NAME: the CloudWatch alarm on the quota.
-	// Empty treats any alarm on a metric in sample.Namespace (for this token
-	// label, when it names one) as the quota alarm, as the sandbox needs.
-	// Other alarms get a plain message.
-	AlarmName string
+	// AlarmName is QUOTA_ALARM_NAME: the CloudWatch alarm on the quota,
+	// ErrorsAlarmName QUOTA_ERRORS_ALARM_NAME (failed readings per token)
+	// and HeartbeatAlarmName QUOTA_HEARTBEAT_ALARM_NAME (the monitor's
+	// completed ticks). An empty name takes any alarm on that alarm's
+	// metric in sample.Namespace (for this token label, when it names one)
+	// for it, as the sandbox needs. Other alarms get a plain message.
+	AlarmName, ErrorsAlarmName, HeartbeatAlarmName string
 	// DashboardURL is QUOTA_DASHBOARD_URL, linked from alarm messages when
 	// set. It must be an absolute http(s) URL.
 	DashboardURL string
@@ -187,6 +204,7 @@ type Bot struct {
 	text     *phrases
 	rooms    map[int64]bool
 	cw       ChatWork
+	list     func(ctx context.Context) []Token
 	rec      sample.Recorder
 	hist     sample.History
 	verifier Verifier
@@ -199,6 +217,9 @@ type Bot struct {
 	// alarms remembers the alarm transitions already posted (EventBridge
 	// delivers at least once).
 	alarms *recentSet
+	// alerted remembers, per alarm and token, when the contributor alert
+	// posted here began: a contributor's recovery carries no previous state.
+	alerted *recentSet
 }
 
 // New checks cfg and deps and returns a Bot. It never panics: every problem
@@ -228,15 +249,36 @@ func New(cfg Config, deps Deps) (*Bot, error) {
 		text:     languages[cfg.Language],
 		rooms:    rooms,
 		cw:       deps.ChatWork,
+		list:     deps.Tokens,
 		rec:      deps.Recorder,
 		hist:     deps.History,
 		log:      log,
 		verifier: deps.Verifier,
 		seen:     newRecentSet(recentCapacity, recentTTL),
 		alarms:   newRecentSet(alarmMemory, alarmMemoryTTL),
+		alerted:  newRecentSet(alarmMemory, alertedTTL),
 	}
 	b.self.Store(cfg.BotAccountID)
 	return b, nil
+}
+
+// own is the bot's own token.
+func (b *Bot) own() Token { return Token{b.cfg.TokenLabel, b.cw} }
+
+// tokens lists the deployment's tokens, the own first, each label once.
+func (b *Bot) tokens(ctx context.Context) []Token {
+	out := []Token{b.own()}
+	if b.list == nil {
+		return out
+	}
+	seen := map[string]bool{b.cfg.TokenLabel: true}
+	for _, t := range b.list(ctx) {
+		if t.Reader != nil && !seen[t.Label] && sample.CheckLabel(t.Label) == nil {
+			seen[t.Label] = true
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 // ParseAllowedRooms parses CHATWORK_ALLOWED_ROOM_IDS: comma-separated room

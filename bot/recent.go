@@ -60,6 +60,14 @@ func (s *recentSet) evict(now time.Time) {
 	}
 }
 
+// get reports when key was added, if it is there and fresh at now.
+func (s *recentSet) get(key string, now time.Time) (time.Time, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	at, ok := s.seen[key]
+	return at, ok && now.Sub(at) < s.ttl
+}
+
 // forget drops key, so that a retried delivery of it counts as new.
 func (s *recentSet) forget(key string) {
 	s.mu.Lock()

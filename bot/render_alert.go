@@ -53,11 +53,13 @@ type alertView struct {
 	Dashboard string
 }
 
-// recoveryView is everything the recovery (OK) shows.
+// recoveryView is everything the recovery (OK) shows: of the quota, of a
+// failing token (Alarm kindErrors) or of the monitor (kindHeartbeat).
 type recoveryView struct {
 	Label     string
 	Now       time.Time
 	Loc       *time.Location
+	Alarm     alarmKind
 	After     string // the previous state
 	Initial   bool   // the alarm's first evaluation since it was created
 	From, To  time.Time
@@ -70,7 +72,8 @@ type silentView struct {
 	Label     string
 	Now       time.Time
 	Loc       *time.Location
-	Since     time.Time // when the alarm went to INSUFFICIENT_DATA
+	Since     time.Time // when the alarm went to State
+	State     string    // INSUFFICIENT_DATA, or ALARM for the heartbeat alarm
 	History   bool      // false: the history could not be read
 	Monitor   time.Time // newest monitor sample; zero: none in alertLookback
 	FailKind  string    // the newest monitor failure's kind, if newer than Monitor
@@ -78,6 +81,17 @@ type silentView struct {
 	Read      staleness
 	Quota     chatwork.Quota // when Read is staleFresh
 	Stack     string         // "" when unknown
+	Dashboard string
+}
+
+// failingView is everything "token X fails" shows.
+type failingView struct {
+	Mentions  string
+	Label     string
+	Kind      string // the newest failure's kind; "" when unknown
+	Since     time.Time
+	Now       time.Time
+	Loc       *time.Location
 	Dashboard string
 }
 
@@ -96,6 +110,8 @@ type alertPhrases struct {
 	backTitle      string // %s label
 	armedTitle     string // %s label
 	silentTitle    string // %s label
+	failingTitle   string // %s label
+	worksTitle     string // %s label
 
 	levelCount string // %s count
 	levelPct   string // %s percent
@@ -113,7 +129,12 @@ type alertPhrases struct {
 	gap       string // %s duration, %s from, %s to
 	armed     string
 
-	silentSince    string // %s time
+	failing     string // %s label, %s kind, %s time
+	kindUnknown string
+	works       string // %s label
+	monitorBack string
+
+	silentSince    string // %s time, %s state
 	monitorLast    string // %s time, %s age
 	monitorNone    string
 	monitorUnknown string
@@ -136,6 +157,8 @@ var jaAlert = alertPhrases{
 	backTitle:      "✅ 監視が再開しました（トークン: %s）",
 	armedTitle:     "✅ 残りの監視を始めました（トークン: %s）",
 	silentTitle:    "⚠ 監視が止まっています（トークン: %s）",
+	failingTitle:   "⚠ ChatWork API トークンの読み取りが失敗しています（トークン: %s）",
+	worksTitle:     "✅ ChatWork API トークンが再び使えます（トークン: %s）",
 
 	levelCount: "残り %s 回",
 	levelPct:   "残り %s%%",
@@ -153,7 +176,12 @@ var jaAlert = alertPhrases{
 	gap:       "記録が途絶えていた時間: %s（%s〜%s）",
 	armed:     "監視の記録が届き、アラームが動き始めました。残りはしきい値を上回っています。",
 
-	silentSince:    "%s から、アラームに監視の記録が届いていません（INSUFFICIENT_DATA）。",
+	failing:     "トークン %s の読み取りが失敗しています: %s（%s から）",
+	kindUnknown: "不明なエラー",
+	works:       "トークン %s の読み取りが再び成功しています。",
+	monitorBack: "監視が再び一巡ごとの記録を届けています。",
+
+	silentSince:    "%s から、アラームに監視の記録が届いていません（%s）。",
 	monitorLast:    "監視の最新の記録: %s（%s前）",
 	monitorNone:    "過去24時間に監視の記録がありません。",
 	monitorUnknown: "記録を読めなかったため、監視の最新の記録は分かりません。",
@@ -176,6 +204,8 @@ var enAlert = alertPhrases{
 	backTitle:      "✅ The monitor is reporting again (token: %s)",
 	armedTitle:     "✅ The quota alarm is watching (token: %s)",
 	silentTitle:    "⚠ The monitor has stopped reporting (token: %s)",
+	failingTitle:   "⚠ A ChatWork API token fails (token: %s)",
+	worksTitle:     "✅ A ChatWork API token works again (token: %s)",
 
 	levelCount: "%s remaining",
 	levelPct:   "%s%% remaining",
@@ -193,7 +223,12 @@ var enAlert = alertPhrases{
 	gap:       "Samples were missing for %s (%s to %s).",
 	armed:     "The monitor's samples have arrived and the alarm is watching them. Remaining is above the threshold.",
 
-	silentSince:    "Since %s the alarm has had no samples from the monitor (INSUFFICIENT_DATA).",
+	failing:     "Token %s fails: %s (since %s).",
+	kindUnknown: "unknown error",
+	works:       "Token %s works again.",
+	monitorBack: "The monitor is completing its rounds again.",
+
+	silentSince:    "Since %s the alarm has had no samples from the monitor (%s).",
 	monitorLast:    "Latest monitor sample: %s (%s ago)",
 	monitorNone:    "No monitor sample in the last 24 hours.",
 	monitorUnknown: "The recorded history could not be read, so the latest monitor sample is unknown.",
@@ -254,6 +289,10 @@ func renderRecovery(p *phrases, v recoveryView) string {
 	}
 	title, lines := a.recoveredTitle, []string{a.recovered}
 	switch {
+	case v.Alarm == kindErrors:
+		title, lines = a.worksTitle, append([]string{fmt.Sprintf(a.works, v.Label)}, span(a.lasted)...)
+	case v.Alarm == kindHeartbeat:
+		title, lines = a.backTitle, append([]string{a.monitorBack}, span(a.gap)...)
 	case v.After == alarm.StateAlarm:
 		lines = append(lines, span(a.lasted)...)
 	case v.After == alarm.StateInsufficient && v.Initial:
@@ -261,15 +300,29 @@ func renderRecovery(p *phrases, v recoveryView) string {
 	case v.After == alarm.StateInsufficient:
 		title, lines = a.backTitle, append([]string{a.back}, span(a.gap)...)
 	}
-	lines = append(lines, pointLines(p, v.Point)...)
+	if v.Alarm == kindQuota {
+		lines = append(lines, pointLines(p, v.Point)...)
+	}
 	lines = appendDashboard(p, lines, v.Dashboard)
 	return info(replyTo{}, fmt.Sprintf(title, v.Label), strings.Join(lines, "\n"))
+}
+
+// renderFailing renders "token X fails: <kind> since <time>": mentions
+// first, then one info block.
+func renderFailing(p *phrases, v failingView) string {
+	a := &p.alert
+	kind := a.kindUnknown
+	if v.Kind != "" {
+		kind = strings.ReplaceAll(v.Kind, "_", " ")
+	}
+	lines := appendDashboard(p, []string{fmt.Sprintf(a.failing, v.Label, kind, clock(v.Since, v.Now, v.Loc))}, v.Dashboard)
+	return v.Mentions + info(replyTo{}, fmt.Sprintf(a.failingTitle, v.Label), strings.Join(lines, "\n"))
 }
 
 // renderSilent renders "the monitor has stopped reporting".
 func renderSilent(p *phrases, v silentView) string {
 	a := &p.alert
-	lines := []string{fmt.Sprintf(a.silentSince, clock(v.Since, v.Now, v.Loc))}
+	lines := []string{fmt.Sprintf(a.silentSince, clock(v.Since, v.Now, v.Loc), v.State)}
 	switch {
 	case !v.History:
 		lines = append(lines, a.monitorUnknown)
