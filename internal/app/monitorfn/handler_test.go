@@ -10,6 +10,7 @@ import (
 
 	"github.com/quotabot/chatwork-quota-bot/internal/chatwork"
 	"github.com/quotabot/chatwork-quota-bot/internal/recordtest"
+	"github.com/quotabot/chatwork-quota-bot/internal/sample"
 	"github.com/quotabot/chatwork-quota-bot/monitor"
 )
 
@@ -38,7 +39,7 @@ func TestHandler(t *testing.T) {
 		Sleep: func(ctx context.Context, d time.Duration) error {
 			now = now.Add(d)
 			return ctx.Err()
-		}}, cw, &recordtest.Memory{}, nil)
+		}}, monitor.Single("bots", cw), &recordtest.Memory{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,5 +78,24 @@ func TestNewReportsABadConfigurationOnEveryInvocation(t *testing.T) {
 	}
 	if n := strings.Count(stderr.String(), "configuration error"); n != 2 {
 		t.Fatalf("%d log lines for 2 invocations:\n%s", n, stderr.String())
+	}
+}
+
+// The summary of several tokens: totals, the lowest token's quota, the first
+// failure, and each token's figures in order.
+func TestSummarizeSeveralTokens(t *testing.T) {
+	q := func(token string, remaining int, final bool) sample.Record {
+		return sample.Record{Token: token, HasQuota: true, Remaining: remaining, Limit: 300, Reset: 1700000000, Calls: 1, Final: final}
+	}
+	s := summarize(monitor.Result{Calls: 6, Woken: true, Records: []sample.Record{
+		q("a", 100, false), {Token: "b", Error: "invalid_token", Calls: 1}, q("c", 60, false), q("c", 50, true),
+		{Token: "d", Error: "server", Calls: 3},
+	}})
+	if s.Calls != 6 || s.Records != 5 || !s.Woken || s.Token != "c" || *s.Remaining != 50 || !s.Final || s.Error != "invalid_token" || len(s.Tokens) != 4 {
+		t.Fatalf("summary %+v", s)
+	}
+	c, d := s.Tokens[2], s.Tokens[3]
+	if c.Token != "c" || c.Calls != 2 || c.Records != 2 || *c.Remaining != 50 || d.Error != "server" || d.Calls != 3 || d.Remaining != nil {
+		t.Fatalf("tokens %+v", s.Tokens)
 	}
 }

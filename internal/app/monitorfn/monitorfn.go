@@ -4,12 +4,14 @@
 package monitorfn
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -21,6 +23,7 @@ import (
 	"github.com/quotabot/chatwork-quota-bot/internal/app"
 	"github.com/quotabot/chatwork-quota-bot/internal/chatwork"
 	"github.com/quotabot/chatwork-quota-bot/internal/cwlogs"
+	"github.com/quotabot/chatwork-quota-bot/internal/fleet"
 	"github.com/quotabot/chatwork-quota-bot/internal/sample"
 	"github.com/quotabot/chatwork-quota-bot/internal/sqswake"
 	"github.com/quotabot/chatwork-quota-bot/internal/ssmparam"
@@ -49,8 +52,19 @@ func Wire(_ context.Context, getenv app.Getenv, awsCfg aws.Config, stdout io.Wri
 	if err := errors.Join(missing...); err != nil {
 		return nil, err
 	}
-	tokens := ssmparam.New(ssm.NewFromConfig(awsCfg), s.TokenParameter)
-	cw, err := chatwork.New(chatwork.Config{BaseURL: s.APIURL, Token: tokens})
+	ssmAPI := ssm.NewFromConfig(awsCfg)
+	var registry fleet.Registry
+	if s.TokensPath != "" {
+		registry = ssmparam.NewRegistry(ssmAPI, s.TokensPath, log)
+	}
+	tokens, err := fleet.New(fleet.Config{
+		OwnLabel: s.TokenLabel, OwnParameter: s.TokenParameter, Own: ssmparam.New(ssmAPI, s.TokenParameter),
+		Registry: registry,
+		NewClient: func(ts chatwork.TokenSource) (*chatwork.Client, error) {
+			return chatwork.New(chatwork.Config{BaseURL: s.APIURL, Token: ts})
+		},
+		Logger: log,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("CHATWORK_API_URL: %w", err)
 	}
@@ -63,16 +77,31 @@ func Wire(_ context.Context, getenv app.Getenv, awsCfg aws.Config, stdout io.Wri
 		}
 		waker = w
 	}
+	rec := cwlogs.NewRecorder(logs, s.LogGroup, stdout)
+	rec.Metrics = sample.Metrics{Percent: s.ThresholdPercent}
 	m, err := monitor.New(monitor.Config{
 		TokenLabel: s.TokenLabel,
 		Interval:   s.Interval,
 		Latest:     latestMonitorRecord(cwlogs.NewHistory(logs, s.LogGroup), s.Interval),
+		Heartbeat:  stdout,
 		Logger:     log,
-	}, cw, cwlogs.NewRecorder(logs, s.LogGroup, stdout), waker)
+	}, members(tokens), rec, waker)
 	if err != nil {
 		return nil, err
 	}
 	return Handler(m), nil
+}
+
+// members is the monitor's token list: the fleet's members.
+func members(f *fleet.Fleet) func(context.Context) []monitor.Token {
+	return func(ctx context.Context) []monitor.Token {
+		ms := f.Members(ctx)
+		toks := make([]monitor.Token, len(ms))
+		for i, m := range ms {
+			toks[i] = monitor.Token{Label: m.Label, ChatWork: m.Client}
+		}
+		return toks
+	}
 }
 
 // latestMonitorRecord reads the newest monitor record of the last two
@@ -92,28 +121,52 @@ func latestMonitorRecord(h sample.History, interval time.Duration) func(context.
 	}
 }
 
-// Summary is what the monitor Lambda returns: the figures of its readings,
-// for `sam remote invoke` and the emulator tests. It holds no secret.
+// Summary is what the monitor Lambda returns, for `sam remote invoke` and
+// the emulator tests: the calls and records of all tokens, the quota of the
+// token with the least remaining (with one token, that token's), the first
+// failure, and each token's own figures. It holds no secret.
 type Summary struct {
+	Figures
+	Woken  bool      `json:"wake_arranged,omitempty"`
+	Tokens []Figures `json:"tokens,omitempty"`
+}
+
+// Figures are one token's readings in an invocation: its calls and records,
+// and its last reading's quota or failure.
+type Figures struct {
+	Token     string `json:"token,omitempty"`
 	Calls     int    `json:"calls"`
 	Records   int    `json:"records"`
 	Remaining *int   `json:"remaining,omitempty"`
 	Limit     *int   `json:"limit,omitempty"`
 	Reset     *int64 `json:"reset,omitempty"`
 	Final     bool   `json:"final,omitempty"`
-	Woken     bool   `json:"wake_arranged,omitempty"`
 	Error     string `json:"error,omitempty"`
 }
 
 func summarize(res monitor.Result) Summary {
-	s := Summary{Calls: res.Calls, Records: len(res.Records), Woken: res.Woken}
+	s := Summary{Woken: res.Woken}
+	s.Calls, s.Records = res.Calls, len(res.Records)
 	for _, r := range res.Records {
+		i := slices.IndexFunc(s.Tokens, func(f Figures) bool { return f.Token == r.Token })
+		if i < 0 {
+			s.Tokens, i = append(s.Tokens, Figures{Token: r.Token}), len(s.Tokens)
+		}
+		f := &s.Tokens[i]
+		f.Calls += r.Calls
+		f.Records++
 		if r.HasQuota {
 			rem, lim, reset := r.Remaining, r.Limit, r.Reset
-			s.Remaining, s.Limit, s.Reset, s.Final = &rem, &lim, &reset, r.Final
+			f.Remaining, f.Limit, f.Reset, f.Final = &rem, &lim, &reset, r.Final
 		}
 		if r.Error != "" {
-			s.Error = r.Error
+			f.Error = r.Error
+		}
+	}
+	for _, f := range s.Tokens {
+		s.Error = cmp.Or(s.Error, f.Error)
+		if f.Remaining != nil && (s.Remaining == nil || *f.Remaining < *s.Remaining) {
+			s.Token, s.Remaining, s.Limit, s.Reset, s.Final = f.Token, f.Remaining, f.Limit, f.Reset, f.Final
 		}
 	}
 	return s

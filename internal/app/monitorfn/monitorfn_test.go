@@ -4,11 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
 	"github.com/quotabot/chatwork-quota-bot/internal/app"
 	"github.com/quotabot/chatwork-quota-bot/internal/awstest"
@@ -84,6 +88,23 @@ func (e *monitorEnv) records(t *testing.T) []sample.Record {
 	return out
 }
 
+// stdoutLines splits the function's stdout into record lines and heartbeat
+// lines.
+func stdoutLines(t *testing.T, out string) (records, heartbeats []string) {
+	t.Helper()
+	for line := range strings.Lines(out) {
+		if strings.Contains(line, `"`+sample.MetricHeartbeat+`":1`) {
+			heartbeats = append(heartbeats, line)
+			continue
+		}
+		if _, err := sample.Parse([]byte(line)); err != nil {
+			t.Fatalf("stdout line %q: %v", line, err)
+		}
+		records = append(records, line)
+	}
+	return records, heartbeats
+}
+
 func (e *monitorEnv) noSecret(t *testing.T) {
 	t.Helper()
 	for name, s := range map[string]string{"stdout": e.stdout.String(), "log": e.logs.String()} {
@@ -122,9 +143,10 @@ func TestMonitorRecordsMatchSimulator(t *testing.T) {
 	if remaining := e.records(t)[2].Remaining; remaining != 300-37-3 {
 		t.Fatalf("remaining %d", remaining)
 	}
-	// Every record also went to stdout, without the EMF member (the put succeeded).
-	lines := strings.Split(strings.TrimSpace(e.stdout.String()), "\n")
-	if len(lines) != 3 || strings.Contains(e.stdout.String(), "_aws") {
+	// Every record also went to stdout, without the EMF member (the put
+	// succeeded), and each tick's heartbeat, whose EMF member is its metric.
+	records, heartbeats := stdoutLines(t, e.stdout.String())
+	if len(records) != 3 || len(heartbeats) != 3 || strings.Contains(strings.Join(records, "\n"), "_aws") {
 		t.Fatalf("stdout:\n%s", e.stdout.String())
 	}
 	e.noSecret(t)
@@ -150,9 +172,9 @@ func TestMonitorFaults(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "quotabot-test/no-such-group") {
 			t.Fatalf("err = %v", err)
 		}
-		out := e.stdout.String()
-		if !strings.Contains(out, `"remaining":299`) || !strings.Contains(out, `"_aws"`) {
-			t.Fatalf("stdout lost the sample or its metrics:\n%s", out)
+		records, _ := stdoutLines(t, e.stdout.String())
+		if len(records) != 2 || !strings.Contains(records[1], `"remaining":299`) || !strings.Contains(records[1], `"_aws"`) {
+			t.Fatalf("stdout lost the sample or its metrics:\n%s", e.stdout.String())
 		}
 		e.noSecret(t)
 	})
@@ -232,4 +254,96 @@ func TestLatestMonitorRecordFromMoto(t *testing.T) {
 	if _, ok, err := latest(context.Background(), "other-label"); ok || err != nil {
 		t.Fatalf("another label: %v %v", ok, err)
 	}
+}
+
+// With tokens under QUOTA_TOKENS_PATH, one tick reads the bot's own token and
+// every good one of the path, one call each, and records each in its own
+// stream; bad parameters are skipped with a warning naming them, never
+// their values. A percent alarm's records declare remaining_percent.
+func TestMonitorWatchesTheTokensPath(t *testing.T) {
+	e := setup(t)
+	cfg := awstest.Config(t, e.endpoint)
+	path := "/" + awstest.UniqueName(t, "quotabot-test/tokens") + "/"
+	tokens := map[string]string{"deploy": "sim-deploy-token-0123456789", "notify": "sim-notify-token-0123456789"}
+	for i, label := range []string{"deploy", "notify"} {
+		e.sim.AddAccount(tokens[label], int64(9100+i), label+" bot")
+		awstest.PutSecureString(t, cfg, path+label, tokens[label])
+	}
+	e.sim.Spend(tokens["notify"], 50)
+	bad := map[string]string{
+		path + "plain":                 "sim-plain-token-0123456789", // not encrypted
+		path + "copy-of-deploy":        tokens["deploy"],             // sorts before deploy: it keeps the label
+		path + "own":                   apiToken,                     // the bot's own token
+		path + strings.Repeat("x", 65): "sim-long-label-0123456789",  // label too long
+		path + "nested/deeper":         "sim-nested-token-0123456789",
+	}
+	for name, value := range bad {
+		if strings.HasSuffix(name, "plain") {
+			_, err := ssm.NewFromConfig(cfg).PutParameter(t.Context(), &ssm.PutParameterInput{
+				Name: aws.String(name), Value: aws.String(value), Type: ssmtypes.ParameterTypeString})
+			if err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		awstest.PutSecureString(t, cfg, name, value)
+	}
+	e.vars["QUOTA_TOKENS_PATH"] = path
+	e.vars["QUOTA_ALARM_THRESHOLD_KIND"] = "percent"
+
+	out, err := e.tick(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum Summary
+	if err := json.Unmarshal([]byte(out), &sum); err != nil {
+		t.Fatal(err)
+	}
+	var labels []string
+	for _, f := range sum.Tokens {
+		labels = append(labels, f.Token)
+	}
+	// copy-of-deploy holds deploy's token and sorts first, so it is watched
+	// under its own label and deploy is skipped.
+	want := []string{"ops-bots", "copy-of-deploy", "notify"}
+	if !slices.Equal(labels, want) || sum.Calls != 3 || sum.Records != 3 || sum.Token != "notify" || *sum.Remaining != 300-50-1 {
+		t.Fatalf("summary %s", out)
+	}
+	simToken := map[string]string{"ops-bots": apiToken, "copy-of-deploy": tokens["deploy"], "notify": tokens["notify"]}
+	for _, label := range want {
+		msgs := awstest.LogEvents(t, cfg, e.group, cwlogs.StreamName(label))
+		if len(msgs) != 1 {
+			t.Fatalf("stream %s: %d events", label, len(msgs))
+		}
+		r, err := sample.Parse([]byte(msgs[0]))
+		_, remaining, reset := e.sim.Quota(simToken[label])
+		if err != nil || r.Token != label || !r.HasQuota || r.Remaining != remaining || r.Reset != reset.Unix() {
+			t.Fatalf("stream %s: %+v, %v; the simulator says %d, reset %d", label, r, err, remaining, reset.Unix())
+		}
+		if !strings.Contains(msgs[0], `"Name":"remaining_percent"`) || strings.Contains(msgs[0], `"Name":"remaining"`) {
+			t.Fatalf("stream %s: a percent alarm's record declares %s", label, msgs[0])
+		}
+		if spent := e.sim.Calls(simToken[label]) - e.sim.OtherCalls(simToken[label]); spent != 1 {
+			t.Fatalf("token %s: %d calls", label, spent)
+		}
+	}
+	_, heartbeats := stdoutLines(t, e.stdout.String())
+	if len(heartbeats) != 1 || !strings.Contains(heartbeats[0], `"tokens":3`) {
+		t.Fatalf("heartbeats %q", heartbeats)
+	}
+	log := e.logs.String()
+	for name, value := range bad {
+		if strings.HasSuffix(name, "deeper") {
+			continue // below the path: not listed at all
+		}
+		if !strings.Contains(log, name) || strings.Contains(log, value) {
+			t.Errorf("the log names %s %v and holds its value %v:\n%s", name, strings.Contains(log, name), strings.Contains(log, value), log)
+		}
+	}
+	for _, value := range tokens {
+		if strings.Contains(log+e.stdout.String()+out, value) {
+			t.Fatal("a path token leaked")
+		}
+	}
+	e.noSecret(t)
 }
