@@ -2,9 +2,14 @@ package main
 
 import (
 	"encoding/json"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
 	"github.com/quotabot/chatwork-quota-bot/internal/awstest"
 	"github.com/quotabot/chatwork-quota-bot/internal/chatworksim"
@@ -202,3 +207,133 @@ func TestCheckNoAWSCredentials(t *testing.T) {
 		t.Fatalf("no region: exit %d\nstderr:\n%s", r.code, r.stderr)
 	}
 }
+
+// putString stores a plain String parameter, which is no token.
+func putString(t *testing.T, cfg aws.Config, name, value string) {
+	t.Helper()
+	_, err := ssm.NewFromConfig(cfg).PutParameter(t.Context(), &ssm.PutParameterInput{
+		Name: aws.String(name), Value: aws.String(value), Type: ssmtypes.ParameterTypeString,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Several bot accounts in the simulator, their tokens under an SSM path on
+// moto, and the bot's own token in CHATWORK_TOKEN.
+func TestCheckTokensPath(t *testing.T) {
+	endpoint := awstest.StartMoto(t)
+	cfg := awstest.Config(t, endpoint)
+	awsEnv(t, endpoint)
+	sim, vars := startSim(t)
+	tokens := map[string]string{"deploy": "deploy-token-SECRET-1", "notify": "notify-token-SECRET-2", "report": "revoked-token-SECRET-3"}
+	sim.AddAccount(tokens["deploy"], 9002, "deploy bot")
+	sim.AddAccount(tokens["notify"], 9003, "notify bot") // "report"'s token is unknown to ChatWork: 401
+	sim.Spend(tokens["deploy"], 280)
+	path := "/" + awstest.UniqueName(t, "quotabot-test/") + "/tokens/"
+	for label, tok := range tokens {
+		awstest.PutSecureString(t, cfg, path+label, tok)
+	}
+	awstest.PutSecureString(t, cfg, path+"zz-own", simToken) // the bot's own token again
+	putString(t, cfg, path+"plain", "plain-token-SECRET-4")
+
+	r := runWith(t, vars, nil, "check", "--tokens-path", path)
+	if r.code != 1 {
+		t.Errorf("exit %d, want 1: a token failed", r.code)
+	}
+	// One row per token, the own token first, then by label; the skipped
+	// parameters are named on stderr.
+	want := []string{
+		`token\s+remaining\s+percent\s+reset`,
+		`default\s+299/300\s+99\.6%\s+\d\d:\d\d:\d\d \(in .*\)`,
+		`deploy\s+19/300\s+6\.3%\s+\d\d:\d\d:\d\d \(in .*\)`,
+		`notify\s+299/300\s+99\.6%`,
+		`report\s+-\s+-\s+-\s+ChatWork refused the token \(HTTP 401\): it is wrong or revoked`,
+	}
+	rows := lines(r.stdout)
+	if len(rows) != len(want) {
+		t.Fatalf("stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
+	}
+	for i, re := range want {
+		if !regexp.MustCompile(`^`+re).MatchString(rows[i]) || strings.HasSuffix(rows[i], " ") {
+			t.Errorf("row %d = %q, want %s", i, rows[i], re)
+		}
+	}
+	for _, w := range []string{
+		"parameter=" + path + "plain reason=",
+		"parameter=" + path + "zz-own reason=\"the same token as the default row\"",
+		"quotabot check: report: ChatWork refused the token (HTTP 401)",
+	} {
+		if !strings.Contains(r.stderr, w) {
+			t.Errorf("stderr lacks %q:\n%s", w, r.stderr)
+		}
+	}
+	// Each token read once; the bad parameters not at all.
+	for _, tok := range []string{simToken, tokens["deploy"], tokens["notify"], tokens["report"]} {
+		if n := sim.Calls(tok) - sim.OtherCalls(tok); n != 1 {
+			t.Errorf("%d calls with one token, want 1", n)
+		}
+	}
+	if n := sim.Calls("plain-token-SECRET-4"); n != 0 {
+		t.Errorf("the String parameter's token was read %d times", n)
+	}
+	if strings.Contains(r.stdout+r.stderr, "SECRET") || strings.Contains(r.stdout+r.stderr, simToken) {
+		t.Errorf("a token in the output:\n%s\n%s", r.stdout, r.stderr)
+	}
+
+	// --json: an array in the same order; a failed token has its error and
+	// no figures.
+	r = runWith(t, vars, nil, "check", "--tokens-path", path, "--json", "--threshold", "20")
+	var got []map[string]any
+	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil || r.code != 1 || len(got) != 4 {
+		t.Fatalf("exit %d, %v:\n%s", r.code, err, r.stdout)
+	}
+	for i, w := range []struct {
+		label     string
+		remaining any
+		under     any
+	}{{"default", 298.0, nil}, {"deploy", 18.0, true}, {"notify", 298.0, nil}, {"report", nil, nil}} {
+		if got[i]["label"] != w.label || got[i]["remaining"] != w.remaining || got[i]["at_or_under_threshold"] != w.under {
+			t.Errorf("element %d = %v, want %+v", i, got[i], w)
+		}
+	}
+	if _, ok := got[3]["error"]; !ok || len(got[3]) != 2 {
+		t.Errorf("failed token = %v, want only its label and error", got[3])
+	}
+	if !strings.Contains(r.stderr, "quotabot check: deploy: 18 remaining is at or under the threshold 20") {
+		t.Errorf("stderr:\n%s", r.stderr)
+	}
+}
+
+func TestCheckTokensPathThreshold(t *testing.T) {
+	endpoint := awstest.StartMoto(t)
+	cfg := awstest.Config(t, endpoint)
+	awsEnv(t, endpoint)
+	sim, vars := startSim(t)
+	delete(vars, "CHATWORK_TOKEN") // the path's tokens only
+	path := "/" + awstest.UniqueName(t, "quotabot-test/") + "/tokens"
+	for i, label := range []string{"a", "b"} {
+		tok := label + "-token-6f1d2a9b"
+		sim.AddAccount(tok, int64(9100+i), label)
+		awstest.PutSecureString(t, cfg, path+"/"+label, tok)
+	}
+	sim.Spend("b-token-6f1d2a9b", 290)
+
+	r := runWith(t, vars, nil, "check", "--tokens-path", path, "--threshold", "5")
+	if r.code != 0 || len(lines(r.stdout)) != 3 || !strings.Contains(r.stdout, "9/300") {
+		t.Fatalf("above the threshold: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = runWith(t, vars, nil, "check", "--tokens-path", path, "--threshold", "8")
+	if r.code != 1 || !regexp.MustCompile(`b\s+8/300\s+2\.6%.*at or under the threshold`).MatchString(r.stdout) ||
+		strings.TrimSpace(r.stderr) != "quotabot check: b: 8 remaining is at or under the threshold 8" {
+		t.Fatalf("at the threshold: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+
+	// Nothing under the path and no token of the bot's own: an error.
+	r = runWith(t, vars, nil, "check", "--tokens-path", path+"-empty/")
+	if r.code != 1 || !strings.Contains(r.stderr, "no token: nothing under "+path+"-empty/") {
+		t.Fatalf("empty path: exit %d\n%s", r.code, r.stderr)
+	}
+}
+
+func lines(s string) []string { return strings.Split(strings.TrimSuffix(s, "\n"), "\n") }

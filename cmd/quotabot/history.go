@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -51,7 +50,7 @@ type historyReport struct {
 	Records   int            `json:"records"`
 	Failures  []failure      `json:"failures"`
 	ByKind    map[string]int `json:"failures_by_kind"`
-	Skipped   int            `json:"skipped"`   // lines or events that were not records
+	Skipped   int            `json:"skipped"`   // lines of the file, or events of the token's stream, that were not records
 	Truncated bool           `json:"truncated"` // the log group had more than one read returns
 }
 
@@ -59,19 +58,23 @@ func runHistory(ctx context.Context, args []string, e env) int {
 	fs := flag.NewFlagSet("history", flag.ContinueOnError)
 	group := fs.String("log-group", e.getenv("QUOTA_LOG_GROUP"), "CloudWatch Logs group `name` holding the samples (QUOTA_LOG_GROUP)")
 	file := fs.String("file", "", "JSON-lines samples `file` written by quotabot sandbox, instead of a log group")
-	label := fs.String("token-label", cmp.Or(e.getenv("QUOTA_TOKEN_LABEL"), sample.DefaultLabel), "the monitored token's `label` (QUOTA_TOKEN_LABEL)")
+	var label string
+	fs.StringVar(&label, "token", "", "show only the token labelled `LABEL` (default: every token with samples)")
+	fs.StringVar(&label, "token-label", "", "the same as --token")
 	since := 24 * time.Hour
 	fs.Func("since", "how far back to look: a `duration` such as 90m or 24h, or days such as 7d (default 24h)", func(v string) (err error) {
 		since, err = parseSince(v)
 		return err
 	})
-	asJSON := fs.Bool("json", false, "print the windows as JSON")
+	asJSON := fs.Bool("json", false, "print the windows as JSON: an array, one element per token")
 	fs.BoolVar(&e.verbose, "verbose", false, "with an AWS error, also print the SDK's own message")
-	if code, done := parseFlags(fs, args, e, "(--log-group NAME | --file PATH) [--since 24h] [--token-label LABEL] [--json] [--verbose]"); done {
+	if code, done := parseFlags(fs, args, e, "(--log-group NAME | --file PATH) [--since 24h] [--token LABEL] [--json] [--verbose]"); done {
 		return code
 	}
-	if err := sample.CheckLabel(*label); err != nil {
-		return usageError(e, "history", "%v", err)
+	if label != "" {
+		if err := sample.CheckLabel(label); err != nil {
+			return usageError(e, "history", "%v", err)
+		}
 	}
 	switch {
 	case since <= 0:
@@ -82,34 +85,67 @@ func runHistory(ctx context.Context, args []string, e env) int {
 		return usageError(e, "history", "no samples to read: give --log-group NAME (or set QUOTA_LOG_GROUP) or --file PATH")
 	}
 	from := time.Now().Add(-since)
-	rep := historyReport{Token: *label, Since: from}
-	var recs []sample.Record
+	reps := []historyReport{}
+	var skipped int // lines or events that were not records, in all
 	if *file != "" {
-		rep.Source = "file " + *file
-		var err error
-		recs, rep.Skipped, err = readFile(ctx, *file, *label, from)
+		byToken, n, err := readFile(ctx, *file, from)
 		if err != nil {
 			return fail(e, "history", err)
 		}
+		labels := slices.Sorted(maps.Keys(byToken))
+		if label != "" {
+			labels = []string{label}
+		}
+		for _, l := range labels {
+			rep := historyReport{Source: "file " + *file, Token: l, Since: from, Skipped: n}
+			summarize(&rep, byToken[l])
+			reps = append(reps, rep)
+		}
+		skipped = n
 	} else {
-		rep.Source = "log group " + *group
 		cfg, err := loadAWS(ctx)
 		if err != nil {
 			return fail(e, "history", err)
 		}
-		res, err := cwlogs.NewHistory(cloudwatchlogs.NewFromConfig(cfg), *group).Read(ctx, *label, from, time.Time{})
-		if err != nil {
-			return fail(e, "history", err)
+		h := cwlogs.NewHistory(cloudwatchlogs.NewFromConfig(cfg), *group)
+		labels := []string{label}
+		if label == "" {
+			if labels, err = h.Tokens(ctx); err != nil {
+				return fail(e, "history", err)
+			}
 		}
-		recs, rep.Skipped, rep.Truncated = res.Records, res.Skipped, res.Truncated
+		reps = make([]historyReport, len(labels))
+		errs := make([]error, len(labels))
+		each(len(labels), 8, func(i int) {
+			res, err := h.Read(ctx, labels[i], from, time.Time{})
+			reps[i] = historyReport{Source: "log group " + *group, Token: labels[i], Since: from, Skipped: res.Skipped, Truncated: res.Truncated}
+			summarize(&reps[i], res.Records)
+			errs[i] = err
+		})
+		for i := range reps {
+			if errs[i] != nil {
+				return fail(e, "history", errs[i])
+			}
+			skipped += reps[i].Skipped
+		}
 	}
-	summarize(&rep, recs)
 	if *asJSON {
-		b, _ := json.MarshalIndent(rep, "", "  ")
+		b, _ := json.MarshalIndent(reps, "", "  ")
 		fmt.Fprintln(e.stdout, string(b))
 		return exitOK
 	}
-	printHistory(e.stdout, rep, since)
+	if len(reps) == 0 {
+		fmt.Fprintf(e.stdout, "no token has samples in log group %s\n", *group)
+	}
+	if skipped > 0 {
+		fmt.Fprintf(e.stdout, "(%d lines were not sample records and were skipped)\n", skipped)
+	}
+	for i, rep := range reps {
+		if i > 0 {
+			fmt.Fprintln(e.stdout)
+		}
+		printHistory(e.stdout, rep, since)
+	}
 	return exitOK
 }
 
@@ -125,20 +161,23 @@ func parseSince(v string) (time.Duration, error) {
 	return 0, errors.New("want a duration such as 90m or 24h, or days such as 7d")
 }
 
-// readFile reads the token label's records at or after since from a
-// samples file; lines that are not records are counted, not fatal, but a
-// file with no record at all is not a samples file.
-func readFile(ctx context.Context, path, label string, since time.Time) ([]sample.Record, int, error) {
+// readFile reads the records at or after since from a samples file, by
+// token: every token found in the file has an entry, even one with no
+// record in the period. Lines that are not records are counted, not fatal,
+// but a file with no record at all is not a samples file.
+func readFile(ctx context.Context, path string, since time.Time) (map[string][]sample.Record, int, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, 0, fmt.Errorf("read samples: %w", err)
 	}
 	defer f.Close()
-	var out []sample.Record
+	byToken := map[string][]sample.Record{}
 	lines, skipped, err := localstore.Scan(ctx, f, func(r sample.Record) {
-		if r.Token == label && !r.Time.Before(since) {
-			out = append(out, r)
+		recs := byToken[r.Token] // a key for every token found, whatever its records' time
+		if !r.Time.Before(since) {
+			recs = append(recs, r)
 		}
+		byToken[r.Token] = recs
 	})
 	if err != nil {
 		return nil, 0, fmt.Errorf("read samples from %s: %w", path, err)
@@ -146,8 +185,10 @@ func readFile(ctx context.Context, path, label string, since time.Time) ([]sampl
 	if skipped == lines {
 		return nil, 0, fmt.Errorf("no line of %s is a sample record: --file reads the samples.jsonl that quotabot sandbox writes", path)
 	}
-	slices.SortStableFunc(out, func(a, b sample.Record) int { return a.Time.Compare(b.Time) })
-	return out, skipped, nil
+	for _, recs := range byToken {
+		slices.SortStableFunc(recs, func(a, b sample.Record) int { return a.Time.Compare(b.Time) })
+	}
+	return byToken, skipped, nil
 }
 
 // summarize groups the records into windows by their reset, keeping each
@@ -214,9 +255,6 @@ func printHistory(w io.Writer, rep historyReport, since time.Duration) {
 		rep.Token, rep.Source, rep.Since.Local().Format("2006-01-02 15:04:05 MST"), rep.Records, len(rep.Windows))
 	if rep.Truncated {
 		fmt.Fprintln(w, "(the log group holds more than one read returns: the oldest samples are left out)")
-	}
-	if rep.Skipped > 0 {
-		fmt.Fprintf(w, "(%d lines were not sample records and were skipped)\n", rep.Skipped)
 	}
 	if len(rep.Windows) > 0 {
 		col := max(len(layout), len("window reset"))

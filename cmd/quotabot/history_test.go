@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -110,18 +111,14 @@ func TestHistoryFile(t *testing.T) {
 		t.Errorf("windows out of order:\n%s", r.stdout)
 	}
 
-	r = runWith(t, map[string]string{"QUOTA_TOKEN_LABEL": "default"}, nil, "history", "--file", path, "--json", "--since", "48h")
-	var rep historyReport
-	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || r.code != 0 {
-		t.Fatalf("exit %d, %v:\n%s", r.code, err, r.stdout)
-	}
+	r = runWith(t, nil, nil, "history", "--file", path, "--json", "--since", "48h", "--token", "default")
+	rep := reportOf(t, r, "default")
 	if len(rep.Windows) != 4 { // the 30-hour-old window is in range now
 		t.Fatalf("with --since 48h: %d windows", len(rep.Windows))
 	}
-	var rep2d historyReport
 	r2d := runWith(t, nil, nil, "history", "--file", path, "--json", "--since", "2d")
-	if err := json.Unmarshal([]byte(r2d.stdout), &rep2d); err != nil || !reflect.DeepEqual(rep2d.Windows, rep.Windows) {
-		t.Errorf("--since 2d differs from --since 48h (%v):\n%s\n%s", err, r2d.stdout, r.stdout)
+	if rep2d := reportOf(t, r2d, "default"); !reflect.DeepEqual(rep2d.Windows, rep.Windows) {
+		t.Errorf("--since 2d differs from --since 48h:\n%s\n%s", r2d.stdout, r.stdout)
 	}
 	rep.Windows = rep.Windows[1:]
 	rep.Records--
@@ -131,6 +128,23 @@ func TestHistoryFile(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stdout, "3/300") || !strings.Contains(r.stdout, "1 records, 1 windows") {
 		t.Errorf("other label:\n%s", r.stdout)
 	}
+}
+
+// reportOf decodes history --json, an array of one report per token, and
+// returns token's.
+func reportOf(t *testing.T, r result, token string) historyReport {
+	t.Helper()
+	var reps []historyReport
+	if err := json.Unmarshal([]byte(r.stdout), &reps); err != nil || r.code != 0 {
+		t.Fatalf("exit %d, %v\nstdout:\n%s\nstderr:\n%s", r.code, err, r.stdout, r.stderr)
+	}
+	for _, rep := range reps {
+		if rep.Token == token {
+			return rep
+		}
+	}
+	t.Fatalf("no report of %q in\n%s", token, r.stdout)
+	return historyReport{}
 }
 
 func TestHistoryUnreadableFile(t *testing.T) {
@@ -179,14 +193,110 @@ func TestHistoryLogGroup(t *testing.T) {
 	r1, r2, r3 := seed(t, cwlogs.NewRecorder(cloudwatchlogs.NewFromConfig(cfg), group, nil))
 
 	r := runWith(t, map[string]string{"QUOTA_LOG_GROUP": group}, nil, "history", "--json")
-	var rep historyReport
-	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || r.code != 0 {
-		t.Fatalf("exit %d, %v\nstdout:\n%s\nstderr:\n%s", r.code, err, r.stdout, r.stderr)
-	}
-	checkReport(t, rep, r1, r2, r3)
+	checkReport(t, reportOf(t, r, "default"), r1, r2, r3)
 
 	r = runWith(t, nil, nil, "history", "--log-group", "quotabot-test/no-such-group")
 	if r.code != 1 || !strings.Contains(r.stderr, "no-such-group") || strings.Count(r.stderr, "\n") != 1 {
 		t.Fatalf("exit %d\nstderr:\n%s", r.code, r.stderr)
+	}
+}
+
+// seedThree writes one window of each of three tokens, each with its own
+// low point, in an order that is not the labels'.
+func seedThree(t *testing.T, rec recorder) map[string]int {
+	t.Helper()
+	at := time.Now().Add(-time.Hour).Truncate(5 * time.Minute)
+	lows := map[string]int{"notify": 120, "deploy": 12, "report": 250}
+	for i, label := range []string{"notify", "report", "deploy"} {
+		for j, remaining := range []int{lows[label] + 40, lows[label]} {
+			r := sample.Record{Time: at.Add(time.Duration(2*i+j) * time.Second), Token: label, Source: sample.SourceMonitor,
+				HasQuota: true, Remaining: remaining, Limit: 300, Reset: at.Add(5 * time.Minute).Unix(), Calls: 1}
+			if err := rec.Record(context.Background(), r); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return lows
+}
+
+// checkThree runs history over a source of seedThree's records: every
+// token by default, one with --token (or its older name --token-label).
+func checkThree(t *testing.T, vars map[string]string, lows map[string]int, source ...string) {
+	t.Helper()
+	r := runWith(t, vars, nil, append([]string{"history"}, source...)...)
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	prev := -1
+	for _, label := range []string{"deploy", "notify", "report"} {
+		i := strings.Index(r.stdout, fmt.Sprintf("Quota of token %q from ", label))
+		low := fmt.Sprintf("%3d/300", lows[label])
+		if i < prev || !strings.Contains(r.stdout[i:], low) {
+			t.Errorf("%s's section is missing, out of label order or lacks %s:\n%s", label, low, r.stdout)
+		}
+		prev = i
+	}
+	if n := strings.Count(r.stdout, "2 records, 1 windows"); n != 3 {
+		t.Errorf("%d sections of 2 records, want 3:\n%s", n, r.stdout)
+	}
+
+	var reps []historyReport
+	r = runWith(t, vars, nil, append([]string{"history", "--json"}, source...)...)
+	if err := json.Unmarshal([]byte(r.stdout), &reps); err != nil || len(reps) != 3 {
+		t.Fatalf("--json: %v\n%s", err, r.stdout)
+	}
+	for i, label := range []string{"deploy", "notify", "report"} {
+		if reps[i].Token != label || len(reps[i].Windows) != 1 || reps[i].Windows[0].Low != lows[label] {
+			t.Errorf("--json element %d = %+v, want %s low %d", i, reps[i], label, lows[label])
+		}
+	}
+
+	for _, flag := range []string{"--token", "--token-label"} {
+		r = runWith(t, vars, nil, append([]string{"history", flag, "notify", "--json"}, source...)...)
+		if err := json.Unmarshal([]byte(r.stdout), &reps); err != nil || len(reps) != 1 || reps[0].Token != "notify" || reps[0].Windows[0].Low != 120 {
+			t.Errorf("%s notify: %v\n%s", flag, err, r.stdout)
+		}
+	}
+	r = runWith(t, vars, nil, append([]string{"history", "--token", "deploy"}, source...)...)
+	if r.code != 0 || strings.Count(r.stdout, "Quota of token") != 1 || !strings.Contains(r.stdout, ` 12/300`) {
+		t.Errorf("--token deploy:\n%s", r.stdout)
+	}
+}
+
+func TestHistoryThreeTokensFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "samples.jsonl")
+	store, err := localstore.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lows := seedThree(t, store)
+	store.Close()
+	checkThree(t, nil, lows, "--file", path)
+}
+
+func TestHistoryThreeStreams(t *testing.T) {
+	endpoint := awstest.StartMoto(t)
+	cfg := awstest.Config(t, endpoint)
+	awsEnv(t, endpoint)
+	group := awstest.UniqueName(t, "quotabot-test/samples")
+	awstest.CreateLogGroup(t, cfg, group)
+	lows := seedThree(t, cwlogs.NewRecorder(cloudwatchlogs.NewFromConfig(cfg), group, nil))
+	for _, label := range []string{"deploy", "notify", "report"} {
+		if n := len(awstest.LogEvents(t, cfg, group, label)); n != 2 {
+			t.Fatalf("stream %s holds %d events, want 2", label, n)
+		}
+	}
+	checkThree(t, map[string]string{"QUOTA_LOG_GROUP": group}, lows)
+
+	// A group with no stream yet: no token, no error.
+	empty := awstest.UniqueName(t, "quotabot-test/empty")
+	awstest.CreateLogGroup(t, cfg, empty)
+	r := runWith(t, nil, nil, "history", "--log-group", empty)
+	if r.code != 0 || r.stdout != "no token has samples in log group "+empty+"\n" {
+		t.Errorf("empty group: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = runWith(t, nil, nil, "history", "--log-group", empty, "--json")
+	if r.code != 0 || strings.TrimSpace(r.stdout) != "[]" {
+		t.Errorf("empty group --json: exit %d\n%s", r.code, r.stdout)
 	}
 }

@@ -84,6 +84,8 @@ func TestUsageErrorsAreOneLine(t *testing.T) {
 		{[]string{"check", "--threshold", "-5"}, "--threshold -5: must not be negative"},
 		{[]string{"check", "--timeout", "0s"}, "--timeout 0s: must be positive"},
 		{[]string{"history", "--file", "x", "--token-label", "no spaces"}, "token label"},
+		{[]string{"history", "--file", "x", "--token", "no spaces"}, "token label"},
+		{[]string{"check", "--tokens-path", "/x/", "--token-label", "no spaces"}, "--token-label: token label"},
 		{[]string{"history", "--file", "x", "--since", "0d"}, "--since 0s: must be positive"},
 	}
 	for _, tt := range tests {
@@ -106,10 +108,14 @@ func TestHelpText(t *testing.T) {
 	}
 	r := runWith(t, nil, nil, "help", "check")
 	usage, _, _ := strings.Cut(r.stdout, "\n")
-	for _, flag := range []string{"--token-parameter", "--api-url", "--threshold", "--json", "--timeout", "--verbose"} {
+	for _, flag := range []string{"--token-parameter", "--tokens-path", "--token-label", "--api-url", "--threshold", "--json", "--timeout", "--verbose"} {
 		if !strings.Contains(usage, flag) {
 			t.Errorf("check's usage line lacks %s: %s", flag, usage)
 		}
+	}
+	r = runWith(t, nil, nil, "help", "history")
+	if usage, _, _ := strings.Cut(r.stdout, "\n"); !strings.Contains(usage, "[--token LABEL]") || !strings.Contains(r.stdout, "the same as --token") {
+		t.Errorf("help history:\n%s", r.stdout)
 	}
 }
 
