@@ -68,10 +68,7 @@ func (r *Registry) List(ctx context.Context) ([]Entry, error) {
 	for pages.HasMorePages() {
 		out, err := pages.NextPage(ctx)
 		if err != nil {
-			if isContextErr(err) {
-				return nil, fmt.Errorf("list SSM parameters under %q: %w", r.path, err)
-			}
-			return nil, fmt.Errorf("list SSM parameters under %q: %s: %w", r.path, cause(err), err)
+			return nil, describe(fmt.Sprintf("list SSM parameters under %q", r.path), err)
 		}
 		for _, p := range out.Parameters {
 			name := aws.ToString(p.Name)

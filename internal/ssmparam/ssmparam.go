@@ -118,11 +118,7 @@ func (s *Source) read(ctx context.Context) (string, error) {
 		WithDecryption: aws.Bool(true),
 	})
 	if err != nil {
-		if isContextErr(err) {
-			return "", fmt.Errorf("read SSM parameter %q: %w", s.name, err)
-		}
-		// The cause in words, then the SDK's error (wrapped, for errors.As).
-		return "", fmt.Errorf("read SSM parameter %q: %s: %w", s.name, cause(err), err)
+		return "", describe(fmt.Sprintf("read SSM parameter %q", s.name), err)
 	}
 	var v string
 	if out != nil && out.Parameter != nil {
@@ -134,25 +130,31 @@ func (s *Source) read(ctx context.Context) (string, error) {
 	return v, nil
 }
 
-// cause names an SDK error's cause by its AWS error code.
-func cause(err error) string {
-	var ae smithy.APIError
-	if !errors.As(err, &ae) {
-		return "request failed" // no answer from SSM: network, endpoint, credentials
+// describe wraps an SDK error: what failed, the cause in words (named by its
+// AWS error code), then the SDK's error, wrapped for errors.As. A context
+// error needs no words.
+func describe(what string, err error) error {
+	if isContextErr(err) {
+		return fmt.Errorf("%s: %w", what, err)
 	}
-	switch code := ae.ErrorCode(); {
+	var ae smithy.APIError
+	code, cause := "", "request failed" // without an AWS error code: no answer (network, endpoint, credentials)
+	if errors.As(err, &ae) {
+		code = ae.ErrorCode()
+	}
+	switch {
 	case code == "ParameterNotFound", code == "ParameterVersionNotFound":
-		return "not found"
+		cause = "not found"
 	case code == "AccessDeniedException", code == "AccessDenied",
 		code == "UnrecognizedClientException", code == "InvalidClientTokenId",
 		code == "ExpiredTokenException":
-		return "access denied"
+		cause = "access denied"
 	case code == "InvalidKeyId", strings.HasPrefix(code, "KMS"):
-		return "cannot decrypt (KMS key)"
+		cause = "cannot decrypt (KMS key)"
 	case code == "ThrottlingException", code == "TooManyUpdates":
-		return "throttled"
+		cause = "throttled"
 	}
-	return "request failed"
+	return fmt.Errorf("%s: %s: %w", what, cause, err)
 }
 
 func isContextErr(err error) bool {
