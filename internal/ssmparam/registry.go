@@ -15,8 +15,9 @@ import (
 	"github.com/quotabot/chatwork-quota-bot/internal/sample"
 )
 
-// MaxTokens is how many tokens a registry lists at most.
-const MaxTokens = 100
+// MaxTokens is how many tokens a registry lists at most: a deployment
+// watches at most 100, and the bot's own token is one of them.
+const MaxTokens = 99
 
 // PathAPI is the part of *ssm.Client that Registry uses.
 type PathAPI interface {
@@ -98,7 +99,7 @@ func (r *Registry) List(ctx context.Context) ([]Entry, error) {
 		}
 	}
 	if len(good) > MaxTokens {
-		r.log.Error(fmt.Sprintf("too many tokens: %d under %s, at most %d are watched; the others are ignored", len(good), prefix, MaxTokens),
+		r.log.Error(fmt.Sprintf("too many tokens: %d under %s, at most %d are watched (100 with the bot's own token); the others are ignored", len(good), prefix, MaxTokens),
 			"watched_through", good[MaxTokens-1].Label, "first_ignored", good[MaxTokens].Label)
 		good = good[:MaxTokens]
 	}

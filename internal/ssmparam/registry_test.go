@@ -159,7 +159,7 @@ func TestRegistryPaginates(t *testing.T) {
 	}
 }
 
-func TestRegistryWatchesAtMost100(t *testing.T) {
+func TestRegistryListsAtMost99(t *testing.T) {
 	cfg, api, path := registryPath(t)
 	for i := range ssmparam.MaxTokens + 1 {
 		awstest.PutSecureString(t, cfg, fmt.Sprintf("%sbot-%03d", path, i), fmt.Sprintf("token-%03d", i))
@@ -169,12 +169,12 @@ func TestRegistryWatchesAtMost100(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != ssmparam.MaxTokens || got[0].Label != "bot-000" || got[99].Label != "bot-099" {
-		t.Fatalf("List gave %d entries, want bot-000 … bot-099", len(got))
+	if len(got) != ssmparam.MaxTokens || got[0].Label != "bot-000" || got[98].Label != "bot-098" {
+		t.Fatalf("List gave %d entries, want bot-000 … bot-098", len(got))
 	}
 	recs := logs.records(t)
-	if len(recs) != 1 || recs[0]["level"] != "ERROR" || recs[0]["first_ignored"] != "bot-100" ||
-		!strings.Contains(recs[0]["msg"].(string), "too many tokens: 101 under "+path+", at most 100 are watched") {
+	if len(recs) != 1 || recs[0]["level"] != "ERROR" || recs[0]["first_ignored"] != "bot-099" ||
+		!strings.Contains(recs[0]["msg"].(string), "too many tokens: 100 under "+path+", at most 99 are watched") {
 		t.Errorf("log:\n%s", logs.String())
 	}
 }
