@@ -1,7 +1,11 @@
 package bot
 
 import (
+	"cmp"
 	"context"
+	"slices"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/quotabot/chatwork-quota-bot/internal/chatwork"
@@ -24,19 +28,39 @@ const (
 	// monitorSlack absorbs schedule jitter and log delivery delay before a
 	// monitor sample counts as late.
 	monitorSlack = time.Minute
+	// fleetReads bounds the readings /quota has in flight at once.
+	fleetReads = 20
 )
 
-// run carries out a recognised command. It spends at most one reading and
-// one post (plus one re-post after the per-room limit), and records the
-// rate-limit headers of every response.
+// run carries out a recognised command. It spends one post (plus one
+// re-post after the per-room limit) and at most one reading per token, and
+// records the rate-limit headers of every response. A deployment of one
+// token answers /quota as that token's detailed answer.
 func (b *Bot) run(ctx context.Context, cmd command, to replyTo) {
+	tokens := b.tokens(ctx)
 	switch cmd.kind {
 	case cmdHelp:
-		b.post(ctx, to.Room, renderHelp(b.text, to, b.threshold()))
+		b.post(ctx, to.Room, renderHelp(b.text, to, b.threshold(), len(tokens) > 1))
 	case cmdUnknown:
+		labels := make([]string, len(tokens))
+		for i, t := range tokens {
+			if strings.EqualFold(t.Label, cmd.word) {
+				b.answerQuota(ctx, to, t)
+				return
+			}
+			labels[i] = t.Label
+		}
+		if len(tokens) > 1 && cmd.word != "" {
+			b.post(ctx, to.Room, renderUnknownLabel(b.text, to, cmd.arg, labels))
+			return
+		}
 		b.post(ctx, to.Room, renderUnknown(b.text, to, cmd.arg))
 	case cmdQuota:
-		b.answerQuota(ctx, to)
+		if len(tokens) == 1 {
+			b.answerQuota(ctx, to, tokens[0])
+			return
+		}
+		b.answerFleet(ctx, to, tokens)
 	}
 }
 
@@ -49,7 +73,9 @@ type historyResult struct {
 	err  error
 }
 
-func (b *Bot) answerQuota(ctx context.Context, to replyTo) {
+// answerQuota is the detailed answer for one token: a fresh reading, the
+// lowest remaining over the last hour and day, and the monitor's health.
+func (b *Bot) answerQuota(ctx context.Context, to replyTo, tok Token) {
 	// The history query does not depend on the reading: run both at once so
 	// the answer waits for the slower, not the sum.
 	start := b.cfg.Now()
@@ -57,31 +83,18 @@ func (b *Bot) answerQuota(ctx context.Context, to replyTo) {
 	defer cancel()
 	histc := make(chan historyResult, 1) // buffered: an abandoned query never blocks
 	go func() {
-		recs, err := b.hist.Samples(hctx, b.cfg.TokenLabel, start.Add(-24*time.Hour), start)
+		recs, err := b.hist.Samples(hctx, tok.Label, start.Add(-24*time.Hour), start)
 		histc <- historyResult{recs, err}
 	}()
 
 	// Recorded inside readQuota, before the answer, while the history query
 	// is still running: free in time, and in order with the post's own record.
-	q, at, err := b.readQuota(ctx, b.own())
-	if self := b.self.Load(); self != 0 && self == to.Account {
-		// Its account was unknown when the message arrived; the reading
-		// (GET /me) named it just now.
-		b.log.DebugContext(ctx, "own message ignored", "account_id", to.Account)
+	q, at, err := b.readQuota(ctx, tok)
+	if b.ownMessage(ctx, to) || b.cannotPost(ctx, tok, err) {
 		return
 	}
 	if err != nil {
-		switch chatwork.KindOf(err) {
-		case chatwork.KindQuotaExhausted:
-			// Nothing can be posted until the reset: a post would be one
-			// more 429.
-			b.log.WarnContext(ctx, "quota exhausted: cannot answer", quotaAttrs(chatwork.QuotaOf(err))...)
-			return
-		case chatwork.KindInvalidToken:
-			b.log.ErrorContext(ctx, "API token rejected: cannot answer", "error", err)
-			return
-		}
-		b.log.WarnContext(ctx, "read quota failed", "kind", chatwork.KindOf(err).String(), "error", err)
+		b.log.WarnContext(ctx, "read quota failed", "token", tok.Label, "kind", chatwork.KindOf(err).String(), "error", err)
 		b.post(ctx, to.Room, renderUnavailable(b.text, to))
 		return
 	}
@@ -91,13 +104,77 @@ func (b *Bot) answerQuota(ctx context.Context, to replyTo) {
 	}
 	now := b.cfg.Now()
 	v := quotaView{
-		To: to, Label: b.cfg.TokenLabel, Now: now, Loc: b.cfg.Location,
+		To: to, Label: tok.Label, Now: now, Loc: b.cfg.Location,
 		Quota: q, History: h.err == nil, Threshold: b.threshold(), Monitor: monitorUnknown,
 	}
 	if h.err == nil {
 		v.Hour, v.Day, v.Monitor, v.MonitorAt = summarize(h.recs, q, at, now, b.cfg.MonitorInterval)
 	}
 	b.post(ctx, to.Room, renderAnswer(b.text, v))
+}
+
+// ownMessage reports whether the message answered is the bot's own: its
+// account was unknown when the message arrived, and a reading (GET /me)
+// named it just now.
+func (b *Bot) ownMessage(ctx context.Context, to replyTo) bool {
+	if self := b.self.Load(); self != 0 && self == to.Account {
+		b.log.DebugContext(ctx, "own message ignored", "account_id", to.Account)
+		return true
+	}
+	return false
+}
+
+// cannotPost reports, and logs, whether the reading of tok failed in a way
+// that leaves the bot unable to post: its own token rejected, or its quota
+// exhausted until the reset (a post would be one more 429).
+func (b *Bot) cannotPost(ctx context.Context, tok Token, err error) bool {
+	if tok.Label != b.cfg.TokenLabel {
+		return false
+	}
+	switch chatwork.KindOf(err) {
+	case chatwork.KindQuotaExhausted:
+		b.log.WarnContext(ctx, "quota exhausted: cannot answer", quotaAttrs(chatwork.QuotaOf(err))...)
+		return true
+	case chatwork.KindInvalidToken:
+		b.log.ErrorContext(ctx, "API token rejected: cannot answer", "error", err)
+		return true
+	}
+	return false
+}
+
+// answerFleet answers /quota with every token in one message, lowest
+// remaining first, failing tokens last: one fresh reading per token (each
+// on its own budget), fleetReads at a time.
+func (b *Bot) answerFleet(ctx context.Context, to replyTo, tokens []Token) {
+	rows := make([]fleetRow, len(tokens))
+	errs := make([]error, len(tokens))
+	slots := make(chan struct{}, fleetReads)
+	var wg sync.WaitGroup
+	for i, tok := range tokens {
+		wg.Go(func() {
+			slots <- struct{}{}
+			defer func() { <-slots }()
+			rows[i].Label = tok.Label
+			rows[i].Quota, _, errs[i] = b.readQuota(ctx, tok)
+			switch q := chatwork.QuotaOf(errs[i]); {
+			case errs[i] == nil:
+			case chatwork.KindOf(errs[i]) == chatwork.KindQuotaExhausted && q != nil:
+				rows[i].Quota, rows[i].Quota.Remaining = *q, 0 // a 429 is a reading of 0
+			default:
+				rows[i].Kind = chatwork.KindOf(errs[i]).String()
+				b.log.WarnContext(ctx, "read quota failed", "token", tok.Label, "kind", rows[i].Kind, "error", errs[i])
+			}
+		})
+	}
+	wg.Wait()
+	if b.ownMessage(ctx, to) || b.cannotPost(ctx, tokens[0], errs[0]) {
+		return
+	}
+	slices.SortFunc(rows, func(x, y fleetRow) int {
+		failed := func(r fleetRow) int { return min(len(r.Kind), 1) }
+		return cmp.Or(cmp.Compare(failed(x), failed(y)), cmp.Compare(x.Quota.Remaining, y.Quota.Remaining), strings.Compare(x.Label, y.Label))
+	})
+	b.post(ctx, to.Room, renderFleet(b.text, fleetView{To: to, Now: b.cfg.Now(), Loc: b.cfg.Location, Rows: rows, Threshold: b.threshold()}))
 }
 
 // readQuota spends one call of tok on a reading and records what its

@@ -14,7 +14,7 @@ const (
 	cmdNone    cmdKind = iota // not addressed to the bot: no call at all
 	cmdQuota                  // "/quota"
 	cmdHelp                   // "/quota help"
-	cmdUnknown                // "/quota something-else"
+	cmdUnknown                // "/quota something-else": a token's label, or unknown
 )
 
 func (k cmdKind) String() string { return [...]string{"none", "quota", "help", "unknown"}[k] }
@@ -25,6 +25,9 @@ type command struct {
 	// arg is the unknown subcommand, only when it is short and plain enough
 	// to echo back into the room (see safeArg); "" otherwise.
 	arg string
+	// word is the one word after /quota, as typed (full-width folded): a
+	// token's label, perhaps. Never echoed.
+	word string
 }
 
 // parseCommand recognises /quota in a ChatWork message body. The steps follow
@@ -54,7 +57,7 @@ func parseCommand(body string) command {
 	case len(args) == 1 && strings.EqualFold(args[0], "help"):
 		return command{kind: cmdHelp}
 	case len(args) == 1:
-		return command{kind: cmdUnknown, arg: safeArg(args[0])}
+		return command{kind: cmdUnknown, arg: safeArg(args[0]), word: args[0]}
 	}
 	// Several words: echoing only the first ("/quota help me" -> "help")
 	// would name a command that exists, so echo nothing.

@@ -98,6 +98,23 @@ type quotaView struct {
 	MonitorAt time.Time // the latest monitor sample, when monitorStale
 }
 
+// fleetRow is one token in the answer for every token: a reading, or the
+// kind of its failure (Kind set).
+type fleetRow struct {
+	Label string
+	Quota chatwork.Quota
+	Kind  string
+}
+
+// fleetView is everything the answer for every token shows.
+type fleetView struct {
+	To        replyTo
+	Now       time.Time
+	Loc       *time.Location
+	Rows      []fleetRow // in the order shown
+	Threshold threshold
+}
+
 // phrases holds one language's wording, format verbs per field. The render
 // functions below assemble every message, so the two languages cannot drift
 // apart in structure.
@@ -120,12 +137,21 @@ type phrases struct {
 	monitorMissing string
 	duration       func(time.Duration) string
 
-	helpTitle   string
-	help        string // %s threshold text
-	unknown     string // %s "/quota xyz"
-	unknownAny  string // when the subcommand is not safe to repeat
-	unavailable string
-	answerTitle string
+	helpTitle  string
+	help       string // %s threshold text
+	helpFleet  string // %s threshold text: help when there are several tokens
+	unknown    string // %s "/quota xyz"
+	unknownAny string // when the subcommand is not safe to repeat
+
+	fleetTitle      string // %d tokens
+	fleetRow        string // %s label, %d remaining, %d limit, %s percent, %s reset time, %s duration
+	fleetFailed     string // %s label, %s kind
+	fleetFoot       string // %s threshold text
+	unknownLabel    string // %s label, %s labels
+	unknownLabelAny string // %s labels
+	moreLabels      string // %d more
+	unavailable     string
+	answerTitle     string
 
 	alert alertPhrases // alarm messages (render_alert.go)
 }
@@ -166,11 +192,23 @@ var ja = phrases{
 		"/quota help … この説明を返信します（API を1回使います）。\n" +
 		"先頭に To や返信を付けても、全角の「／quota」でも使えます。\n" +
 		"残りがしきい値（%s）以下になると、アラートが投稿されます。",
-	unknown:     "「%s」は知らないコマンドです。使い方は /quota help で表示できます。",
-	unknownAny:  "その /quota のコマンドは知りません。使い方は /quota help で表示できます。",
-	unavailable: "今は API の残りを読み取れませんでした。しばらくしてからもう一度お試しください。",
-	answerTitle: "ChatWork API の残り",
-	alert:       jaAlert,
+	helpFleet: "/quota … すべてのトークンの残り回数とリセットまでの時間を、残りの少ない順に1つのメッセージで返信します（トークンごとに API を1回、返信に1回使います）。\n" +
+		"/quota ラベル … そのトークンの残り回数、リセットまでの時間、過去1時間と24時間の残りの最小値を返信します（API を2回使います）。ラベルの大文字と小文字は区別しません。\n" +
+		"/quota help … この説明を返信します（API を1回使います）。\n" +
+		"先頭に To や返信を付けても、全角の「／quota」でも使えます。\n" +
+		"トークンの残りがしきい値（%s）以下になると、アラートが投稿されます。",
+	unknown:         "「%s」は知らないコマンドです。使い方は /quota help で表示できます。",
+	unknownAny:      "その /quota のコマンドは知りません。使い方は /quota help で表示できます。",
+	fleetTitle:      "ChatWork API の残り（トークン %d 個）",
+	fleetRow:        "%s: 残り %d / %d 回（%s）、リセット %s（あと%s）",
+	fleetFailed:     "%s: 読み取りに失敗しました（%s）",
+	fleetFoot:       "⚠ はアラートのしきい値（%s）以下のトークンです。1つのトークンの詳細は /quota ラベル で表示できます。",
+	unknownLabel:    "「%s」というトークンはありません。トークン: %s",
+	unknownLabelAny: "そのトークンはありません。トークン: %s",
+	moreLabels:      "ほか %d 個",
+	unavailable:     "今は API の残りを読み取れませんでした。しばらくしてからもう一度お試しください。",
+	answerTitle:     "ChatWork API の残り",
+	alert:           jaAlert,
 }
 
 var en = phrases{
@@ -196,11 +234,23 @@ var en = phrases{
 		"/quota help: replies with this text (uses 1 API call).\n" +
 		"A To or reply tag in front works, and so does the full-width \"／quota\".\n" +
 		"An alert is posted when the quota falls to the threshold (%s).",
-	unknown:     "\"%s\" is not a command I know. /quota help shows how to use me.",
-	unknownAny:  "That is not a /quota command I know. /quota help shows how to use me.",
-	unavailable: "The API quota could not be read just now. Please try again in a little while.",
-	answerTitle: "ChatWork API quota",
-	alert:       enAlert,
+	helpFleet: "/quota: replies with every token's API calls remaining and the time until its reset, lowest first, in one message (uses 1 API call per token and 1 for the reply).\n" +
+		"/quota LABEL: replies with that token's calls remaining, the time until the reset, and the lowest remaining over the last hour and 24 hours (uses 2 API calls). The label's case does not matter.\n" +
+		"/quota help: replies with this text (uses 1 API call).\n" +
+		"A To or reply tag in front works, and so does the full-width \"／quota\".\n" +
+		"An alert is posted when a token's quota falls to the threshold (%s).",
+	unknown:         "\"%s\" is not a command I know. /quota help shows how to use me.",
+	unknownAny:      "That is not a /quota command I know. /quota help shows how to use me.",
+	fleetTitle:      "ChatWork API quota (%d tokens)",
+	fleetRow:        "%s: %d of %d (%s), resets at %s (in %s)",
+	fleetFailed:     "%s: the reading failed (%s)",
+	fleetFoot:       "⚠ marks the tokens at or under the alert threshold (%s). /quota LABEL shows one token in detail.",
+	unknownLabel:    "There is no token \"%s\". Tokens: %s",
+	unknownLabelAny: "There is no such token. Tokens: %s",
+	moreLabels:      "and %d more",
+	unavailable:     "The API quota could not be read just now. Please try again in a little while.",
+	answerTitle:     "ChatWork API quota",
+	alert:           enAlert,
 }
 
 // renderAnswer renders the answer to /quota.
@@ -237,9 +287,48 @@ func renderAnswer(p *phrases, v quotaView) string {
 	return info(v.To, fmt.Sprintf(p.title, v.Label), strings.Join(lines, "\n"))
 }
 
-// renderHelp renders the answer to /quota help.
-func renderHelp(p *phrases, to replyTo, t threshold) string {
+// renderHelp renders the answer to /quota help; fleet explains /quota and
+// /quota LABEL for a deployment of several tokens.
+func renderHelp(p *phrases, to replyTo, t threshold, fleet bool) string {
+	if fleet {
+		return info(to, p.helpTitle, fmt.Sprintf(p.helpFleet, thresholdValue(p, t)))
+	}
 	return info(to, p.helpTitle, fmt.Sprintf(p.help, thresholdValue(p, t)))
+}
+
+// renderFleet renders the answer to /quota for every token.
+func renderFleet(p *phrases, v fleetView) string {
+	lines := make([]string, 0, len(v.Rows)+1)
+	for _, r := range v.Rows {
+		q := r.Quota
+		line := fmt.Sprintf(p.fleetRow, r.Label, q.Remaining, q.Limit, percent(q.Remaining, q.Limit),
+			clock(q.Reset, v.Now, v.Loc), p.duration(max(q.Reset.Sub(v.Now).Truncate(time.Second), 0)))
+		switch {
+		case r.Kind != "":
+			line = "✖ " + fmt.Sprintf(p.fleetFailed, r.Label, strings.ReplaceAll(r.Kind, "_", " "))
+		case v.Threshold.reached(q):
+			line = "⚠ " + line
+		}
+		lines = append(lines, line)
+	}
+	lines = append(lines, "[hr]"+fmt.Sprintf(p.fleetFoot, thresholdValue(p, v.Threshold)))
+	return info(v.To, fmt.Sprintf(p.fleetTitle, len(v.Rows)), strings.Join(lines, "\n"))
+}
+
+// maxLabels is how many labels the reply to an unknown label names.
+const maxLabels = 20
+
+// renderUnknownLabel renders the reply to /quota with a word that labels
+// no token: the labels there are, at most maxLabels of them.
+func renderUnknownLabel(p *phrases, to replyTo, arg string, labels []string) string {
+	list := strings.Join(labels[:min(len(labels), maxLabels)], ", ")
+	if n := len(labels) - maxLabels; n > 0 {
+		list += " " + fmt.Sprintf(p.moreLabels, n)
+	}
+	if arg == "" {
+		return to.prefix() + fmt.Sprintf(p.unknownLabelAny, list)
+	}
+	return to.prefix() + fmt.Sprintf(p.unknownLabel, arg, list)
 }
 
 // renderUnknown renders the hint for /quota with an unknown subcommand.

@@ -2,6 +2,7 @@ package bot
 
 import (
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -37,17 +38,34 @@ func TestGolden(t *testing.T) {
 	historyFailed := quotaView{To: testTo, Label: "default", Now: testNow, Loc: jst, Quota: q, Threshold: count, Monitor: monitorUnknown}
 	low := viewFrom(recentHistory(), chatwork.Quota{Limit: 300, Remaining: 1, Reset: testReset.Add(4 * time.Minute)}, threshold{Value: 10, Percent: true})
 
+	fleet := fleetView{To: testTo, Now: testNow, Loc: jst, Threshold: count, Rows: []fleetRow{
+		{Label: "exhausted", Quota: chatwork.Quota{Limit: 300, Remaining: 0, Reset: testReset.Add(-2 * time.Minute)}},
+		{Label: "deploy", Quota: chatwork.Quota{Limit: 300, Remaining: 30, Reset: testReset.Add(time.Minute)}},
+		{Label: "default", Quota: q},
+		{Label: "notify.v2", Quota: chatwork.Quota{Limit: 300, Remaining: 299, Reset: testNow.Add(-time.Second)}},
+		{Label: "report", Kind: "invalid_token"},
+	}}
+	var manyLabels []string
+	for i := range 25 {
+		manyLabels = append(manyLabels, fmt.Sprintf("bot-%02d", i))
+	}
 	messages := map[string]func(p *phrases) string{
 		"answer":                   func(p *phrases) string { return renderAnswer(p, viewFrom(recentHistory(), q, count)) },
 		"answer_stale_monitor":     func(p *phrases) string { return renderAnswer(p, viewFrom(stale, q, count)) },
 		"answer_no_history":        func(p *phrases) string { return renderAnswer(p, noHistory) },
 		"answer_history_failed":    func(p *phrases) string { return renderAnswer(p, historyFailed) },
 		"answer_threshold_reached": func(p *phrases) string { return renderAnswer(p, low) },
-		"help":                     func(p *phrases) string { return renderHelp(p, testTo, count) },
-		"help_percent":             func(p *phrases) string { return renderHelp(p, testTo, threshold{Value: 10, Percent: true}) },
-		"unknown":                  func(p *phrases) string { return renderUnknown(p, testTo, "xyz") },
-		"unknown_unsafe_arg":       func(p *phrases) string { return renderUnknown(p, testTo, "") },
-		"unavailable":              func(p *phrases) string { return renderUnavailable(p, testTo) },
+		"help":                     func(p *phrases) string { return renderHelp(p, testTo, count, false) },
+		"help_percent":             func(p *phrases) string { return renderHelp(p, testTo, threshold{Value: 10, Percent: true}, false) },
+		"help_fleet":               func(p *phrases) string { return renderHelp(p, testTo, count, true) },
+		"answer_fleet":             func(p *phrases) string { return renderFleet(p, fleet) },
+		"unknown_label": func(p *phrases) string {
+			return renderUnknownLabel(p, testTo, "deplyo", []string{"default", "deploy", "notify"})
+		},
+		"unknown_label_many": func(p *phrases) string { return renderUnknownLabel(p, testTo, "", manyLabels) },
+		"unknown":            func(p *phrases) string { return renderUnknown(p, testTo, "xyz") },
+		"unknown_unsafe_arg": func(p *phrases) string { return renderUnknown(p, testTo, "") },
+		"unavailable":        func(p *phrases) string { return renderUnavailable(p, testTo) },
 	}
 	for name, render := range messages {
 		for lang, p := range languages {
