@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -97,7 +98,7 @@ func (s *session) command(ctx context.Context, line string) bool {
 			if len(s.tokens) > 1 {
 				prefix = a.label + ": "
 			}
-			s.out.Event(time.Now(), s.ph.status, prefix+s.quotaLine(a), s.alarm.State())
+			s.out.Event(time.Now(), s.ph.status, prefix+s.quotaLine(a), cmp.Or(s.alarm.TokenState(a.label), s.alarm.State()))
 		}
 	case "!quit", "!exit":
 		s.quit = true

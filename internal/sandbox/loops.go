@@ -37,13 +37,13 @@ func (c *console) Event(t time.Time, format string, args ...any) {
 	c.Println(t.In(c.loc).Format("15:04:05") + "  " + fmt.Sprintf(format, args...))
 }
 
-// recorder writes every record to the file and shows it to the alarm, as
-// the log group's metric filter would show it to CloudWatch.
+// recorder writes every record to the file and shows it to the alarms, as
+// CloudWatch extracts the metrics of the log group's records.
 type recorder struct {
-	store *localstore.Store
-	alarm *alarm.Evaluator
-	first chan struct{} // closed by the first record
-	once  sync.Once
+	store  *localstore.Store
+	alarms []*alarm.Evaluator
+	first  chan struct{} // closed by the first record
+	once   sync.Once
 }
 
 func (r *recorder) Record(ctx context.Context, rec sample.Record) error {
@@ -55,7 +55,9 @@ func (r *recorder) Record(ctx context.Context, rec sample.Record) error {
 	if err := r.store.Record(ctx, rec); err != nil {
 		return err
 	}
-	r.alarm.Observe(rec)
+	for _, a := range r.alarms {
+		a.Observe(rec)
+	}
 	r.once.Do(func() { close(r.first) })
 	return nil
 }
@@ -94,37 +96,56 @@ func every(ctx context.Context, d time.Duration, f func()) {
 	}
 }
 
-// alarmLoop evaluates the alarm every second, as CloudWatch evaluates its
+// heartbeat is the monitor's heartbeat output: each line is a completed
+// tick, which CloudWatch counts in the heartbeat metric.
+type heartbeat struct{ *alarm.Heartbeat }
+
+func (h heartbeat) Write(p []byte) (int, error) {
+	h.Beat(time.Now())
+	return len(p), nil
+}
+
+// alarmLoop evaluates the alarms every second, as CloudWatch evaluates its
 // alarms every minute; deliver carries the bot's work past the loop's end.
 func (s *session) alarmLoop(ctx, deliver context.Context) {
 	every(ctx, time.Second, func() { s.evaluate(ctx, deliver) })
 }
 
-// evaluate runs one alarm evaluation and delivers a state change to the bot
-// the way EventBridge would: as JSON, which the receiver parses.
+// evaluate runs one evaluation of the alarms and delivers their events to
+// the bot the way EventBridge would: as JSON, which the receiver parses.
 func (s *session) evaluate(ctx, deliver context.Context) {
 	if ctx.Err() != nil {
 		return
 	}
-	ev, changed := s.alarm.Evaluate(time.Now())
-	if !changed {
-		return
+	now := time.Now()
+	events := append(s.alarm.Evaluate(now), s.errors.Evaluate(now)...)
+	if ev, changed := s.beat.Evaluate(now); changed {
+		events = append(events, ev)
 	}
-	s.out.Event(ev.Time, s.ph.alarm, ev.Detail.AlarmName, ev.Detail.PreviousState.Value, ev.Detail.State.Value, ev.Detail.State.Reason)
-	raw, err := json.Marshal(ev)
-	if err != nil {
-		s.out.Event(time.Now(), "alarm: encode event: %v", err)
-		return
-	}
-	parsed, err := alarm.Parse(raw)
-	if err != nil {
-		s.out.Event(time.Now(), "alarm: %v", err)
-		return
-	}
-	hctx, cancel := context.WithTimeout(deliver, 30*time.Second)
-	defer cancel()
-	if err := s.bot.HandleAlarm(hctx, parsed); err != nil {
-		s.out.Event(time.Now(), "bot: alarm event not handled: %v", err)
+	for _, ev := range events {
+		d := ev.Detail
+		if d.AlarmContributor != nil {
+			// A contributor's event has no previous state: it is the other one.
+			prev := map[string]string{alarm.StateAlarm: alarm.StateOK, alarm.StateOK: alarm.StateAlarm}[d.State.Value]
+			s.out.Event(ev.Time, s.ph.alarmToken, d.AlarmName, ev.Token(), prev, d.State.Value, d.State.Reason)
+		} else {
+			s.out.Event(ev.Time, s.ph.alarm, d.AlarmName, d.PreviousState.Value, d.State.Value, d.State.Reason)
+		}
+		raw, err := json.Marshal(ev)
+		if err != nil {
+			s.out.Event(time.Now(), "alarm: encode event: %v", err)
+			continue
+		}
+		parsed, err := alarm.Parse(raw)
+		if err != nil {
+			s.out.Event(time.Now(), "alarm: %v", err)
+			continue
+		}
+		hctx, cancel := context.WithTimeout(deliver, 30*time.Second)
+		if err := s.bot.HandleAlarm(hctx, parsed); err != nil {
+			s.out.Event(time.Now(), "bot: alarm event not handled: %v", err)
+		}
+		cancel()
 	}
 }
 

@@ -12,6 +12,7 @@ type phrases struct {
 	burnUsage, burned, burned429     string
 	burnedOf, unknownToken           string
 	quota, status, alarm, waitUsage  string
+	alarmToken                       string
 	unknown, stopped                 string
 	notPosted, exhausted, roomLimit  string
 	failed                           string
@@ -45,6 +46,7 @@ Type a message for the room: /quota asks the bot, !burn N spends N calls, !help 
 	quota:            "quota %d of %d left (%s), resets %s (in %v)",
 	status:           "%s; alarm %s",
 	alarm:            "alarm %s: %s → %s (%s)",
+	alarmToken:       "alarm %s, token %s: %s → %s (%s)",
 	waitUsage:        "!wait takes a duration up to %v, e.g. !wait 10s, or !wait reset",
 	unknown:          "unknown command %s; !help lists the commands (a message starting with ! is not sent)",
 	stopped:          "stopped.",
@@ -82,6 +84,7 @@ var ja = phrases{
 	quota:            "残り %d / %d 回（%s）、リセット %s（あと %v）",
 	status:           "%s、アラーム %s",
 	alarm:            "アラーム %s: %s → %s（%s）",
+	alarmToken:       "アラーム %s、トークン %s: %s → %s（%s）",
 	waitUsage:        "!wait には %v までの時間（例: !wait 10s）か reset を指定します",
 	unknown:          "%s というコマンドはありません。!help で一覧を表示します（! で始まるメッセージは送信されません）",
 	stopped:          "停止しました。",

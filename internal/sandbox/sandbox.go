@@ -44,8 +44,11 @@ const (
 	botName    = "Quota Bot"
 	humanName  = "You"
 	TokenLabel = "default"
-	// AlarmName is the stand-in alarm's name, as the template names its own.
-	AlarmName = "chatwork-quota-sandbox"
+	// The stand-in alarms' names, as the template names its own in a stack
+	// called sandbox.
+	AlarmName          = "sandbox-quota-low"
+	ErrorsAlarmName    = "sandbox-token-errors"
+	HeartbeatAlarmName = "sandbox-monitor-heartbeat"
 )
 
 // Config configures a sandbox. Zero values take the defaults noted.
@@ -130,7 +133,9 @@ type session struct {
 	sim     *chatworksim.Server
 	tokens  []account // the bot's own first, then Config.Tokens by label
 	store   *localstore.Store
-	alarm   *alarm.Evaluator // the stand-in for the CloudWatch alarm
+	alarm   *alarm.Evaluator // the stand-ins for the CloudWatch alarms: the quota's,
+	errors  *alarm.Evaluator // the failing tokens'
+	beat    *alarm.Heartbeat // and the monitor's heartbeat
 	mon     *monitor.Monitor
 	bot     *bot.Bot
 	simURL  string
@@ -211,7 +216,6 @@ func (s *session) run(ctx context.Context, in io.Reader) (err error) {
 		s.tokens = append(s.tokens, a)
 		secrets = append(secrets, token)
 	}
-	apiToken := s.tokens[0].token
 	humanToken, err := randomHex(20)
 	if err != nil {
 		return err
@@ -232,29 +236,45 @@ func (s *session) run(ctx context.Context, in io.Reader) (err error) {
 		return fmt.Errorf("register the webhook: %w", err)
 	}
 
-	// The bot and the monitor, on the real client; every record they write
-	// goes to the file and to the alarm stand-in.
-	client, err := chatwork.New(chatwork.Config{BaseURL: s.simURL, Token: chatwork.StaticToken(apiToken)})
-	if err != nil {
-		return fmt.Errorf("create the ChatWork client: %w", err)
+	// The bot and the monitor, on the real client, a client per token;
+	// every record they write goes to the file and to the alarm stand-ins.
+	var own *chatwork.Client
+	var botTokens []bot.Token
+	var monTokens []monitor.Token
+	for _, a := range s.tokens {
+		c, err := chatwork.New(chatwork.Config{BaseURL: s.simURL, Token: chatwork.StaticToken(a.token)})
+		if err != nil {
+			return fmt.Errorf("create the ChatWork client: %w", err)
+		}
+		own = cmp.Or(own, c)
+		botTokens = append(botTokens, bot.Token{Label: a.label, Reader: c})
+		monTokens = append(monTokens, monitor.Token{Label: a.label, ChatWork: c})
 	}
+	s.store.Metrics = sample.Metrics{Percent: cfg.ThresholdPercent}
 	s.alarm = alarm.NewEvaluator(alarm.Rule{Percent: cfg.ThresholdPercent, Threshold: float64(cfg.Threshold), Period: cfg.Window}, AlarmName)
-	rec := &recorder{store: s.store, alarm: s.alarm, first: make(chan struct{})}
+	s.errors = alarm.NewEvaluator(alarm.Rule{Errors: true, Threshold: alarm.ErrorsThreshold, Period: cfg.Window}, ErrorsAlarmName)
+	s.beat = alarm.NewHeartbeat(HeartbeatAlarmName, cfg.Window, time.Now())
+	rec := &recorder{store: s.store, alarms: []*alarm.Evaluator{s.alarm, s.errors}, first: make(chan struct{})}
 	verifier, err := chatwork.NewVerifier(webhookToken)
 	if err != nil {
 		return fmt.Errorf("create the webhook verifier: %w", err)
 	}
 	b, err := bot.New(bot.Config{
-		RoomID:           RoomID,
-		BotAccountID:     BotID,
-		Language:         cfg.Language,
-		Location:         cfg.Location,
-		TokenLabel:       TokenLabel,
-		Threshold:        cfg.Threshold,
-		ThresholdPercent: cfg.ThresholdPercent,
-		MonitorInterval:  cfg.Interval,
-		AlarmName:        AlarmName,
-	}, bot.Deps{ChatWork: onScreen{client, s}, Recorder: rec, History: s.store, Verifier: verifier, Logger: logger})
+		RoomID:             RoomID,
+		BotAccountID:       BotID,
+		Language:           cfg.Language,
+		Location:           cfg.Location,
+		TokenLabel:         TokenLabel,
+		Threshold:          cfg.Threshold,
+		ThresholdPercent:   cfg.ThresholdPercent,
+		MonitorInterval:    cfg.Interval,
+		AlarmName:          AlarmName,
+		ErrorsAlarmName:    ErrorsAlarmName,
+		HeartbeatAlarmName: HeartbeatAlarmName,
+	}, bot.Deps{
+		ChatWork: onScreen{own, s}, Recorder: rec, History: s.store, Verifier: verifier, Logger: logger,
+		Tokens: func(context.Context) []bot.Token { return botTokens },
+	})
 	if err != nil {
 		return err
 	}
@@ -263,8 +283,9 @@ func (s *session) run(ctx context.Context, in io.Reader) (err error) {
 		TokenLabel: TokenLabel,
 		Interval:   cfg.Interval,
 		FinalLead:  min(time.Second, cfg.Interval/2),
+		Heartbeat:  heartbeat{s.beat},
 		Logger:     logger,
-	}, client, rec, nil)
+	}, func(context.Context) []monitor.Token { return monTokens }, rec, nil)
 	if err != nil {
 		return err
 	}

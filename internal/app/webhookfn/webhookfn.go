@@ -1,7 +1,7 @@
 // Package webhookfn is the webhook Lambda: the bot, wired from the
 // environment, behind one handler that receives both ChatWork's webhook
-// deliveries (Function URL requests) and the quota alarm's state changes
-// (EventBridge events).
+// deliveries (Function URL requests) and the alarms' events (EventBridge's
+// alarm and contributor state changes).
 package webhookfn
 
 import (
@@ -24,7 +24,9 @@ import (
 	"github.com/quotabot/chatwork-quota-bot/internal/app"
 	"github.com/quotabot/chatwork-quota-bot/internal/chatwork"
 	"github.com/quotabot/chatwork-quota-bot/internal/cwlogs"
+	"github.com/quotabot/chatwork-quota-bot/internal/fleet"
 	"github.com/quotabot/chatwork-quota-bot/internal/funcurl"
+	"github.com/quotabot/chatwork-quota-bot/internal/sample"
 	"github.com/quotabot/chatwork-quota-bot/internal/ssmparam"
 )
 
@@ -56,24 +58,42 @@ func wire(_ context.Context, getenv app.Getenv, awsCfg aws.Config, stdout io.Wri
 		return nil, err
 	}
 	ssmClient := ssm.NewFromConfig(awsCfg)
-	cw, err := chatwork.New(chatwork.Config{
-		BaseURL: s.APIURL,
-		Token:   ssmparam.New(ssmClient, s.TokenParameter),
+	newClient := func(ts chatwork.TokenSource) (*chatwork.Client, error) {
 		// A webhook delivery and an alert must finish well inside the
 		// function's 30 s: short attempts, one retry for the reading.
-		Timeout: 5 * time.Second,
-		Retries: 1,
-	})
+		return chatwork.New(chatwork.Config{BaseURL: s.APIURL, Token: ts, Timeout: 5 * time.Second, Retries: 1})
+	}
+	own := ssmparam.New(ssmClient, s.TokenParameter)
+	cw, err := newClient(own)
 	if err != nil {
 		return nil, fmt.Errorf("CHATWORK_API_URL: %w", err)
 	}
+	// The fleet's own member is the bot's own token, which the bot reads
+	// through cw; the fleet knows it to skip it under the path.
+	tokens, err := fleet.New(fleet.Config{
+		OwnLabel: s.TokenLabel, OwnParameter: s.TokenParameter, Own: own,
+		Registry: ssmparam.NewRegistry(ssmClient, s.TokensPath, log), NewClient: newClient, Logger: log,
+	})
+	if err != nil {
+		return nil, err
+	}
 	logs := cloudwatchlogs.NewFromConfig(awsCfg)
+	rec := cwlogs.NewRecorder(logs, s.LogGroup, stdout)
+	rec.Metrics = sample.Metrics{Percent: s.ThresholdPercent}
 	param := s.WebhookTokenParam
 	b, err := bot.New(cfg, bot.Deps{
 		ChatWork: cw,
-		Recorder: cwlogs.NewRecorder(logs, s.LogGroup, stdout),
+		Recorder: rec,
 		History:  cwlogs.NewHistory(logs, s.LogGroup),
 		Logger:   log,
+		Tokens: func(ctx context.Context) []bot.Token {
+			ms := tokens.Members(ctx)
+			out := make([]bot.Token, len(ms))
+			for i, m := range ms {
+				out[i] = bot.Token{Label: m.Label, Reader: m.Client}
+			}
+			return out
+		},
 		Verifier: &chatwork.RotatingVerifier{
 			Source: ssmparam.New(ssmClient, param),
 			Now:    now,
@@ -126,19 +146,21 @@ func botConfig(s app.Settings) (bot.Config, error) {
 		errs = append(errs, fmt.Errorf("QUOTA_ALERT_MENTIONS: %w", err))
 	}
 	return bot.Config{
-		RoomID:            s.RoomID,
-		AllowedRoomIDs:    rooms,
-		BotAccountID:      s.BotAccountID,
-		Language:          s.Language,
-		Location:          s.Location(),
-		TokenLabel:        s.TokenLabel,
-		Threshold:         s.Threshold,
-		ThresholdPercent:  s.ThresholdPercent,
-		MonitorInterval:   s.Interval,
-		AlarmName:         s.AlarmName,
-		DashboardURL:      s.DashboardURL,
-		MentionAll:        all,
-		MentionAccountIDs: ids,
+		RoomID:             s.RoomID,
+		AllowedRoomIDs:     rooms,
+		BotAccountID:       s.BotAccountID,
+		Language:           s.Language,
+		Location:           s.Location(),
+		TokenLabel:         s.TokenLabel,
+		Threshold:          s.Threshold,
+		ThresholdPercent:   s.ThresholdPercent,
+		MonitorInterval:    s.Interval,
+		AlarmName:          s.AlarmName,
+		ErrorsAlarmName:    s.ErrorsAlarmName,
+		HeartbeatAlarmName: s.HeartbeatAlarmName,
+		DashboardURL:       s.DashboardURL,
+		MentionAll:         all,
+		MentionAccountIDs:  ids,
 	}, errors.Join(errs...)
 }
 
@@ -149,8 +171,8 @@ type AlarmHandler interface {
 
 // Handler is the webhook Lambda's handler. One function receives two kinds
 // of event, told apart by shape: Function URL requests (ChatWork's webhook
-// deliveries, served by h) and EventBridge "CloudWatch Alarm State Change"
-// events.
+// deliveries, served by h) and EventBridge's alarm events of both detail
+// types.
 func Handler(h http.Handler, alarms AlarmHandler, log *slog.Logger) app.Handler[any] {
 	serve := funcurl.Handler(h)
 	return func(ctx context.Context, raw json.RawMessage) (any, error) {
