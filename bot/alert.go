@@ -374,6 +374,9 @@ func (b *Bot) alertBody(ctx context.Context, ev alarm.Event, tok Token) (string,
 			v.Figures, v.FiguresAt = &q, at
 		case tok.Label == b.cfg.TokenLabel && (kind == chatwork.KindInvalidToken || kind == chatwork.KindQuotaExhausted):
 			return "", err
+		case kind == chatwork.KindQuotaExhausted && chatwork.QuotaOf(err) != nil:
+			q := *chatwork.QuotaOf(err) // another token's 429 is a reading of 0
+			q.Remaining, v.Figures, v.FiguresAt = 0, &q, b.cfg.Now()
 		default:
 			b.log.WarnContext(ctx, "read quota failed: alert with the recorded figures", "token", tok.Label, "kind", kind.String(), "error", err)
 			v.Stale = staleReadFailed

@@ -245,3 +245,18 @@ func TestFailureRun(t *testing.T) {
 		}
 	}
 }
+
+// TestFleetAlertOfAnExhaustedToken: another token's 429 is its reading: 0
+// left until the reset, shown as fresh figures.
+func TestFleetAlertOfAnExhaustedToken(t *testing.T) {
+	clock := alarmAt
+	e, others := fleetEnv(t, &clock, func(c *Config, _ *Deps) { c.Language = "en" })
+	reset := alarmAt.Add(2 * time.Minute)
+	others["deploy"].readErr = &chatwork.Error{Op: "read quota", Kind: chatwork.KindQuotaExhausted, Status: 429, Quota: &chatwork.Quota{Limit: 300, Remaining: 0, Reset: reset}}
+	if err := e.bot.HandleAlarm(context.Background(), loadEvent(t, "contributor-quota-alarm.json")); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.cw.postBodies(); len(got) != 1 || !strings.Contains(got[0], "(token: deploy)[/title]Remaining: 0 of 300 (0%)\nUsed this window: 300\nResets at 12:07:12 JST (in 2m)") || strings.Contains(got[0], "could not be read") {
+		t.Errorf("posted %q", got)
+	}
+}

@@ -1,14 +1,20 @@
 package bot
 
 import (
+	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/quotabot/chatwork-quota-bot/internal/chatwork"
+	"github.com/quotabot/chatwork-quota-bot/internal/chatworksim"
+	"github.com/quotabot/chatwork-quota-bot/internal/recordtest"
+	"github.com/quotabot/chatwork-quota-bot/internal/testproc"
 )
 
 // TestNoSecretLeaks runs the bot through every path (answers, failures,
@@ -88,6 +94,85 @@ func TestNoSecretLeaks(t *testing.T) {
 	for name, s := range secrets {
 		if i := strings.Index(all, s); i >= 0 {
 			t.Errorf("the %s appears in the bot's output: ...%s...", name, all[max(0, i-80):min(len(all), i+len(s)+20)])
+		}
+	}
+}
+
+// TestNoSecretLeaksFleet runs a deployment of four tokens on real clients
+// against the simulator (one working, one exhausted, one revoked) through
+// every fleet path: /quota for all and for each label, a token's value
+// pasted as a label, and each alarm's events for each token. No token's
+// value may appear in any post, log line, record or response.
+func TestNoSecretLeaksFleet(t *testing.T) {
+	sim, base := chatworksim.Start(t, chatworksim.Config{Mode: chatworksim.WindowFirstCall, RoomPostLimit: 1 << 20})
+	sim.AddRoom(testRoom)
+	secrets := map[string]string{
+		"default": apiToken, "deploy": "deploy-secret-7c1e93aa", "busy": "busy-secret-52b0e4d1", "revoked": "revoked-secret-0f8a6c2b",
+	}
+	for i, label := range []string{"default", "deploy", "busy"} {
+		sim.AddAccount(secrets[label], int64(testBotID+i), label)
+	}
+	sim.Spend(secrets["busy"], 300)
+	clients := map[string]*chatwork.Client{}
+	for label, secret := range secrets {
+		cw, err := chatwork.New(chatwork.Config{BaseURL: base, Token: chatwork.StaticToken(secret), Retries: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		clients[label] = cw
+	}
+	logs, rec := &testproc.Buffer{}, &recordtest.Memory{}
+	v, err := chatwork.NewVerifier(vectorToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := New(Config{RoomID: testRoom, Language: "en", Threshold: 60, AlarmName: fixtureAlarm,
+		ErrorsAlarmName: "quotabot-token-errors", HeartbeatAlarmName: "quotabot-monitor-heartbeat"},
+		Deps{ChatWork: clients["default"], Recorder: rec, History: rec, Verifier: v,
+			Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+			Tokens: func(context.Context) []Token {
+				return []Token{{"busy", clients["busy"]}, {"deploy", clients["deploy"]}, {"revoked", clients["revoked"]}}
+			}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, bot: b}
+	var public strings.Builder
+	for i, m := range []string{"/quota", "/quota deploy", "/quota BUSY", "/quota revoked", "/quota " + secrets["deploy"], "/quota help"} {
+		body := event(chatwork.EventMessageCreated, chatwork.WebhookEvent{MessageID: fmt.Sprint(i + 1), RoomID: testRoom, AccountID: testSender, Body: m})
+		public.WriteString(e.serve(t, signedRequest(t, body)).Body.String())
+	}
+	for _, label := range []string{"deploy", "busy", "revoked"} {
+		for _, name := range []string{"contributor-quota-alarm.json", "contributor-errors-alarm.json", "contributor-quota-ok.json", "contributor-errors-ok.json"} {
+			ev := loadEvent(t, name)
+			ev.Detail.AlarmContributor.Attributes["Token"] = label
+			ev.Detail.AlarmContributor.ID += label
+			if err := b.HandleAlarm(context.Background(), ev); err != nil {
+				public.WriteString(err.Error())
+			}
+		}
+	}
+	for _, name := range []string{"heartbeat-alarm.json", "heartbeat-ok.json"} {
+		if err := b.HandleAlarm(context.Background(), loadEvent(t, name)); err != nil {
+			public.WriteString(err.Error())
+		}
+	}
+	msgs := sim.Messages(testRoom)
+	for _, m := range msgs {
+		public.WriteString(m.Body)
+	}
+	for _, r := range rec.All() {
+		j, _ := r.MarshalJSON()
+		public.Write(j)
+	}
+	out := public.String()
+	if len(msgs) < 12 || !strings.Contains(out, "the reading failed (invalid token)") || !strings.Contains(out, `"Token":"revoked"`) || !strings.Contains(logs.String(), "invalid_token") {
+		t.Fatalf("the scan saw %d posts and not every path: it would prove little\n%s", len(msgs), out)
+	}
+	all := out + logs.String()
+	for label, s := range secrets {
+		if i := strings.Index(all, s); i >= 0 {
+			t.Errorf("the %s token's value appears in the bot's output: ...%s...", label, all[max(0, i-80):min(len(all), i+len(s)+20)])
 		}
 	}
 }
