@@ -25,6 +25,10 @@ const (
 	roomID       = 4242
 	tokenLabel   = "e2e-bots"
 	alarmName    = "quotabot-quota-low" // the name in testdata/events/alarm-state-*.json
+	// The tokens withFleet puts under QUOTA_TOKENS_PATH; deploy is the
+	// contributor in testdata/events/contributor-quota-*.json.
+	deployToken = "e2e-deploy-token-8c1d2e3f4a5b6c7d"
+	reportToken = "e2e-report-token-1a2b3c4d5e6f7a8b"
 )
 
 // target is one way to run a bootstrap: natively, or the arm64 binary SAM
@@ -103,6 +107,20 @@ func (w *world) withWebhook(t *testing.T) *world {
 	return w
 }
 
+// withFleet puts two more tokens, deploy and report, each its own account
+// in the simulator, under a QUOTA_TOKENS_PATH of their own.
+func (w *world) withFleet(t *testing.T) *world {
+	t.Helper()
+	path := "/" + awstest.UniqueName(t, "quotabot-e2e/tokens") + "/"
+	for i, label := range []string{"deploy", "report"} {
+		token := map[string]string{"deploy": deployToken, "report": reportToken}[label]
+		w.sim.AddAccount(token, botAccountID+1+int64(i), label+" bot")
+		awstest.PutSecureString(t, w.cfg, path+label, token)
+	}
+	w.vars["QUOTA_TOKENS_PATH"] = path
+	return w
+}
+
 // env is the emulator's environment (the bootstrap inherits it).
 func (w *world) env() []string {
 	env := awstest.Env(w.endpoint)
@@ -113,13 +131,23 @@ func (w *world) env() []string {
 }
 
 // spent is the number of ChatWork calls the function under test made.
-func (w *world) spent() int { return w.sim.Calls(apiToken) - w.sim.OtherCalls(apiToken) }
+func (w *world) spent() int { return w.spentBy(apiToken) }
+
+// spentBy is the number of ChatWork calls the function under test made
+// with token.
+func (w *world) spentBy(token string) int { return w.sim.Calls(token) - w.sim.OtherCalls(token) }
 
 // records reads the samples log group's stream for the token.
 func (w *world) records(t *testing.T) []sample.Record {
 	t.Helper()
+	return w.stream(t, w.label)
+}
+
+// stream reads the samples log group's stream for label.
+func (w *world) stream(t *testing.T, label string) []sample.Record {
+	t.Helper()
 	var out []sample.Record
-	for _, msg := range awstest.LogEvents(t, w.cfg, w.vars["QUOTA_LOG_GROUP"], cwlogs.StreamName(w.label)) {
+	for _, msg := range awstest.LogEvents(t, w.cfg, w.vars["QUOTA_LOG_GROUP"], cwlogs.StreamName(label)) {
 		r, err := sample.Parse([]byte(msg))
 		if err != nil {
 			t.Fatalf("log event %q: %v", msg, err)
@@ -133,7 +161,7 @@ func (w *world) records(t *testing.T) []sample.Record {
 func noSecrets(t *testing.T, texts map[string]string) {
 	t.Helper()
 	for name, s := range texts {
-		for secret, what := range map[string]string{apiToken: "API token", webhookToken: "webhook token"} {
+		for secret, what := range map[string]string{apiToken: "API token", webhookToken: "webhook token", deployToken: "deploy token", reportToken: "report token"} {
 			if strings.Contains(s, secret) {
 				t.Errorf("%s holds the %s", name, what)
 			}
