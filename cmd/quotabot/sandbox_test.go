@@ -93,3 +93,75 @@ func TestSandboxPortInUse(t *testing.T) {
 		t.Fatalf("exit %d\nstderr:\n%s", r.code, r.stderr)
 	}
 }
+
+// The default sandbox watches three bot accounts: /quota answers for the
+// three, spending one token's quota alarms and recovers that token alone,
+// named, and /quota LABEL details it. The script burns at the start of
+// notify's window, so the readings that follow land in that window.
+func TestSandboxScriptThreeTokens(t *testing.T) {
+	var secrets []string
+	sandboxHook = func(c *sandbox.Config) {
+		c.Secrets = func(tokens ...string) { secrets = tokens }
+	}
+	t.Cleanup(func() { sandboxHook = nil })
+	script := strings.Join([]string{
+		"/quota",
+		"!wait reset notify",
+		"!burn 250 notify",
+		"/quota notify",
+		"!status",
+		"!wait 2s",
+		"!wait reset notify",
+		"!wait 6s",
+		"!quit",
+	}, "\n")
+	r := runWith(t, nil, strings.NewReader(script),
+		"sandbox", "--window", "4s", "--interval", "1s", "--threshold", "60", "--lang", "en", "--dir", t.TempDir())
+	if r.code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	out := r.stdout
+	section := func(from, to string) string {
+		t.Helper()
+		i, j := strings.Index(out, from), strings.Index(out, to)
+		if i < 0 || j < i {
+			t.Fatalf("no %q before %q in the output:\n%s", from, to, out)
+		}
+		return out[i:j]
+	}
+	all := section("You: /quota\n", "You: !wait reset notify")
+	for _, want := range []string{"tokens              default, notify, report", "(3 tokens)", "default: ", "notify: ", "report: "} {
+		if !strings.Contains(out[:strings.Index(out, "You: !wait")], want) {
+			t.Errorf("the banner or the answer to /quota lacks %q:\n%s", want, all)
+		}
+	}
+	if one := section("You: /quota notify", "You: !status"); !strings.Contains(one, "(token: notify)") || !strings.Contains(one, "Remaining: ") {
+		t.Errorf("/quota notify:\n%s", one)
+	}
+	if status := section("You: !status", "You: !wait 2s"); !strings.Contains(status, "default: quota ") ||
+		!regexp.MustCompile(`notify: quota \d\d? of 300 left`).MatchString(status) || !strings.Contains(status, "report: quota ") {
+		t.Errorf("!status does not show each token, notify's spent:\n%s", status)
+	}
+	for _, want := range []string{
+		"another client spent 250 calls of notify's token",
+		"alarm sandbox-quota-low, token notify: OK → ALARM",
+		"running low (token: notify)",
+		"alarm sandbox-quota-low, token notify: ALARM → OK",
+		"has recovered (token: notify)",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "token default: OK → ALARM") || strings.Contains(out, "token report: OK → ALARM") {
+		t.Errorf("a token nobody spent alarmed:\n%s", out)
+	}
+	if len(secrets) != 5 {
+		t.Fatalf("the secrets hook was told %d tokens, want 3 API tokens, the person's and the webhook's", len(secrets))
+	}
+	for _, s := range secrets {
+		if s == "" || strings.Contains(r.stdout+r.stderr, s) {
+			t.Fatal("the output holds a generated token")
+		}
+	}
+}

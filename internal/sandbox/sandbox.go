@@ -1,10 +1,11 @@
 // Package sandbox runs the whole quota bot on loopback, with no AWS account
-// and no ChatWork token: the ChatWork simulator, the monitor ticking against
-// it through the real client, the bot's webhook handler receiving the
-// simulator's signed deliveries, samples in a local JSON-lines file in the
-// log group's record format, and a stand-in for the CloudWatch alarm that
-// hands the bot the state change events EventBridge would. A terminal (or a
-// script on stdin) is a person in the room.
+// and no ChatWork token: the ChatWork simulator with a bot account per
+// token, the monitor ticking against it through the real client, the bot's
+// webhook handler receiving the simulator's signed deliveries, samples in a
+// local JSON-lines file in the log group's record format, and stand-ins for
+// the CloudWatch alarms (quota and failing tokens per token, the monitor's
+// heartbeat) that hand the bot the events EventBridge would. A terminal (or
+// a script on stdin) is a person in the room.
 package sandbox
 
 import (
@@ -212,7 +213,8 @@ func (s *session) run(ctx context.Context, in io.Reader) (err error) {
 			name = botName
 		}
 		s.sim.AddAccount(token, a.id, name)
-		s.sim.SetPhase(token, time.Duration(i)*cfg.Window/time.Duration(len(labels)))
+		// Whole seconds, as ChatWork's resets are.
+		s.sim.SetPhase(token, (time.Duration(i) * cfg.Window / time.Duration(len(labels))).Truncate(time.Second))
 		s.tokens = append(s.tokens, a)
 		secrets = append(secrets, token)
 	}
