@@ -19,7 +19,7 @@ type phrases struct {
 }
 
 var en = phrases{
-	banner: `quotabot sandbox: ChatWork, the monitor, the alarm and the bot, all on this machine.
+	banner: `quotabot sandbox: ChatWork, the monitor, the alarms and the bot, all on this machine.
   ChatWork simulator  %[1]s  (room %[2]d; you are account %[3]d, the bot %[4]d)
   bot webhook         %[5]s  (signed room webhook)
   samples             %[6]s
