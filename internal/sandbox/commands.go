@@ -141,15 +141,22 @@ func (s *session) account(label string) (account, bool) {
 	if label = strings.TrimSpace(label); label == "" {
 		return s.tokens[0], true
 	}
-	labels := make([]string, len(s.tokens))
-	for i, a := range s.tokens {
+	for _, a := range s.tokens {
 		if strings.EqualFold(a.label, label) {
 			return a, true
 		}
+	}
+	s.out.Printf(s.ph.unknownToken, label, s.labels())
+	return account{}, false
+}
+
+// labels lists the tokens' labels, the bot's own first.
+func (s *session) labels() string {
+	labels := make([]string, len(s.tokens))
+	for i, a := range s.tokens {
 		labels[i] = a.label
 	}
-	s.out.Printf(s.ph.unknownToken, label, strings.Join(labels, ", "))
-	return account{}, false
+	return strings.Join(labels, ", ")
 }
 
 // quotaLine describes a token's quota as the simulator holds it.

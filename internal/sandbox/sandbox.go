@@ -372,12 +372,8 @@ func (s *session) summary() {
 	if s.cfg.ThresholdPercent {
 		threshold = fmt.Sprintf(s.ph.thresholdPercent, s.cfg.Threshold)
 	}
-	labels := make([]string, len(s.tokens))
-	for i, a := range s.tokens {
-		labels[i] = a.label
-	}
 	s.out.Printf(s.ph.banner, s.simURL, RoomID, HumanID, BotID, s.hookURL, s.store.Path(), s.logPath,
-		s.cfg.Limit, s.cfg.Window, s.cfg.Interval, threshold, strings.Join(labels, ", "))
+		s.cfg.Limit, s.cfg.Window, s.cfg.Interval, threshold, s.labels())
 	if s.cfg.Interactive {
 		s.out.Println(s.ph.ctrlC)
 	}
