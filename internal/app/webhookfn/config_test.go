@@ -52,7 +52,12 @@ func TestBotConfigNamesTheVariable(t *testing.T) {
 			t.Errorf("%s=%q: err = %v, want it named", c.name, c.value, err)
 		}
 	}
-	s := settings("QUOTA_ALARM_THRESHOLD", "400")
+	s := settings("QUOTA_ERRORS_ALARM_NAME", "stack-token-errors")
+	s.HeartbeatAlarmName = "stack-monitor-heartbeat"
+	if cfg, err := botConfig(s); err != nil || cfg.ErrorsAlarmName != "stack-token-errors" || cfg.HeartbeatAlarmName != "stack-monitor-heartbeat" {
+		t.Fatalf("alarm names: %+v, %v", cfg, err)
+	}
+	s = settings("QUOTA_ALARM_THRESHOLD", "400")
 	if _, err := botConfig(s); err != nil {
 		t.Fatalf("a count of 400: %v", err)
 	}
