@@ -85,7 +85,8 @@ type Config struct {
 	// WakeLead is how long before the final reading a wake-up arrives; it
 	// absorbs the waker's delivery jitter. Default 3s.
 	WakeLead time.Duration
-	// InFlight bounds the tokens read (or asked about) at once. Default 10.
+	// InFlight bounds the tokens a tick reads (or asks about) at once.
+	// Default 10. The final readings due at one time are taken together.
 	InFlight int
 	// Latest, when set, returns the log group's newest record of a token
 	// (reading it costs no quota). A container that has not run for a tick
@@ -136,6 +137,10 @@ func (c *Config) defaults() {
 
 // each is Config.Each's default.
 func each(n, limit int, f func(i int)) {
+	if n == 1 {
+		f(0) // no goroutine for a one-token monitor
+		return
+	}
 	sem := make(chan struct{}, limit)
 	var wg sync.WaitGroup
 	for i := range n {
@@ -264,6 +269,10 @@ func decide(cfg Config, f facts) action {
 		return action{do: doSkip, plan: r.Reset, why: "the tick before arranged the final reading"}
 	case slices.Contains(f.planned, r.Reset):
 		return action{do: doSkip, why: "this container already arranged the final reading"}
+	case f.latest != nil && f.latest.Reset == r.Reset && arranges(cfg, *f.latest):
+		// A fresh container's tick, one Interval after a tick elsewhere
+		// that saw this reset coming.
+		return action{do: doSkip, plan: r.Reset, why: "the log shows the tick before arranged the final reading"}
 	}
 	finalAt := reset.Add(-cfg.FinalLead)
 	switch {
@@ -280,9 +289,6 @@ func decide(cfg Config, f facts) action {
 // within Slack/2, so that this tick's reading would only repeat it. Any
 // doubt (an older or odd record) means no.
 func arrangedElsewhere(cfg Config, now time.Time, r sample.Record) bool {
-	if !r.HasQuota || r.Source != sample.SourceMonitor || r.Remaining == 0 {
-		return false
-	}
 	reset := r.ResetTime()
 	if left := reset.Sub(now); left <= 0 || left > cfg.Slack/2 {
 		return false
@@ -294,9 +300,17 @@ func arrangedElsewhere(cfg Config, now time.Time, r sample.Record) bool {
 		// is the window's last.
 		return false
 	}
-	// The final reading itself, or a tick that arranged one: it saw the
-	// reset within Interval+Slack, but not so close that it left it alone.
-	before := reset.Sub(r.Time)
+	return arranges(cfg, r)
+}
+
+// arranges reports whether r, a record from the log group, is a window's
+// final reading or a tick's that arranged one: it saw the reset within
+// Interval+Slack, but not so close that it left it alone.
+func arranges(cfg Config, r sample.Record) bool {
+	if !r.HasQuota || r.Source != sample.SourceMonitor || r.Remaining == 0 {
+		return false
+	}
+	before := r.ResetTime().Sub(r.Time)
 	return r.Final || (before <= cfg.Interval+cfg.Slack && before > cfg.Slack/2)
 }
 
@@ -537,7 +551,9 @@ func (m *Monitor) final(ctx context.Context, res *Result, g *finals) error {
 	recs := make([]sample.Record, len(g.toks))
 	calls := make([]int, len(g.toks))
 	errs := make([]error, len(g.toks))
-	m.cfg.Each(len(g.toks), m.cfg.InFlight, func(i int) { recs[i], calls[i], errs[i] = m.read(ctx, g.toks[i], g.reset) })
+	// All at once, not InFlight at a time: a final reading is worth taking
+	// only in its window's last second, and the fleet is at most 100.
+	m.cfg.Each(len(g.toks), len(g.toks), func(i int) { recs[i], calls[i], errs[i] = m.read(ctx, g.toks[i], g.reset) })
 	res.Records = append(res.Records, recs...)
 	for _, c := range calls {
 		res.Calls += c
