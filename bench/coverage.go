@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"time"
 
@@ -119,6 +120,17 @@ type Params struct {
 	// InProcess sends the client's requests straight to the simulator's
 	// handler instead of over loopback TCP. Same client, same handler.
 	InProcess bool
+	// Tokens is how many tokens the monitor watches (0: 1). The first is
+	// the one-token run's; each other one has its own account, its own
+	// load (the same shape, its own randomness) and its own window phase,
+	// uniform over a window: fixed windows are shifted by it
+	// (chatworksim's SetPhase), and its load starts that much later, which
+	// is what places first-call windows. The seed design watches one.
+	Tokens int
+	// SamePhase puts every token's windows and load on the first one's
+	// phase (still each with its own load): ChatWork's windows aligned to
+	// the clock for every token, or loads that start together.
+	SamePhase bool
 }
 
 // DefaultParams are the assumptions BENCHMARKS.md states.
@@ -143,29 +155,70 @@ type Result struct {
 	Mode   chatworksim.WindowMode
 	Limit  int
 
-	Windows     int           // measured windows
+	Tokens      int
+	SamePhase   bool
+	Windows     int           // measured windows, all tokens'
 	Seen        int           // windows whose low point was recorded within 2% of the limit
 	Calls       int           // the design's calls in the measured windows
 	Invocations int           // invocations that started in the measured span
+	Wakes       int           // the SQS wake-ups among them
 	Billed      time.Duration // their billed duration
-	Span        time.Duration // virtual time of the measured windows
+	Span        time.Duration // virtual time from the first measured window's start to the last one's reset
+	TokenSpan   time.Duration // each token's measured windows' span, summed (Span with one token)
+	Resets      int           // distinct reset seconds of all tokens' windows in the span
 	Read        int           // windows with at least one reading
 	MissSum     int           // sum over those of (least remaining recorded - Low)
 	Errors      int           // invocations that returned an error
 	MemoryMB    int
+	PerToken    []TokenResult // in token order
 }
+
+// TokenResult is one token's part of a Result.
+type TokenResult struct{ Windows, Seen, Calls int }
 
 // Coverage is the share of windows seen.
 func (r Result) Coverage() float64 { return float64(r.Seen) / float64(r.Windows) }
 
-// CallsPerWindow is the design's calls per window.
+// CallsPerWindow is the design's calls per window and token.
 func (r Result) CallsPerWindow() float64 { return float64(r.Calls) / float64(r.Windows) }
 
+// perWindow turns a total over the measured span into a figure per window
+// of the deployment: the rate over the span times a token's mean window
+// (with one token, the total divided by the windows).
+func (r Result) perWindow(total float64) float64 {
+	return total / r.Span.Seconds() * r.TokenSpan.Seconds() / float64(r.Windows)
+}
+
 // BilledPerWindow is billed Lambda seconds per window.
-func (r Result) BilledPerWindow() float64 { return r.Billed.Seconds() / float64(r.Windows) }
+func (r Result) BilledPerWindow() float64 { return r.perWindow(r.Billed.Seconds()) }
 
 // InvocationsPerWindow is Lambda invocations per window.
-func (r Result) InvocationsPerWindow() float64 { return float64(r.Invocations) / float64(r.Windows) }
+func (r Result) InvocationsPerWindow() float64 { return r.perWindow(float64(r.Invocations)) }
+
+// WakesPerWindow is SQS wake-ups per window.
+func (r Result) WakesPerWindow() float64 { return r.perWindow(float64(r.Wakes)) }
+
+// ResetsPerWindow is distinct reset seconds per window: 1 with one token,
+// up to the number of tokens when no two share one.
+func (r Result) ResetsPerWindow() float64 { return r.perWindow(float64(r.Resets)) }
+
+// WorstCoverage is the least share of windows seen of any token.
+func (r Result) WorstCoverage() float64 {
+	worst := 1.0
+	for _, t := range r.PerToken {
+		worst = min(worst, float64(t.Seen)/float64(t.Windows))
+	}
+	return worst
+}
+
+// MostCallsPerWindow is the most calls per window of any token.
+func (r Result) MostCallsPerWindow() float64 {
+	most := 0.0
+	for _, t := range r.PerToken {
+		most = max(most, float64(t.Calls)/float64(t.Windows))
+	}
+	return most
+}
 
 // MonthlyGBSeconds is the billed GB-seconds of 30 days at this rate.
 func (r Result) MonthlyGBSeconds() float64 {
@@ -183,7 +236,7 @@ func (r Result) MeanMiss() float64 {
 }
 
 const (
-	simToken = "bench-token"
+	simToken = "bench-token" // the first token's; the others' add their label
 	botID    = 1001
 	// hit is the coverage criterion: within 2% of the limit.
 	hitShare = 0.02
@@ -202,25 +255,40 @@ type run struct {
 	rt  http.RoundTripper
 	url string
 
-	rngAWS  *rand.Rand // ticks, SQS lag
-	rngLoad *rand.Rand // other programs: the same for every design
+	rngAWS *rand.Rand // ticks, SQS lag
+	toks   []token
 
 	idle    []*container
-	best    map[int64]int   // reset -> least remaining recorded
-	latest  []sample.Record // the log group's newest monitor record, if any (0 or 1)
+	best    map[window]int           // least remaining recorded
+	latest  map[string]sample.Record // the log group's newest monitor record by label
 	invokes []invocation
 	errs    int
 	firstEr error
 }
 
+// token is one watched token and the other programs sharing it.
+type token struct {
+	label string // its records' label
+	sim   string // the token itself
+	phase time.Duration
+	rng   *rand.Rand // its load's: the same for every design
+}
+
+// window names a token's window by its reset.
+type window struct {
+	label string
+	reset int64
+}
+
 type container struct {
 	handle app.Handler[monitorfn.Summary] // the monitor Lambda's handler
-	cw     *chatwork.Client
+	cw     []*chatwork.Client             // one per token
 }
 
 type invocation struct {
 	start  time.Time
 	billed time.Duration
+	wake   bool // an SQS wake-up, not a scheduled tick
 }
 
 func seedOf(parts ...string) uint64 {
@@ -237,11 +305,25 @@ func Run(d Design, l Load, mode chatworksim.WindowMode, p Params) (Result, error
 	clock := chatworksim.NewFakeClock(start)
 	sim := chatworksim.New(chatworksim.Config{Clock: clock, Mode: mode})
 	defer sim.Close()
-	sim.AddAccount(simToken, botID, "Quota Monitor")
-
-	r := &run{d: d, p: p, s: newSched(clock), sim: sim, best: map[int64]int{}}
+	if d.Seed {
+		p.Tokens = 1
+	}
+	r := &run{d: d, p: p, s: newSched(clock), sim: sim, best: map[window]int{}, latest: map[string]sample.Record{}}
 	r.rngAWS = rand.New(rand.NewPCG(p.Seed, seedOf("aws", d.Name, l.String(), mode.String())))
-	r.rngLoad = rand.New(rand.NewPCG(p.Seed, seedOf("load", l.String(), mode.String())))
+	for k := range max(p.Tokens, 1) {
+		t := token{label: sample.DefaultLabel, sim: simToken, rng: rand.New(rand.NewPCG(p.Seed, seedOf("load", l.String(), mode.String())))}
+		if k > 0 {
+			t.label = fmt.Sprintf("t%03d", k)
+			t.sim = simToken + "-" + t.label
+			t.rng = rand.New(rand.NewPCG(p.Seed, seedOf("load", l.String(), mode.String(), t.label)))
+			if !p.SamePhase {
+				t.phase = time.Duration(rand.New(rand.NewPCG(p.Seed, seedOf("phase", t.label))).Int64N(300)) * time.Second
+			}
+		}
+		sim.AddAccount(t.sim, botID+int64(k), "Quota Monitor")
+		sim.SetPhase(t.sim, t.phase)
+		r.toks = append(r.toks, t)
+	}
 
 	var base http.RoundTripper
 	if p.InProcess {
@@ -255,25 +337,30 @@ func Run(d Design, l Load, mode chatworksim.WindowMode, p Params) (Result, error
 	}
 	r.rt = latencyTransport{s: r.s, base: base, latency: p.Latency}
 
-	r.startLoad(l)
+	for _, t := range r.toks {
+		r.startLoad(l, t)
+	}
 	r.schedule(start.Add(p.Phase))
 
-	// Run until enough windows are over: first-call windows last longer
-	// than 5 minutes when nobody calls right at the reset.
-	window := 5 * time.Minute
-	until := start.Add(time.Duration(p.Windows+2) * window)
-	var measured []chatworksim.WindowStat
+	// Run until enough windows of every token are over: first-call windows
+	// last longer than 5 minutes when nobody calls right at the reset.
+	length := 5 * time.Minute
+	until := start.Add(time.Duration(p.Windows+2) * length)
+	measured := make([][]chatworksim.WindowStat, len(r.toks))
 	for {
 		r.s.run(until)
-		ws := sim.Windows(simToken)
-		if len(ws) > 2 {
-			measured = ws[1 : len(ws)-1] // not the first (partial) nor the open one
+		fewest := p.Windows
+		for k, t := range r.toks {
+			ws := sim.Windows(t.sim)
+			if len(ws) > 2 {
+				measured[k] = ws[1 : len(ws)-1] // not the first (partial) nor the open one
+			}
+			fewest = min(fewest, len(measured[k]))
 		}
-		if len(measured) >= p.Windows {
-			measured = measured[:p.Windows]
+		if fewest >= p.Windows {
 			break
 		}
-		until = until.Add(time.Duration(p.Windows-len(measured)+1) * window)
+		until = until.Add(time.Duration(p.Windows-fewest+1) * length)
 	}
 	r.s.finish()
 	if r.errs > 0 {
@@ -281,30 +368,65 @@ func Run(d Design, l Load, mode chatworksim.WindowMode, p Params) (Result, error
 	}
 
 	limit, _, _ := sim.Quota(simToken)
-	res := Result{Design: d.Name, Load: l, Mode: mode, Limit: limit, Windows: len(measured), MemoryMB: p.MemoryMB}
+	res := Result{Design: d.Name, Load: l, Mode: mode, Limit: limit, Tokens: len(r.toks), SamePhase: p.SamePhase && len(r.toks) > 1, MemoryMB: p.MemoryMB}
 	tolerance := int(math.Floor(hitShare * float64(limit)))
-	for _, w := range measured {
-		res.Calls += w.Calls - w.Other
-		reset := int64(math.Ceil(float64(w.Reset.UnixNano()) / 1e9))
-		best, ok := r.best[reset]
-		if !ok {
-			continue
+	resets := map[int64]bool{}
+	var from, to time.Time
+	for k, t := range r.toks {
+		ws := measured[k][:p.Windows]
+		var tr TokenResult
+		for _, w := range ws {
+			tr.Windows++
+			tr.Calls += w.Calls - w.Other
+			reset := resetSecond(w)
+			best, ok := r.best[window{t.label, reset}]
+			if !ok {
+				continue
+			}
+			res.Read++
+			res.MissSum += max(best-w.Low, 0)
+			if best <= w.Low+tolerance {
+				tr.Seen++
+			}
 		}
-		res.Read++
-		res.MissSum += max(best-w.Low, 0)
-		if best <= w.Low+tolerance {
-			res.Seen++
+		res.PerToken = append(res.PerToken, tr)
+		res.Windows += tr.Windows
+		res.Seen += tr.Seen
+		res.Calls += tr.Calls
+		first, last := ws[0].Start, ws[len(ws)-1].Reset
+		res.TokenSpan += last.Sub(first)
+		if k == 0 || first.Before(from) {
+			from = first
+		}
+		if k == 0 || last.After(to) {
+			to = last
 		}
 	}
-	from, to := measured[0].Start, measured[len(measured)-1].Reset
+	for _, t := range r.toks {
+		for _, w := range sim.Windows(t.sim) {
+			if w.Reset.After(from) && !w.Reset.After(to) {
+				resets[resetSecond(w)] = true
+			}
+		}
+	}
+	res.Resets = len(resets)
 	res.Span = to.Sub(from)
 	for _, inv := range r.invokes {
 		if !inv.start.Before(from) && inv.start.Before(to) {
 			res.Invocations++
 			res.Billed += inv.billed
+			if inv.wake {
+				res.Wakes++
+			}
 		}
 	}
 	return res, nil
+}
+
+// resetSecond is w's reset as ChatWork's header gives it: whole seconds,
+// rounded up.
+func resetSecond(w chatworksim.WindowStat) int64 {
+	return int64(math.Ceil(float64(w.Reset.UnixNano()) / 1e9))
 }
 
 // RunSweep is Run at p.Phases schedule phases spread evenly over a window,
@@ -328,16 +450,25 @@ func RunSweep(d Design, l Load, mode chatworksim.WindowMode, p Params) (Result, 
 		}
 		if i == 0 {
 			sum = r
+			sum.PerToken = slices.Clone(r.PerToken)
 			continue
 		}
 		sum.Windows += r.Windows
 		sum.Seen += r.Seen
 		sum.Calls += r.Calls
 		sum.Invocations += r.Invocations
+		sum.Wakes += r.Wakes
 		sum.Billed += r.Billed
 		sum.Span += r.Span
+		sum.TokenSpan += r.TokenSpan
+		sum.Resets += r.Resets
 		sum.Read += r.Read
 		sum.MissSum += r.MissSum
+		for k, t := range r.PerToken {
+			sum.PerToken[k].Windows += t.Windows
+			sum.PerToken[k].Seen += t.Seen
+			sum.PerToken[k].Calls += t.Calls
+		}
 	}
 	return sum, nil
 }
@@ -358,7 +489,7 @@ func (r *run) schedule(first time.Time) {
 		k++
 		next := nominal.Add(r.d.period())
 		r.s.at(next.Add(r.offset(k)+r.jitter()), func() { tick(next) })
-		r.invoke([]byte(`{"action":"tick"}`))
+		r.invoke([]byte(`{"action":"tick"}`), false)
 	}
 	r.s.at(first.Add(r.offset(0)+r.jitter()), func() { tick(first) })
 }
@@ -381,7 +512,7 @@ func (r *run) jitter() time.Duration {
 
 // invoke starts one Lambda invocation with event now, in an idle container
 // or a new one, and bills it.
-func (r *run) invoke(event []byte) {
+func (r *run) invoke(event []byte, wake bool) {
 	r.s.spawn(func() {
 		c := r.container()
 		began := r.s.now()
@@ -389,7 +520,7 @@ func (r *run) invoke(event []byte) {
 		r.idle = append(r.idle, c)
 		billed := r.s.now().Sub(began) + r.p.Overhead
 		billed = (billed + time.Millisecond - 1).Truncate(time.Millisecond) // Lambda bills whole ms, rounded up
-		r.invokes = append(r.invokes, invocation{start: began, billed: billed})
+		r.invokes = append(r.invokes, invocation{start: began, billed: billed, wake: wake})
 		if err != nil {
 			r.errs++
 			if r.firstEr == nil {
@@ -408,32 +539,35 @@ func (r *run) container() *container {
 		r.idle = r.idle[:n-1]
 		return c
 	}
-	cw, err := chatwork.New(chatwork.Config{
-		BaseURL:    r.url,
-		Token:      chatwork.StaticToken(simToken),
-		HTTPClient: &http.Client{Transport: r.rt},
-		Now:        r.s.now,
-	})
-	if err != nil {
-		panic(err) // the URL is ours
+	c := &container{}
+	var toks []monitor.Token
+	for _, t := range r.toks {
+		cw, err := chatwork.New(chatwork.Config{
+			BaseURL:    r.url,
+			Token:      chatwork.StaticToken(t.sim),
+			HTTPClient: &http.Client{Transport: r.rt},
+			Now:        r.s.now,
+		})
+		if err != nil {
+			panic(err) // the URL is ours
+		}
+		c.cw = append(c.cw, cw)
+		toks = append(toks, monitor.Token{Label: t.label, ChatWork: cw})
 	}
-	c := &container{cw: cw}
 	if !r.d.Seed {
 		cfg := r.d.Monitor
-		cfg.Now, cfg.Sleep = r.s.now, r.s.sleep
+		cfg.Now, cfg.Sleep, cfg.Each = r.s.now, r.s.sleep, r.s.each
 		// The log group, for a fresh container's question (an instant read:
 		// GetLogEvents costs no ChatWork call; its ~20 ms are not modelled).
-		cfg.Latest = func(context.Context, string) (sample.Record, bool, error) {
-			if len(r.latest) == 0 {
-				return sample.Record{}, false, nil
-			}
-			return r.latest[0], true, nil
+		cfg.Latest = func(_ context.Context, label string) (sample.Record, bool, error) {
+			rec, ok := r.latest[label]
+			return rec, ok, nil
 		}
 		var w monitor.Waker
 		if !r.d.NoWaker {
 			w = sqsWaker{r}
 		}
-		m, err := monitor.New(cfg, cw, recorder{r}, w)
+		m, err := monitor.New(cfg, func(context.Context) []monitor.Token { return toks }, recorder{r}, w)
 		if err != nil {
 			panic(err) // a design's configuration is ours
 		}
@@ -447,7 +581,7 @@ func (r *run) handle(c *container, event []byte) error {
 	// waits are bounded by Interval+Slack, well inside Lambda's 90 s.
 	ctx := context.Background()
 	if r.d.Seed {
-		return r.seed(ctx, c.cw)
+		return r.seed(ctx, c.cw[0])
 	}
 	_, err := c.handle(ctx, event)
 	return err
@@ -477,14 +611,14 @@ func (r *run) seedRead(ctx context.Context, cw *chatwork.Client) (*chatwork.Quot
 		q.Remaining = 0
 	}
 	if q != nil {
-		r.note(q.Reset.Unix(), q.Remaining)
+		r.note(window{sample.DefaultLabel, q.Reset.Unix()}, q.Remaining)
 	}
 	return q, nil
 }
 
-func (r *run) note(reset int64, remaining int) {
-	if b, ok := r.best[reset]; !ok || remaining < b {
-		r.best[reset] = remaining
+func (r *run) note(w window, remaining int) {
+	if b, ok := r.best[w]; !ok || remaining < b {
+		r.best[w] = remaining
 	}
 }
 
@@ -496,10 +630,10 @@ func (rec recorder) Record(_ context.Context, s sample.Record) error {
 		return err
 	}
 	if s.HasQuota {
-		rec.r.note(s.Reset, s.Remaining)
+		rec.r.note(window{s.Token, s.Reset}, s.Remaining)
 	}
 	if s.Source == sample.SourceMonitor {
-		rec.r.latest = []sample.Record{s}
+		rec.r.latest[s.Token] = s
 	}
 	return nil
 }
@@ -525,33 +659,33 @@ func (w sqsWaker) WakeAt(_ context.Context, at time.Time, body []byte) error {
 	if err != nil {
 		return err
 	}
-	r.s.at(now.Add(time.Duration(delay)*time.Second+lag), func() { r.invoke(event) })
+	r.s.at(now.Add(time.Duration(delay)*time.Second+lag), func() { r.invoke(event, true) })
 	return nil
 }
 
-// startLoad arranges the other programs' calls.
-func (r *run) startLoad(l Load) {
-	s, sim := r.s, r.sim
+// startLoad arranges the other programs' calls on t, from t's phase on.
+func (r *run) startLoad(l Load, t token) {
+	s, sim, begin := r.s, r.sim, start.Add(t.phase)
 	switch l {
 	case Steady:
 		const every = 1200 * time.Millisecond
 		var call func()
 		call = func() {
-			sim.Spend(simToken, 1)
+			sim.Spend(t.sim, 1)
 			s.at(s.now().Add(every), call)
 		}
-		s.at(start.Add(370*time.Millisecond), call)
+		s.at(begin.Add(370*time.Millisecond), call)
 	case Bursts:
 		const meanGap = 40 * time.Second
 		var burst func()
-		next := func() time.Time {
-			return s.now().Add(time.Duration(r.rngLoad.ExpFloat64() * float64(meanGap)))
+		next := func(from time.Time) time.Time {
+			return from.Add(time.Duration(t.rng.ExpFloat64() * float64(meanGap)))
 		}
 		burst = func() {
-			sim.Spend(simToken, 1+r.rngLoad.IntN(60))
-			s.at(next(), burst)
+			sim.Spend(t.sim, 1+t.rng.IntN(60))
+			s.at(next(s.now()), burst)
 		}
-		s.at(next(), burst)
+		s.at(next(begin), burst)
 	case LastBurst:
 		const (
 			span  = 30 * time.Second
@@ -563,15 +697,15 @@ func (r *run) startLoad(l Load) {
 			// Quota spends nothing; when no window is open it gives the
 			// reset a window opened now would have, and this looks again
 			// before that window's last 30 s.
-			_, _, reset := sim.Quota(simToken)
+			_, _, reset := sim.Quota(t.sim)
 			if burstAt := reset.Add(-span); now.Before(burstAt) {
 				s.at(burstAt, call)
 				return
 			}
-			sim.Spend(simToken, 1)
+			sim.Spend(t.sim, 1)
 			s.at(now.Add(every), call)
 		}
-		s.at(start.Add(time.Second), call)
+		s.at(begin.Add(time.Second), call)
 	}
 }
 
@@ -645,6 +779,64 @@ func CheckGoals(r, seed Result) error {
 	return errors.Join(errs...)
 }
 
+// GoalFleetBilled is, by number of tokens, how many times one token's
+// billed seconds per window the monitor may bill.
+var GoalFleetBilled = map[int]float64{10: 2, 100: 10}
+
+// CheckFleet compares r, a run of several tokens, with one, the monitor's
+// one-token run under the same load and mode, and describes every goal
+// missed: the coverage and calls goals of CheckGoals, for each token
+// (perToken) or for all tokens' windows together (fewer windows); billed
+// time (see BilledGoal); and invocations growing with distinct reset
+// seconds, not with tokens: at most 1.2 wake-ups per distinct reset second
+// (one, and now and then a second when a tick's reading of the tokens
+// sharing it straddles Interval+Slack before it, or ticks in two containers
+// arrange it).
+func CheckFleet(r, one Result, perToken bool) error {
+	var errs []error
+	name := fmt.Sprintf("%d tokens / %s / %s", r.Tokens, r.Load, r.Mode)
+	coverage, calls := r.Coverage(), r.CallsPerWindow()
+	if perToken {
+		coverage, calls = r.WorstCoverage(), r.MostCallsPerWindow()
+	}
+	if coverage < GoalCoverage {
+		errs = append(errs, fmt.Errorf("%s: %.1f%% of windows seen, goal %.0f%%", name, 100*coverage, 100*GoalCoverage))
+	}
+	if calls > GoalCalls {
+		errs = append(errs, fmt.Errorf("%s: %.2f calls per window, goal %.0f", name, calls, GoalCalls))
+	}
+	if lim := 1.2 * r.ResetsPerWindow(); r.WakesPerWindow() > lim {
+		errs = append(errs, fmt.Errorf("%s: %.2f wake-ups per window for %.2f distinct reset seconds, at most %.2f", name, r.WakesPerWindow(), r.ResetsPerWindow(), lim))
+	}
+	if _, err := BilledGoal(r, one); err != nil {
+		errs = append(errs, fmt.Errorf("%s: %w", name, err))
+	}
+	return errors.Join(errs...)
+}
+
+// BilledGoal checks r's billed seconds per window against one's: at most
+// GoalFleetBilled[r.Tokens] times. When the tokens' windows reset at more
+// distinct seconds per window than that factor the goal cannot be met, since
+// each reset second costs a wake-up whose WakeLead sleep (3 s, for SQS's
+// delivery jitter) bills nearly as much as one token's whole window; then
+// missed says so and the error is about what is held instead: no more than
+// one token's billed seconds per window for each distinct reset second.
+func BilledGoal(r, one Result) (missed string, err error) {
+	factor := GoalFleetBilled[r.Tokens]
+	ratio := r.BilledPerWindow() / one.BilledPerWindow()
+	switch {
+	case factor == 0 || ratio <= factor:
+		return "", nil
+	case r.ResetsPerWindow() <= factor:
+		return "", fmt.Errorf("%.1f billed s per window, %.1f× one token's, goal %.0f×", r.BilledPerWindow(), ratio, factor)
+	}
+	missed = fmt.Sprintf("%.1f× one token's billed seconds per window, goal %.0f×, with %.1f distinct reset seconds per window", ratio, factor, r.ResetsPerWindow())
+	if perReset := ratio / r.ResetsPerWindow(); perReset > 1 {
+		return missed, fmt.Errorf("%s: %.2f× one token's per distinct reset second, at most 1", missed, perReset)
+	}
+	return missed, nil
+}
+
 // Variants are the monitor configurations compared in BENCHMARKS.md.
 func Variants() []Design {
 	return []Design{
@@ -652,4 +844,23 @@ func Variants() []Design {
 		{Name: "monitor, Interval 2m", Monitor: monitor.Config{Interval: 2 * time.Minute}, Every: 2 * time.Minute},
 		{Name: "monitor, WakeLead 2s", Monitor: monitor.Config{WakeLead: 2 * time.Second}, Every: time.Minute},
 	}
+}
+
+// FleetTable renders runs of several tokens, each next to the one-token
+// run of its load and mode (one).
+func FleetTable(results []Result, one func(Result) Result) string {
+	var b strings.Builder
+	b.WriteString("| tokens | phases | load | windows per token | seen within 2% (worst token) | mean miss (calls) | calls/window per token (most) | distinct resets/window | invocations/window | billed s/window | × one token | GB-s/month |\n")
+	b.WriteString("|---:|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, r := range results {
+		phases := "own"
+		if r.SamePhase {
+			phases = "one"
+		}
+		fmt.Fprintf(&b, "| %d | %s | %s | %s ×%d | %.1f%% (%.1f%%) | %.2f | %.2f (%.2f) | %.2f | %.2f | %.3f | %.2f | %.1f |\n",
+			r.Tokens, phases, r.Load, r.Mode, r.Windows/r.Tokens, 100*r.Coverage(), 100*r.WorstCoverage(), r.MeanMiss(),
+			r.CallsPerWindow(), r.MostCallsPerWindow(), r.ResetsPerWindow(), r.InvocationsPerWindow(),
+			r.BilledPerWindow(), r.BilledPerWindow()/one(r).BilledPerWindow(), r.MonthlyGBSeconds())
+	}
+	return b.String()
 }

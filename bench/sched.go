@@ -28,6 +28,7 @@ type event struct {
 	seq    uint64
 	resume *proc  // a sleeping process to continue, or
 	fn     func() // a plain event
+	part   bool   // fn starts part of a running process's work (each)
 }
 
 type eventQueue []event
@@ -72,9 +73,13 @@ func (s *sched) run(until time.Time) {
 func (s *sched) finish() {
 	for s.live > 0 {
 		e := heap.Pop(&s.q).(event)
-		if e.resume != nil {
+		switch {
+		case e.resume != nil:
 			s.advance(e.at)
 			s.switchTo(e.resume)
+		case e.part:
+			s.advance(e.at)
+			e.fn()
 		}
 	}
 }
@@ -120,6 +125,49 @@ func (s *sched) switchTo(p *proc) {
 	s.cur = p
 	p.wake <- struct{}{}
 	<-s.yield
+}
+
+// each is monitor.Config.Each on the virtual clock: f(0), …, f(n-1) run as
+// processes of their own, at most limit at a time, while the calling
+// process waits for the last. One item runs in the calling process.
+func (s *sched) each(n, limit int, f func(i int)) {
+	parent := s.cur
+	if parent == nil {
+		panic("bench: each outside a process")
+	}
+	if n <= 1 {
+		if n == 1 {
+			f(0)
+		}
+		return
+	}
+	next, running := 0, 0
+	var launch func()
+	launch = func() {
+		i := next
+		next++
+		running++
+		s.seq++
+		heap.Push(&s.q, event{at: s.now(), seq: s.seq, part: true, fn: func() {
+			s.spawn(func() {
+				f(i)
+				running--
+				switch {
+				case next < n:
+					launch()
+				case running == 0:
+					s.seq++
+					heap.Push(&s.q, event{at: s.now(), seq: s.seq, resume: parent})
+				}
+			})
+		}})
+	}
+	for next < min(n, limit) {
+		launch()
+	}
+	s.cur = nil
+	s.yield <- struct{}{}
+	<-parent.wake
 }
 
 // sleep blocks the running process for d of virtual time. Called outside a
