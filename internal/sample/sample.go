@@ -28,6 +28,9 @@ const (
 	// completed tick, whatever the number of tokens, so that an alarm that
 	// treats its absence as breaching hears a monitor that stopped.
 	MetricHeartbeat = "heartbeat"
+	// MetricAlertPostFailures has no dimension either: the webhook writes it
+	// (1) when it gives up posting an alarm's message.
+	MetricAlertPostFailures = "alert_post_failures"
 )
 
 // Metrics says which of a record's members its EMF directive declares as
@@ -285,6 +288,26 @@ func Heartbeat(at time.Time, tokens int) []byte {
 			Namespace: Namespace, Dimensions: [][]string{{}}, Metrics: []metricDef{{MetricHeartbeat, "Count"}},
 		}}},
 		Heartbeat: 1, Tokens: tokens,
+	})
+	return b
+}
+
+// AlertPostFailure is the EMF log line of one alarm message the webhook
+// gave up posting: the metric MetricAlertPostFailures (1) without any
+// dimension, the alarm's name and the failure's kind. Printed to the
+// webhook function's own log, CloudWatch turns it into the metric an
+// operations alarm watches.
+func AlertPostFailure(at time.Time, alarm, kind string) []byte {
+	b, _ := json.Marshal(struct {
+		AWS      awsMeta `json:"_aws"`
+		Failures int     `json:"alert_post_failures"`
+		Alarm    string  `json:"alarm"`
+		Kind     string  `json:"kind"`
+	}{
+		AWS: awsMeta{Timestamp: at.UnixMilli(), CloudWatchMetrics: []metricDirective{{
+			Namespace: Namespace, Dimensions: [][]string{{}}, Metrics: []metricDef{{MetricAlertPostFailures, "Count"}},
+		}}},
+		Failures: 1, Alarm: alarm, Kind: kind,
 	})
 	return b
 }
