@@ -3,8 +3,10 @@ package bot
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"regexp"
 	"strings"
 	"time"
@@ -12,22 +14,17 @@ import (
 	"github.com/quotabot/chatwork-quota-bot/internal/alarm"
 	"github.com/quotabot/chatwork-quota-bot/internal/chatwork"
 	"github.com/quotabot/chatwork-quota-bot/internal/sample"
+	"github.com/quotabot/chatwork-quota-bot/internal/state"
 )
 
 // Alarm state changes: CloudWatch's alarm owns the state; the bot only
 // tells the room.
 
 const (
-	// alarmMemory bounds the remembered transitions. The quota alarm changes
-	// state a few times a day; the room would drown long before 256
-	// transitions of routed alarms fit in EventBridge's redelivery window.
-	alarmMemory = 256
-	// alarmMemoryTTL outlasts every redelivery: EventBridge gives up after
-	// MaximumEventAgeInSeconds (900 s in template.yaml, 24 h at most).
-	alarmMemoryTTL = 24 * time.Hour
-	// alertedTTL bounds how long a contributor's alert waits for its
-	// recovery: a token can stay low or failing for days.
-	alertedTTL = 14 * 24 * time.Hour
+	// claimPolls and claimPoll: a transition another instance has claimed
+	// is polled this often, this far apart, for that instance's outcome.
+	claimPolls = 10
+	claimPoll  = time.Second
 	// reserveCalls: at or below this many remaining calls the alert spends
 	// none on a reading. The post needs one, and whoever shares the token
 	// needs the rest more than the room needs a fresher figure.
@@ -47,13 +44,15 @@ const (
 )
 
 // HandleAlarm posts one message into Config.RoomID for an EventBridge
-// alarm event, at most once per transition (ev.Key) in this process:
+// alarm event, once per transition (ev.Key) however often it is delivered
+// and to however many instances: the transition is claimed in the state
+// before posting and settled after.
 //
 //   - a quota alarm contributor (one token, Config.AlarmName) entering
 //     ALARM: the low-quota alert naming the token, with the configured
 //     mentions, fresh figures of that token where a reading is affordable
 //     (see alertBody), the threshold, the reset and the dashboard; entering
-//     OK: the recovery, only after an alert posted here for that token;
+//     OK: the recovery, only after an alert the room heard for that token;
 //   - a token-errors contributor (Config.ErrorsAlarmName) entering ALARM:
 //     "token X fails: <kind> since <time>", from the token's recorded
 //     failures; entering OK: "token X works again", only after that;
@@ -67,14 +66,21 @@ const (
 //     of the own token as the alert, the recovery and the silent monitor;
 //   - any other alarm: a plain message with its name, state and reason.
 //
-// Every ChatWork response is recorded. The error is non-nil only when
-// nothing was posted and the event is unusable (no alarm name, an unknown
-// state) or a retry can help (the API token rejected or unreadable, ChatWork
-// unreachable): Lambda's asynchronous invocation then retries, so the
-// transition is forgotten here (a post whose answer was lost may then appear
-// twice: better twice than never). Other failures (quota exhausted, the
-// per-room limit after one wait, a server error) are logged and return nil:
-// a retry would meet the same answer or post a second copy.
+// The quota and token-errors alarms' messages for a muted token are not
+// posted, and neither is a state older than the token's last known one;
+// both are logged and settled in the state. Every ChatWork response is
+// recorded. When the state fails, the message is posted anyway (a
+// duplicate is then possible): an alert lost is worse than one repeated.
+//
+// The error is non-nil only when nothing was posted and the event is
+// unusable (no alarm name, an unknown state), another instance holds the
+// transition without having posted it, or a retry can help (the API token
+// rejected or unreadable, ChatWork unreachable): Lambda's asynchronous
+// invocation then retries, so the claim is released (a post whose answer
+// was lost may then appear twice: better twice than never). Other failures
+// (quota exhausted, the per-room limit after one wait, a server error) are
+// logged, counted in the alert_post_failures metric, and return nil: a retry
+// would meet the same answer or post a second copy.
 func (b *Bot) HandleAlarm(ctx context.Context, ev alarm.Event) error {
 	d := ev.Detail
 	attrs := []any{
@@ -94,81 +100,172 @@ func (b *Bot) HandleAlarm(ctx context.Context, ev alarm.Event) error {
 		b.log.InfoContext(ctx, "Metrics Insights alarm state change: its contributors' changes are posted, not this", append(attrs, "reason", truncate(d.State.Reason, maxReason))...)
 		return nil
 	}
-	key := ev.Key()
-	if !b.alarms.add(key, b.cfg.Now()) {
-		b.log.InfoContext(ctx, "duplicate alarm event ignored", attrs...)
+	defer b.lock(ev.Key())()
+	ctx, cancel := withBudget(ctx, ctx, workBudget)
+	defer cancel()
+	c, err := b.claim(ctx, ev.Key(), attrs)
+	switch {
+	case err != nil:
+		return err
+	case c.Status == state.Settled:
+		b.log.InfoContext(ctx, "duplicate alarm event ignored", append(attrs, "outcome", c.Outcome)...)
 		return nil
 	}
-	ctx, cancel := withBudget(ctx, ctx)
-	defer cancel()
+	outcome, err := b.alarmMessage(ctx, ev, kind, attrs)
+	if serr := b.state.Settle(ctx, c, outcome, b.cfg.Now()); serr != nil {
+		b.log.WarnContext(ctx, "state unavailable: the transition is not settled, a redelivery may post it again", append(attrs, "outcome", outcome, "error", serr)...)
+	}
+	return err
+}
 
-	var body string
-	var err error
-	alerting, memo := d.State.Value == alarm.StateAlarm, d.AlarmName+"|"+ev.Token()
-	switch {
-	case kind == kindOther:
-		body = renderOtherAlarm(b.text, b.otherAlarmView(ev))
-	case alerting && kind == kindHeartbeat:
-		body, err = b.silentBody(ctx, ev)
-	case alerting && kind == kindErrors:
-		body = b.failingBody(ctx, ev)
-	case alerting:
-		tok := b.own()
-		if contributor {
-			tok = b.lookup(ctx, ev.Token())
+// lock serialises the handling of key in this process; it returns the
+// unlock.
+func (b *Bot) lock(key string) func() {
+	m := &b.locks[maphash.String(b.seed, key)%uint64(len(b.locks))]
+	m.Lock()
+	return m.Unlock
+}
+
+// claim takes the transition key before its message is posted. One that
+// another instance holds is being posted there, or was left by a crash:
+// it is polled for the outcome, then left to Lambda's retry (the claim
+// expires, so the retry posts). When the state fails, the message is
+// posted unclaimed.
+func (b *Bot) claim(ctx context.Context, key string, attrs []any) (state.Claim, error) {
+	for i := 0; ; i++ {
+		c, err := b.state.Claim(ctx, key, b.cfg.Now())
+		switch {
+		case err != nil:
+			b.log.WarnContext(ctx, "state unavailable: posting anyway, the message may be repeated", append(attrs, "error", err)...)
+			return state.Claim{Key: key}, nil
+		case c.Status != state.Held:
+			return c, nil
+		case i == claimPolls || b.cfg.Sleep(ctx, claimPoll) != nil:
+			b.log.WarnContext(ctx, "another instance holds this transition and has not posted it: left to a retry", attrs...)
+			return c, errors.New("alarm message not posted: another instance claimed it and has not posted it (a retry posts it once the claim expires)")
 		}
-		body, err = b.alertBody(ctx, ev, tok)
-	case kind == kindQuota && !contributor:
-		if d.State.Value == alarm.StateOK {
-			body = renderRecovery(b.text, b.recoveryView(ctx, ev, kind, d.PreviousState.Time()))
-		} else {
-			body, err = b.silentBody(ctx, ev)
+	}
+}
+
+// alarmMessage posts the transition's message, unless its token is muted
+// or a later state is known, and keeps the token's last state. It returns
+// the outcome to settle the transition with: "" releases the claim, along
+// with the error that asks for a retry.
+func (b *Bot) alarmMessage(ctx context.Context, ev alarm.Event, kind alarmKind, attrs []any) (string, error) {
+	d := ev.Detail
+	last := state.Last{Alarm: d.AlarmName, Token: cmp.Or(ev.Token(), b.cfg.TokenLabel), State: d.State.Value, At: stateTime(ev, b.cfg.Now())}
+	// The quota and token-errors alarms are per token: those can be muted,
+	// and their last state says whether an end is a recovery to tell.
+	tracked := kind == kindQuota || kind == kindErrors
+	var prev state.Last
+	var prevErr error
+	if tracked {
+		var known bool
+		prev, known, prevErr = b.state.Last(ctx, last.Alarm, last.Token)
+		switch {
+		case prevErr != nil:
+			b.log.WarnContext(ctx, "state unavailable: the token's last state and mutes are unknown", append(attrs, "error", prevErr)...)
+		case known && prev.At.After(last.At):
+			b.log.InfoContext(ctx, "a later state of this token is known: not posted", append(attrs, "later", prev.State)...)
+			return state.Skipped, nil
+		case b.muted(ctx, last.Token, b.cfg.Now()):
+			last.Muted, last.Event = true, eventJSON(ev)
+			b.setLast(ctx, last, attrs)
+			b.log.InfoContext(ctx, "the token is muted: alarm message not posted", attrs...)
+			return state.Muted, nil
 		}
-	case kind == kindHeartbeat && d.PreviousState.Value == alarm.StateAlarm:
-		body = renderRecovery(b.text, b.recoveryView(ctx, ev, kind, d.PreviousState.Time()))
-	default: // a contributor's OK, or the heartbeat's first OK
-		since, ok := b.alerted.get(memo, stateTime(ev, b.cfg.Now()))
-		if !ok || kind == kindHeartbeat {
-			b.log.InfoContext(ctx, "no alert of this was posted here: its end is not posted", attrs...)
-			return nil
+	}
+	body, err := b.alarmBody(ctx, ev, kind, prev, prevErr, attrs)
+	if err == nil && body == "" {
+		if tracked {
+			b.setLast(ctx, last, attrs)
 		}
-		body = renderRecovery(b.text, b.recoveryView(ctx, ev, kind, since))
+		return state.Skipped, nil
 	}
 	if err == nil {
 		var posted chatwork.Posted
 		if posted, err = b.send(ctx, b.cfg.RoomID, body); err == nil {
 			b.log.InfoContext(ctx, "alarm message posted", append(attrs, "room_id", b.cfg.RoomID, "message_id", posted.MessageID)...)
-			switch {
-			case contributor && alerting:
-				b.alerted.add(memo, stateTime(ev, b.cfg.Now()))
-			case contributor:
-				b.alerted.forget(memo)
+			if last.Posted = true; tracked {
+				b.setLast(ctx, last, attrs)
 			}
-			return nil
+			return state.Posted, nil
 		}
 	}
-	return b.alarmNotPosted(ctx, key, err, attrs)
+	if err := b.alarmNotPosted(ctx, d.AlarmName, err, attrs); err != nil {
+		return "", err
+	}
+	if tracked {
+		b.setLast(ctx, last, attrs)
+	}
+	return state.Failed, nil
+}
+
+// alarmBody renders the transition's message; "" when there is none to
+// post. prev is the token's last state (zero when none or unknown: prevErr).
+func (b *Bot) alarmBody(ctx context.Context, ev alarm.Event, kind alarmKind, prev state.Last, prevErr error, attrs []any) (string, error) {
+	d := ev.Detail
+	contributor := d.AlarmContributor != nil
+	switch alerting := d.State.Value == alarm.StateAlarm; {
+	case kind == kindOther:
+		return renderOtherAlarm(b.text, b.otherAlarmView(ev)), nil
+	case alerting && kind == kindHeartbeat:
+		return b.silentBody(ctx, ev)
+	case alerting && kind == kindErrors:
+		return b.failingBody(ctx, ev), nil
+	case alerting:
+		tok := b.own()
+		if contributor {
+			tok = b.lookup(ctx, ev.Token())
+		}
+		return b.alertBody(ctx, ev, tok)
+	case kind == kindQuota && !contributor && d.State.Value == alarm.StateOK:
+		return renderRecovery(b.text, b.recoveryView(ctx, ev, kind, d.PreviousState.Time())), nil
+	case kind == kindQuota && !contributor:
+		return b.silentBody(ctx, ev)
+	case kind == kindHeartbeat && d.PreviousState.Value == alarm.StateAlarm:
+		return renderRecovery(b.text, b.recoveryView(ctx, ev, kind, d.PreviousState.Time())), nil
+	case prevErr != nil && kind != kindHeartbeat:
+		// Unknown whether its alert was posted: a recovery too many is
+		// better than a room left believing a token still fails.
+		return renderRecovery(b.text, b.recoveryView(ctx, ev, kind, time.Time{})), nil
+	case kind == kindHeartbeat || prev.State != alarm.StateAlarm || !prev.Posted:
+		b.log.InfoContext(ctx, "no alert of this was posted here: its end is not posted", attrs...)
+		return "", nil
+	}
+	return renderRecovery(b.text, b.recoveryView(ctx, ev, kind, prev.At)), nil
+}
+
+// setLast records the token's last state; a failure is logged.
+func (b *Bot) setLast(ctx context.Context, l state.Last, attrs []any) {
+	if err := b.state.SetLast(ctx, l, b.cfg.Now()); err != nil {
+		b.log.WarnContext(ctx, "state unavailable: the token's last state is not recorded", append(attrs, "error", err)...)
+	}
+}
+
+func eventJSON(ev alarm.Event) string {
+	raw, _ := json.Marshal(ev)
+	return string(raw)
 }
 
 // alarmNotPosted logs why nothing was posted and decides HandleAlarm's
-// error (see there).
-func (b *Bot) alarmNotPosted(ctx context.Context, key string, err error, attrs []any) error {
+// error (see there). Giving up is counted in the alert_post_failures metric.
+func (b *Bot) alarmNotPosted(ctx context.Context, alarmName string, err error, attrs []any) error {
 	attrs = append(attrs, "room_id", b.cfg.RoomID)
-	switch chatwork.KindOf(err) {
+	switch kind := chatwork.KindOf(err); kind {
 	case chatwork.KindInvalidToken:
 		b.log.ErrorContext(ctx, "API token rejected: alarm message not posted", append(attrs, "error", err)...)
-		b.alarms.forget(key)
 		return fmt.Errorf("alarm message not posted: %w", err)
-	case chatwork.KindQuotaExhausted:
-		b.log.WarnContext(ctx, "quota exhausted: alarm message not posted", append(attrs, quotaAttrs(chatwork.QuotaOf(err))...)...)
 	case chatwork.KindNetwork, chatwork.KindToken:
 		// ChatWork, or the token in SSM, could not be reached: Lambda retries.
 		b.log.ErrorContext(ctx, "ChatWork unreachable: alarm message not posted, will be retried", append(attrs, "error", err)...)
-		b.alarms.forget(key)
 		return fmt.Errorf("alarm message not posted: %w", err)
+	case chatwork.KindQuotaExhausted:
+		b.log.WarnContext(ctx, "quota exhausted: alarm message not posted", append(attrs, quotaAttrs(chatwork.QuotaOf(err))...)...)
 	default:
-		b.log.ErrorContext(ctx, "alarm message not posted", append(attrs, "kind", chatwork.KindOf(err).String(), "error", err)...)
+		b.log.ErrorContext(ctx, "alarm message not posted", append(attrs, "kind", kind.String(), "error", err)...)
 	}
+	_, _ = b.metrics.Write(append(sample.AlertPostFailure(b.cfg.Now(), alarmName, chatwork.KindOf(err).String()), '\n'))
 	return nil
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/quotabot/chatwork-quota-bot/internal/chatwork"
 	"github.com/quotabot/chatwork-quota-bot/internal/recordtest"
 	"github.com/quotabot/chatwork-quota-bot/internal/sample"
+	"github.com/quotabot/chatwork-quota-bot/internal/state"
 )
 
 const (
@@ -393,7 +394,7 @@ func TestAlarmMalformed(t *testing.T) {
 			t.Errorf("%s: not logged:\n%s", name, e.logs)
 		}
 		// Rejected events are not remembered: they take no memory.
-		if n := len(e.bot.alarms.seen); n != 0 {
+		if n := e.remembered(); n != 0 {
 			t.Errorf("%s: %d keys remembered", name, n)
 		}
 	}
@@ -403,7 +404,7 @@ func TestAlarmMemoryIsBounded(t *testing.T) {
 	e := alarmEnv(t, otherAt, nil)
 	ev := loadEvent(t, "alarm-state-other.json")
 	var wg sync.WaitGroup
-	for i := range 4 * alarmMemory {
+	for i := range 2 * state.MemoryCapacity {
 		wg.Go(func() {
 			ev := ev
 			ev.Detail.State.Timestamp = fmt.Sprintf("2026-11-24T05:01:00.%03d+0000", i%1000)
@@ -414,11 +415,11 @@ func TestAlarmMemoryIsBounded(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if n := len(e.bot.alarms.seen); n > alarmMemory {
-		t.Errorf("the memory holds %d keys, bound %d", n, alarmMemory)
+	if n := e.remembered(); n > state.MemoryCapacity {
+		t.Errorf("the memory holds %d keys, bound %d", n, state.MemoryCapacity)
 	}
-	if n := len(e.cw.posts); n != 4*alarmMemory {
-		t.Errorf("%d posts for %d distinct transitions", n, 4*alarmMemory)
+	if n := len(e.cw.posts); n != 2*state.MemoryCapacity {
+		t.Errorf("%d posts for %d distinct transitions", n, 2*state.MemoryCapacity)
 	}
 }
 

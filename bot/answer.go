@@ -19,12 +19,16 @@ const (
 	// postAllowance is the time a retried post needs after the wait; without
 	// it before the deadline, waiting would only burn the invocation.
 	postAllowance = 2 * time.Second
+	// minRoomWait is the shortest wait for the per-room limit worth a
+	// second post: the room's window slides, so part of it may do.
+	minRoomWait = time.Second
 	// historyTimeout keeps a slow log query from delaying the answer: past it
 	// the answer goes out without the history lines.
 	historyTimeout = 5 * time.Second
-	// recordTimeout bounds each record write. Records are written with a
-	// context detached from the request, so a hung-up delivery loses none.
-	recordTimeout = 5 * time.Second
+	// recordTimeout bounds each record write (recordReserve allows for the
+	// last). Records are written with a context detached from the work's,
+	// so a reply cut off at its deadline still leaves its record.
+	recordTimeout = recordReserve
 	// monitorSlack absorbs schedule jitter and log delivery delay before a
 	// monitor sample counts as late.
 	monitorSlack = time.Minute
@@ -36,9 +40,17 @@ const (
 // re-post after the per-room limit) and at most one reading per token, and
 // records the rate-limit headers of every response. A deployment of one
 // token answers /quota as that token's detailed answer.
+//
+// Its ChatWork calls end recordReserve before ctx's deadline, the readings
+// (and the history) postReserve before that, so that however slow ChatWork,
+// the state or the log group, the delivery is answered by the deadline.
 func (b *Bot) run(ctx context.Context, cmd command, to replyTo) {
+	ctx, cancel := shorten(ctx, recordReserve)
+	defer cancel()
 	tokens := b.tokens(ctx)
 	switch cmd.kind {
+	case cmdMute, cmdUnmute, cmdMutes:
+		b.post(ctx, to.Room, b.runMute(ctx, cmd, to, tokens))
 	case cmdHelp:
 		b.post(ctx, to.Room, renderHelp(b.text, to, b.threshold(), len(tokens) > 1))
 	case cmdUnknown:
@@ -79,7 +91,9 @@ func (b *Bot) answerQuota(ctx context.Context, to replyTo, tok Token) {
 	// The history query does not depend on the reading: run both at once so
 	// the answer waits for the slower, not the sum.
 	start := b.cfg.Now()
-	hctx, cancel := context.WithTimeout(ctx, historyTimeout)
+	rctx, cancel := shorten(ctx, postReserve)
+	defer cancel()
+	hctx, cancel := context.WithTimeout(rctx, historyTimeout)
 	defer cancel()
 	histc := make(chan historyResult, 1) // buffered: an abandoned query never blocks
 	go func() {
@@ -89,7 +103,7 @@ func (b *Bot) answerQuota(ctx context.Context, to replyTo, tok Token) {
 
 	// Recorded inside readQuota, before the answer, while the history query
 	// is still running: free in time, and in order with the post's own record.
-	q, at, err := b.readQuota(ctx, tok)
+	q, at, err := b.readQuota(rctx, tok)
 	if b.ownMessage(ctx, to) || b.cannotPost(ctx, tok, err) {
 		return
 	}
@@ -98,7 +112,12 @@ func (b *Bot) answerQuota(ctx context.Context, to replyTo, tok Token) {
 		b.post(ctx, to.Room, renderUnavailable(b.text, to))
 		return
 	}
-	h := <-histc
+	var h historyResult
+	select {
+	case h = <-histc:
+	case <-hctx.Done():
+		h.err = hctx.Err()
+	}
 	if h.err != nil {
 		b.log.WarnContext(ctx, "history unavailable: answering without it", "error", h.err)
 	}
@@ -146,6 +165,8 @@ func (b *Bot) cannotPost(ctx context.Context, tok Token, err error) bool {
 // remaining first, failing tokens last: one fresh reading per token (each
 // on its own budget), fleetReads at a time.
 func (b *Bot) answerFleet(ctx context.Context, to replyTo, tokens []Token) {
+	rctx, cancel := shorten(ctx, postReserve)
+	defer cancel()
 	rows := make([]fleetRow, len(tokens))
 	errs := make([]error, len(tokens))
 	slots := make(chan struct{}, fleetReads)
@@ -155,7 +176,7 @@ func (b *Bot) answerFleet(ctx context.Context, to replyTo, tokens []Token) {
 			slots <- struct{}{}
 			defer func() { <-slots }()
 			rows[i].Label = tok.Label
-			rows[i].Quota, _, errs[i] = b.readQuota(ctx, tok)
+			rows[i].Quota, _, errs[i] = b.readQuota(rctx, tok)
 			switch q := chatwork.QuotaOf(errs[i]); {
 			case errs[i] == nil:
 			case chatwork.KindOf(errs[i]) == chatwork.KindQuotaExhausted && q != nil:
@@ -252,20 +273,25 @@ func (b *Bot) post(ctx context.Context, room int64, body string) {
 }
 
 // send posts body to room and records every response. On the per-room limit
-// it waits out that window once and tries again, if the deadline allows; on
-// the token's quota nothing can be posted. The error is the last attempt's.
+// it waits once, for the room's window or as much of it as the deadline
+// allows, and tries again; on the token's quota nothing can be posted. The
+// error is the last attempt's.
 func (b *Bot) send(ctx context.Context, room int64, body string) (chatwork.Posted, error) {
 	posted, err := b.cw.Post(ctx, room, body)
 	b.recordCall(ctx, b.cfg.TokenLabel, posted.At, posted.Quota, err)
 	if chatwork.KindOf(err) != chatwork.KindRoomLimit {
 		return posted, err
 	}
-	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < roomWindow+postAllowance {
+	wait := roomWindow
+	if dl, ok := ctx.Deadline(); ok {
+		wait = min(wait, time.Until(dl)-postAllowance).Truncate(time.Second)
+	}
+	if wait < minRoomWait {
 		b.log.WarnContext(ctx, "per-room posting limit and no time left to wait", "room_id", room)
 		return posted, err
 	}
-	b.log.InfoContext(ctx, "per-room posting limit: waiting once", "room_id", room, "wait", roomWindow.String())
-	if serr := b.cfg.Sleep(ctx, roomWindow); serr != nil {
+	b.log.InfoContext(ctx, "per-room posting limit: waiting once", "room_id", room, "wait", wait.String())
+	if serr := b.cfg.Sleep(ctx, wait); serr != nil {
 		b.log.WarnContext(ctx, "wait for the per-room limit cut short", "room_id", room, "error", serr)
 		return posted, err
 	}
@@ -287,7 +313,11 @@ func (b *Bot) recordCall(ctx context.Context, label string, at time.Time, q *cha
 
 // record writes r; a failure is logged and never stops the reply.
 func (b *Bot) record(ctx context.Context, r sample.Record) {
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	end := time.Now().Add(recordTimeout)
+	if dl, ok := ctx.Deadline(); ok && dl.Add(recordReserve).Before(end) {
+		end = dl.Add(recordReserve) // never more than recordReserve past the work's deadline
+	}
+	rctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), end)
 	defer cancel()
 	if err := b.rec.Record(rctx, r); err != nil {
 		b.log.WarnContext(ctx, "record failed", "source", string(r.Source), "record_error", r.Error, "error", err)

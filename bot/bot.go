@@ -4,9 +4,9 @@
 //
 // The heart is an http.Handler (Bot.Handler), so the same code serves the
 // Lambda Function URL adapter, the local sandbox and httptest. Every
-// dependency is a small interface (ChatWork and Verifier here, the record
-// store's in internal/sample); the wiring supplies the real ChatWork client,
-// the CloudWatch Logs recorder and history.
+// dependency is a small interface (ChatWork, Verifier and State here, the
+// record store's in internal/sample); the wiring supplies the real ChatWork
+// client, the CloudWatch Logs recorder and history, and the state table.
 package bot
 
 import (
@@ -14,16 +14,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
+	"io"
 	"log/slog"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/quotabot/chatwork-quota-bot/internal/alarm"
 	"github.com/quotabot/chatwork-quota-bot/internal/chatwork"
 	"github.com/quotabot/chatwork-quota-bot/internal/sample"
+	"github.com/quotabot/chatwork-quota-bot/internal/state"
 	"github.com/quotabot/chatwork-quota-bot/internal/wait"
 )
 
@@ -52,7 +56,30 @@ type Verifier interface {
 	Verify(ctx context.Context, body []byte, signature string) bool
 }
 
-// Deps are the bot's collaborators. All but Logger are required.
+// State is the bot's memory of what it did: in one process
+// (*state.Memory), or shared by every instance of the function in a table
+// (*state.Dynamo), where each "first one wins" is a conditional write.
+// Times come from the bot's clock.
+type State interface {
+	// Answered records that a message is being answered, and reports
+	// whether no one answered it before.
+	Answered(ctx context.Context, room int64, messageID string, now time.Time) (bool, error)
+	// Claim takes an alarm transition before its message is posted; Settle
+	// records what was done, or with "" releases the claim for a retry.
+	Claim(ctx context.Context, key string, now time.Time) (state.Claim, error)
+	Settle(ctx context.Context, c state.Claim, outcome string, now time.Time) error
+	// Last, Lasts and SetLast keep each alarm's tokens' last states.
+	Last(ctx context.Context, alarm, token string) (state.Last, bool, error)
+	Lasts(ctx context.Context) ([]state.Last, error)
+	SetLast(ctx context.Context, l state.Last, now time.Time) error
+	// Mutes lists the mutes, ended ones until DropMute removes them.
+	Mutes(ctx context.Context) ([]state.Mute, error)
+	SetMute(ctx context.Context, m state.Mute, now time.Time) error
+	DropMute(ctx context.Context, m state.Mute) error
+}
+
+// Deps are the bot's collaborators. All but Logger, Tokens, State and
+// Metrics are required.
 type Deps struct {
 	ChatWork
 	sample.Recorder
@@ -63,6 +90,13 @@ type Deps struct {
 	// The own token (Config.TokenLabel) comes first whatever the list says,
 	// read through ChatWork.
 	Tokens func(ctx context.Context) []Token
+	// State is the bot's memory (QUOTA_STATE_TABLE); nil keeps it in this
+	// process.
+	State State
+	// Metrics gets the EMF line of each alarm message the bot gives up
+	// posting (the function's stdout, where CloudWatch extracts it); nil
+	// drops them.
+	Metrics io.Writer
 }
 
 // Config tunes the bot. Zero values take the defaults noted per field.
@@ -71,6 +105,9 @@ type Config struct {
 	RoomID int64
 	// AllowedRoomIDs are further rooms that may ask (CHATWORK_ALLOWED_ROOM_IDS).
 	AllowedRoomIDs []int64
+	// AdminAccountIDs are QUOTA_ADMIN_ACCOUNT_IDS: the accounts that may
+	// mute and unmute. Empty: anyone in an allowed room.
+	AdminAccountIDs []int64
 	// BotAccountID is the bot's own account, whose messages are ignored.
 	// 0 learns it from the first reading's AccountID; until then only a
 	// /quota, which reads first, can tell its own messages.
@@ -161,9 +198,9 @@ func (c *Config) validate() error {
 			return err
 		}
 	}
-	for _, id := range c.AllowedRoomIDs {
+	for _, id := range append(c.AllowedRoomIDs, c.AdminAccountIDs...) {
 		if id <= 0 {
-			return fmt.Errorf("allowed room ids must be positive, got %d", id)
+			return fmt.Errorf("allowed room ids and admin account ids must be positive, got %d", id)
 		}
 	}
 	if c.MentionAll && len(c.MentionAccountIDs) > 0 {
@@ -209,17 +246,17 @@ type Bot struct {
 	hist     sample.History
 	verifier Verifier
 	log      *slog.Logger
+	state    State
+	metrics  io.Writer
 
 	// self is the bot's own account id: Config.BotAccountID, or learned from
 	// a reading. Atomic because concurrent deliveries may learn it at once.
 	self atomic.Int64
-	seen *recentSet
-	// alarms remembers the alarm transitions already posted (EventBridge
-	// delivers at least once).
-	alarms *recentSet
-	// alerted remembers, per alarm and token, when the contributor alert
-	// posted here began: a contributor's recovery carries no previous state.
-	alerted *recentSet
+	// locks serialise the handling of one alarm transition in this process,
+	// so that a duplicate delivered at the same moment waits for the first
+	// and finds it settled. Instances elsewhere meet at the state's claim.
+	locks [32]sync.Mutex
+	seed  maphash.Seed
 }
 
 // New checks cfg and deps and returns a Bot. It never panics: every problem
@@ -254,9 +291,9 @@ func New(cfg Config, deps Deps) (*Bot, error) {
 		hist:     deps.History,
 		log:      log,
 		verifier: deps.Verifier,
-		seen:     newRecentSet(recentCapacity, recentTTL),
-		alarms:   newRecentSet(alarmMemory, alarmMemoryTTL),
-		alerted:  newRecentSet(alarmMemory, alertedTTL),
+		state:    timedState{cmp.Or[State](deps.State, &state.Memory{})},
+		metrics:  cmp.Or[io.Writer](deps.Metrics, io.Discard),
+		seed:     maphash.MakeSeed(),
 	}
 	b.self.Store(cfg.BotAccountID)
 	return b, nil
@@ -283,7 +320,14 @@ func (b *Bot) tokens(ctx context.Context) []Token {
 
 // ParseAllowedRooms parses CHATWORK_ALLOWED_ROOM_IDS: comma-separated room
 // ids, spaces allowed around each. An empty string means no extra rooms.
-func ParseAllowedRooms(s string) ([]int64, error) {
+func ParseAllowedRooms(s string) ([]int64, error) { return parseIDs(s, "allowed room ids", "room id") }
+
+// ParseAdmins parses QUOTA_ADMIN_ACCOUNT_IDS: comma-separated account ids,
+// spaces allowed around each. An empty string means no admins: anyone in
+// an allowed room may mute.
+func ParseAdmins(s string) ([]int64, error) { return parseIDs(s, "admin account ids", "account id") }
+
+func parseIDs(s, what, one string) ([]int64, error) {
 	if strings.TrimSpace(s) == "" {
 		return nil, nil
 	}
@@ -292,11 +336,11 @@ func ParseAllowedRooms(s string) ([]int64, error) {
 	for i, p := range parts {
 		p = strings.TrimSpace(p)
 		if p == "" {
-			return nil, fmt.Errorf("allowed room ids: item %d is empty (want comma-separated room ids like 123,456)", i+1)
+			return nil, fmt.Errorf("%s: item %d is empty (want comma-separated %ss like 123,456)", what, i+1, one)
 		}
 		id, err := strconv.ParseInt(p, 10, 64)
 		if err != nil || id <= 0 {
-			return nil, fmt.Errorf("allowed room ids: item %d %q is not a positive room id", i+1, p)
+			return nil, fmt.Errorf("%s: item %d %q is not a positive %s", what, i+1, p, one)
 		}
 		ids = append(ids, id)
 	}

@@ -99,18 +99,3 @@ func TestParseAllowedRooms(t *testing.T) {
 		}
 	}
 }
-
-func TestRecentSet(t *testing.T) {
-	s := newRecentSet(2, time.Minute)
-	if !s.add("a", testNow) || s.add("a", testNow) {
-		t.Error("a key is new once")
-	}
-	if !s.add("a", testNow.Add(time.Minute)) {
-		t.Error("an expired key is new again")
-	}
-	s.add("b", testNow.Add(time.Minute))
-	s.add("c", testNow.Add(time.Minute)) // full: evicts the oldest
-	if len(s.seen) > 2 {
-		t.Errorf("set grew to %d", len(s.seen))
-	}
-}

@@ -15,9 +15,14 @@ const (
 	cmdQuota                  // "/quota"
 	cmdHelp                   // "/quota help"
 	cmdUnknown                // "/quota something-else": a token's label, or unknown
+	cmdMute                   // "/quota mute DURATION [LABEL|all]"
+	cmdUnmute                 // "/quota unmute [LABEL|all]"
+	cmdMutes                  // "/quota mutes"
 )
 
-func (k cmdKind) String() string { return [...]string{"none", "quota", "help", "unknown"}[k] }
+func (k cmdKind) String() string {
+	return [...]string{"none", "quota", "help", "unknown", "mute", "unmute", "mutes"}[k]
+}
 
 // command is a parsed message.
 type command struct {
@@ -28,6 +33,8 @@ type command struct {
 	// word is the one word after /quota, as typed (full-width folded): a
 	// token's label, perhaps. Never echoed.
 	word string
+	// args are the words after mute or unmute, as typed, one space apart.
+	args string
 }
 
 // parseCommand recognises /quota in a ChatWork message body. The steps follow
@@ -56,6 +63,12 @@ func parseCommand(body string) command {
 		return command{kind: cmdQuota}
 	case len(args) == 1 && strings.EqualFold(args[0], "help"):
 		return command{kind: cmdHelp}
+	case len(args) == 1 && strings.EqualFold(args[0], "mutes"):
+		return command{kind: cmdMutes}
+	case strings.EqualFold(args[0], "mute"):
+		return command{kind: cmdMute, args: strings.Join(args[1:], " ")}
+	case strings.EqualFold(args[0], "unmute"):
+		return command{kind: cmdUnmute, args: strings.Join(args[1:], " ")}
 	case len(args) == 1:
 		return command{kind: cmdUnknown, arg: safeArg(args[0]), word: args[0]}
 	}

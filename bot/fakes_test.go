@@ -14,6 +14,7 @@ import (
 	"github.com/quotabot/chatwork-quota-bot/internal/chatwork"
 	"github.com/quotabot/chatwork-quota-bot/internal/recordtest"
 	"github.com/quotabot/chatwork-quota-bot/internal/sample"
+	"github.com/quotabot/chatwork-quota-bot/internal/state"
 	"github.com/quotabot/chatwork-quota-bot/internal/testproc"
 )
 
@@ -216,13 +217,26 @@ func (e *env) setHistory(recs ...sample.Record) {
 	e.bot.hist = e.hist
 }
 
-// event builds a webhook payload.
-func event(typ string, ev chatwork.WebhookEvent) string {
+// remembered is the number of entries in the bot's own memory (a
+// state.Memory unless the test gave it another state).
+func (e *env) remembered() int {
+	if m, ok := e.bot.state.(timedState).State.(*state.Memory); ok {
+		return m.Len()
+	}
+	e.t.Fatalf("the bot's state is a %T", e.bot.state.(timedState).State)
+	return 0
+}
+
+// event builds a webhook payload sent at testNow.
+func event(typ string, ev chatwork.WebhookEvent) string { return eventAt(typ, ev, testNow) }
+
+// eventAt builds a webhook payload sent at at.
+func eventAt(typ string, ev chatwork.WebhookEvent, at time.Time) string {
 	raw, err := json.Marshal(ev)
 	if err != nil {
 		panic(err)
 	}
-	p, err := json.Marshal(chatwork.WebhookPayload{SettingID: "246", EventType: typ, EventTime: testNow.Unix(), Event: raw})
+	p, err := json.Marshal(chatwork.WebhookPayload{SettingID: "246", EventType: typ, EventTime: at.Unix(), Event: raw})
 	if err != nil {
 		panic(err)
 	}

@@ -157,11 +157,13 @@ func TestFleetRecoveryNeedsAPostedAlert(t *testing.T) {
 	}
 	// Now an alert that lands, and the recovery of another token's or
 	// another alarm's contributor is still not posted, but its own is.
+	// (Both come after the OK delivered above: an older state is never
+	// posted once a later one is known.)
 	clock = alarmAt
 	ev := loadEvent(t, "contributor-quota-alarm.json")
-	ev.Detail.State.Timestamp = "2026-11-24T03:06:10.000+0000"
+	ev.Detail.State.Timestamp = "2026-11-24T03:36:10.000+0000"
 	recovered := loadEvent(t, "contributor-quota-ok.json")
-	recovered.Detail.State.Timestamp = "2026-11-24T03:31:10.000+0000" // not the OK delivered above
+	recovered.Detail.State.Timestamp = "2026-11-24T03:41:10.000+0000" // not the OK delivered above
 	for _, ev := range []alarm.Event{ev, other, errorsOK, recovered} {
 		if err := e.bot.HandleAlarm(context.Background(), ev); err != nil {
 			t.Fatal(err)

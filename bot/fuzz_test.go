@@ -48,7 +48,7 @@ func FuzzVerify(f *testing.F) {
 		}
 		want := header != "" && matches(header) ||
 			query != "" && (matches(query) || matches(strings.ReplaceAll(query, " ", "+")))
-		if got := e.bot.signed(r, body); got != want {
+		if got := e.bot.signed(r.Context(), r, body); got != want {
 			t.Fatalf("signed = %v, want %v (header %q, query %q)", got, want, header, query)
 		}
 	})

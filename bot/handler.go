@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"time"
@@ -13,12 +12,27 @@ import (
 )
 
 const (
-	// workBudget bounds the reply when the request carries no deadline (the
-	// local sandbox). On Lambda the invocation's deadline is used instead.
+	// answerWithin bounds the handling of one delivery, from its arrival to
+	// its 200: ChatWork does not say how long it waits for the answer, and
+	// disables a webhook whose deliveries fail. Every wait inside is bounded
+	// to fit (see run), and the second left to the promised 10 s covers
+	// Lambda's own overhead.
+	answerWithin = 9 * time.Second
+	// recordReserve is kept after a reply's last ChatWork call for writing
+	// its record.
+	recordReserve = 2 * time.Second
+	// postReserve is kept after a reply's readings for its post.
+	postReserve = 3 * time.Second
+	// workBudget bounds an alarm's handling when the context carries no
+	// deadline (the local sandbox). On Lambda the invocation's deadline is
+	// used instead.
 	workBudget = 30 * time.Second
 	// deadlineMargin is kept free before the invocation's deadline: work cut
-	// off there would leave ChatWork without its 200 and the records unwritten.
+	// off there would leave the records unwritten.
 	deadlineMargin = 2 * time.Second
+	// maxEventAge: a delivery whose webhook_event_time is further than this
+	// from now, either way, is refused as a replay of a captured delivery.
+	maxEventAge = 10 * time.Minute
 )
 
 // Handler returns the webhook endpoint, the same on every path (a Function
@@ -33,6 +47,10 @@ func (b *Bot) Handler() http.Handler {
 			respond(w, http.StatusMethodNotAllowed, "method not allowed")
 			return
 		}
+		// The work must not die with the HTTP request (ChatWork may hang up
+		// before the answer is posted), yet it ends within answerWithin.
+		ctx, cancel := withBudget(context.WithoutCancel(r.Context()), r.Context(), answerWithin)
+		defer cancel()
 		body, err := b.readBody(w, r)
 		if err != nil {
 			var tooLarge *http.MaxBytesError
@@ -45,18 +63,13 @@ func (b *Bot) Handler() http.Handler {
 			respond(w, http.StatusBadRequest, "bad request")
 			return
 		}
-		if !b.signed(r, body) {
+		if !b.signed(ctx, r, body) {
 			// No detail in the log beyond this: the signature itself is
 			// attacker-controlled noise, and the body may be anything.
 			b.log.WarnContext(r.Context(), "webhook signature missing or wrong", "bytes", len(body))
 			respond(w, http.StatusUnauthorized, "unauthorized")
 			return
 		}
-		// The reply must not die with the HTTP request: ChatWork may hang up
-		// before the answer is posted. On Lambda the invocation's deadline
-		// still bounds the work.
-		ctx, cancel := withBudget(context.WithoutCancel(r.Context()), r.Context())
-		defer cancel()
 		respond(w, http.StatusOK, b.deliver(ctx, body))
 	})
 }
@@ -82,22 +95,31 @@ func (b *Bot) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 
 // signed reports whether the header or the query parameter carries body's
 // signature; either suffices, as ChatWork sends both.
-func (b *Bot) signed(r *http.Request, body []byte) bool {
+func (b *Bot) signed(ctx context.Context, r *http.Request, body []byte) bool {
 	for _, sig := range chatwork.Signatures(r) {
-		if b.verifier.Verify(r.Context(), body, sig) {
+		if b.verifier.Verify(ctx, body, sig) {
 			return true
 		}
 	}
 	return false
 }
 
-// withBudget bounds work on ctx to end deadlineMargin before from's
-// deadline, or after workBudget when from has none.
-func withBudget(ctx, from context.Context) (context.Context, context.CancelFunc) {
-	if dl, ok := from.Deadline(); ok {
-		return context.WithDeadline(ctx, dl.Add(-deadlineMargin))
+// withBudget bounds work on ctx to end after limit, or deadlineMargin
+// before from's deadline if that comes first.
+func withBudget(ctx, from context.Context, limit time.Duration) (context.Context, context.CancelFunc) {
+	end := time.Now().Add(limit)
+	if dl, ok := from.Deadline(); ok && dl.Add(-deadlineMargin).Before(end) {
+		end = dl.Add(-deadlineMargin)
 	}
-	return context.WithTimeout(ctx, workBudget)
+	return context.WithDeadline(ctx, end)
+}
+
+// shorten ends ctx d before its deadline, if it has one.
+func shorten(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	if dl, ok := ctx.Deadline(); ok {
+		return context.WithDeadline(ctx, dl.Add(-d))
+	}
+	return context.WithCancel(ctx)
 }
 
 // deliver handles one verified delivery and returns the text of the 200
@@ -141,9 +163,22 @@ func (b *Bot) deliver(ctx context.Context, body []byte) string {
 	if cmd.kind == cmdNone {
 		return "ignored"
 	}
+	now := b.cfg.Now()
+	if at := time.Unix(p.EventTime, 0); at.Before(now.Add(-maxEventAge)) || at.After(now.Add(maxEventAge)) {
+		b.log.WarnContext(ctx, "webhook_event_time is more than 10 minutes from now: refused as a replay", append(attrs, "event_time", p.EventTime)...)
+		return "ignored"
+	}
+	if ev.MessageID == "" {
+		b.log.WarnContext(ctx, "delivery without a message id: not answered", attrs...)
+		return "ignored"
+	}
 	// A message that mentions the bot in a room with a room webhook arrives
-	// twice (message_created and mention_to_me): answer it once.
-	if ev.MessageID != "" && !b.seen.add(fmt.Sprintf("%d-%s", ev.RoomID, ev.MessageID), b.cfg.Now()) {
+	// twice (message_created and mention_to_me), and two instances may get
+	// it at once: answer it once.
+	switch first, err := b.state.Answered(ctx, ev.RoomID, truncate(ev.MessageID, 128), now); {
+	case err != nil:
+		b.log.WarnContext(ctx, "state unavailable: answering anyway, the answer may be repeated", append(attrs, "error", err)...)
+	case !first:
 		b.log.InfoContext(ctx, "duplicate delivery ignored", attrs...)
 		return "ignored"
 	}

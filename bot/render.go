@@ -154,9 +154,15 @@ type phrases struct {
 	answerTitle     string
 
 	alert alertPhrases // alarm messages (render_alert.go)
+	mute  mutePhrases  // mutes (mute.go)
 }
 
 var languages = map[string]*phrases{"ja": &ja, "en": &en}
+
+const (
+	muteHelpJA = "/quota mute 時間 [ラベル|all] … その時間（10m から 7d まで。例: 30m、2h、1d）、アラートと回復を投稿しません。ラベルを省くとすべてのトークンです。/quota unmute [ラベル|all] で解除、/quota mutes で一覧を返信します（どれも API を1回使います）。\n"
+	muteHelpEN = "/quota mute DURATION [LABEL|all]: posts no alerts or recoveries for that long (10m to 7d, such as 30m, 2h, 1d); without a label, for every token. /quota unmute [LABEL|all] ends it, /quota mutes lists them (each uses 1 API call).\n"
+)
 
 // DefaultLanguage is the language of messages when none is configured.
 const DefaultLanguage = "ja"
@@ -190,11 +196,13 @@ var ja = phrases{
 	helpTitle:      "quota bot の使い方",
 	help: "/quota … API の残り回数、リセットまでの時間、過去1時間と24時間の残りの最小値を返信します（API を2回使います）。\n" +
 		"/quota help … この説明を返信します（API を1回使います）。\n" +
+		muteHelpJA +
 		"先頭に To や返信を付けても、全角の「／quota」でも使えます。\n" +
 		"残りがしきい値（%s）以下になると、アラートが投稿されます。",
 	helpFleet: "/quota … すべてのトークンの残り回数とリセットまでの時間を、残りの少ない順に1つのメッセージで返信します（トークンごとに API を1回、返信に1回使います）。\n" +
 		"/quota ラベル … そのトークンの残り回数、リセットまでの時間、過去1時間と24時間の残りの最小値を返信します（API を2回使います）。ラベルの大文字と小文字は区別しません。\n" +
 		"/quota help … この説明を返信します（API を1回使います）。\n" +
+		muteHelpJA +
 		"先頭に To や返信を付けても、全角の「／quota」でも使えます。\n" +
 		"トークンの残りがしきい値（%s）以下になると、アラートが投稿されます。",
 	unknown:         "「%s」は知らないコマンドです。使い方は /quota help で表示できます。",
@@ -209,6 +217,7 @@ var ja = phrases{
 	unavailable:     "今は API の残りを読み取れませんでした。しばらくしてからもう一度お試しください。",
 	answerTitle:     "ChatWork API の残り",
 	alert:           jaAlert,
+	mute:            jaMute,
 }
 
 var en = phrases{
@@ -232,11 +241,13 @@ var en = phrases{
 	helpTitle:      "How to use the quota bot",
 	help: "/quota: replies with the API calls remaining, the time until the reset, and the lowest remaining over the last hour and 24 hours (uses 2 API calls).\n" +
 		"/quota help: replies with this text (uses 1 API call).\n" +
+		muteHelpEN +
 		"A To or reply tag in front works, and so does the full-width \"／quota\".\n" +
 		"An alert is posted when the quota falls to the threshold (%s).",
 	helpFleet: "/quota: replies with every token's API calls remaining and the time until its reset, lowest first, in one message (uses 1 API call per token and 1 for the reply).\n" +
 		"/quota LABEL: replies with that token's calls remaining, the time until the reset, and the lowest remaining over the last hour and 24 hours (uses 2 API calls). The label's case does not matter.\n" +
 		"/quota help: replies with this text (uses 1 API call).\n" +
+		muteHelpEN +
 		"A To or reply tag in front works, and so does the full-width \"／quota\".\n" +
 		"An alert is posted when a token's quota falls to the threshold (%s).",
 	unknown:         "\"%s\" is not a command I know. /quota help shows how to use me.",
@@ -251,6 +262,7 @@ var en = phrases{
 	unavailable:     "The API quota could not be read just now. Please try again in a little while.",
 	answerTitle:     "ChatWork API quota",
 	alert:           enAlert,
+	mute:            enMute,
 }
 
 // renderAnswer renders the answer to /quota.
@@ -321,10 +333,7 @@ const maxLabels = 20
 // renderUnknownLabel renders the reply to /quota with a word that labels
 // no token: the labels there are, at most maxLabels of them.
 func renderUnknownLabel(p *phrases, to replyTo, arg string, labels []string) string {
-	list := strings.Join(labels[:min(len(labels), maxLabels)], ", ")
-	if n := len(labels) - maxLabels; n > 0 {
-		list += " " + fmt.Sprintf(p.moreLabels, n)
-	}
+	list := labelList(p, labels)
 	if arg == "" {
 		return to.prefix() + fmt.Sprintf(p.unknownLabelAny, list)
 	}

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/quotabot/chatwork-quota-bot/internal/chatwork"
 	"github.com/quotabot/chatwork-quota-bot/internal/chatworksim"
@@ -139,7 +140,7 @@ func TestNoSecretLeaksFleet(t *testing.T) {
 	e := &env{t: t, bot: b}
 	var public strings.Builder
 	for i, m := range []string{"/quota", "/quota deploy", "/quota BUSY", "/quota revoked", "/quota " + secrets["deploy"], "/quota help"} {
-		body := event(chatwork.EventMessageCreated, chatwork.WebhookEvent{MessageID: fmt.Sprint(i + 1), RoomID: testRoom, AccountID: testSender, Body: m})
+		body := eventAt(chatwork.EventMessageCreated, chatwork.WebhookEvent{MessageID: fmt.Sprint(i + 1), RoomID: testRoom, AccountID: testSender, Body: m}, time.Now())
 		public.WriteString(e.serve(t, signedRequest(t, body)).Body.String())
 	}
 	for _, label := range []string{"deploy", "busy", "revoked"} {

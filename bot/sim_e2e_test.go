@@ -166,7 +166,7 @@ func TestRotatedWebhookTokenKeepsMemory(t *testing.T) {
 	}
 	payload := func(id string) []byte {
 		ev, _ := json.Marshal(chatwork.WebhookEvent{MessageID: id, RoomID: simRoom, AccountID: simHuman, Body: "/quota", SendTime: 1})
-		p, _ := json.Marshal(chatwork.WebhookPayload{SettingID: "1", EventType: chatwork.EventMessageCreated, EventTime: 1, Event: ev})
+		p, _ := json.Marshal(chatwork.WebhookPayload{SettingID: "1", EventType: chatwork.EventMessageCreated, EventTime: time.Now().Unix(), Event: ev})
 		return p
 	}
 	send := func(token string, body []byte) int {

@@ -70,7 +70,7 @@ func startSimFleet(t testing.TB, n int, latency time.Duration) *simFleet {
 // ask delivers "/quota" from a person, signed as ChatWork signs it.
 func (f *simFleet) ask(t testing.TB, messageID int) {
 	t.Helper()
-	body := fmt.Sprintf(`{"webhook_setting_id":"1","webhook_event_type":"message_created","webhook_event_time":1,"webhook_event":{"message_id":"%d","room_id":%d,"account_id":%d,"body":"/quota","send_time":1,"update_time":0}}`, messageID, simRoom, simHuman)
+	body := fmt.Sprintf(`{"webhook_setting_id":"1","webhook_event_type":"message_created","webhook_event_time":%d,"webhook_event":{"message_id":"%d","room_id":%d,"account_id":%d,"body":"/quota","send_time":1,"update_time":0}}`, time.Now().Unix(), messageID, simRoom, simHuman)
 	sig, err := chatwork.Sign(simWebhookToken, []byte(body))
 	if err != nil {
 		t.Fatal(err)
