@@ -1,15 +1,18 @@
 // Package bench measures the monitor's sampling strategy against the 2018
-// design it replaces, and the webhook's hot paths.
+// design it replaces, the monitor watching a fleet of tokens, and the
+// webhook's hot paths.
 //
-// The coverage benchmark drives the real monitor.Monitor, through its Lambda
-// handler and the real ChatWork client, against the ChatWork simulator over
-// HTTP, on the simulator's virtual clock. A discrete-event loop (sched) plays
-// the parts of AWS around it: EventBridge Scheduler ticks with jitter, SQS
+// The coverage benchmarks drive the real monitor.Monitor, through its Lambda
+// handler and the real ChatWork client, against the ChatWork simulator, on
+// the simulator's virtual clock. A discrete-event loop (sched) plays the
+// parts of AWS around it: EventBridge Scheduler ticks with jitter, SQS
 // wake-ups with their whole-second delay and a delivery lag, Lambda
 // containers that serve one invocation at a time (a second concurrent
 // invocation gets a fresh container, as on Lambda), and other programs
-// sharing the token. Lambda billing is modelled per invocation; see Params.
+// sharing each token. A tick's concurrent readings of several tokens run as
+// processes of the loop (monitor.Config.Each). Lambda billing is modelled
+// per invocation; see Params.
 //
-// BENCHMARKS.md at the repository root has the command, the figures and
+// BENCHMARKS.md at the repository root has the commands, the figures and
 // what they mean.
 package bench

@@ -3,10 +3,12 @@ package bench
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -186,4 +188,81 @@ func benchTick(b *testing.B, n int, loopback bool, latency time.Duration) {
 		calls += sim.Calls(token)
 	}
 	b.ReportMetric(float64(calls)/float64(b.N), "calls/op")
+}
+
+// GoalFleetBilled is, by number of tokens, how many times one token's
+// billed seconds per window the monitor may bill.
+var GoalFleetBilled = map[int]float64{10: 2, 100: 10}
+
+// CheckFleet compares r, a run of several tokens, with one, the monitor's
+// one-token run under the same load and mode, and describes every goal
+// missed: the coverage and calls goals of CheckGoals, for each token
+// (perToken) or for all tokens' windows together (fewer windows); billed
+// time (see BilledGoal); and invocations growing with distinct reset
+// seconds, not with tokens: at most 1.2 wake-ups per distinct reset second
+// (one, and now and then a second when a tick's reading of the tokens
+// sharing it straddles Interval+Slack before it, or ticks in two containers
+// arrange it).
+func CheckFleet(r, one Result, perToken bool) error {
+	var errs []error
+	name := fmt.Sprintf("%d tokens / %s / %s", r.Tokens, r.Load, r.Mode)
+	coverage, calls := r.Coverage(), r.CallsPerWindow()
+	if perToken {
+		coverage, calls = r.WorstCoverage(), r.MostCallsPerWindow()
+	}
+	if coverage < GoalCoverage {
+		errs = append(errs, fmt.Errorf("%s: %.1f%% of windows seen, goal %.0f%%", name, 100*coverage, 100*GoalCoverage))
+	}
+	if calls > GoalCalls {
+		errs = append(errs, fmt.Errorf("%s: %.2f calls per window, goal %.0f", name, calls, GoalCalls))
+	}
+	if lim := 1.2 * r.ResetsPerWindow(); r.WakesPerWindow() > lim {
+		errs = append(errs, fmt.Errorf("%s: %.2f wake-ups per window for %.2f distinct reset seconds, at most %.2f", name, r.WakesPerWindow(), r.ResetsPerWindow(), lim))
+	}
+	if _, err := BilledGoal(r, one); err != nil {
+		errs = append(errs, fmt.Errorf("%s: %w", name, err))
+	}
+	return errors.Join(errs...)
+}
+
+// BilledGoal checks r's billed seconds per window against one's: at most
+// GoalFleetBilled[r.Tokens] times. When the tokens' windows reset at more
+// distinct seconds per window than that factor the goal cannot be met, since
+// each reset second costs a wake-up whose WakeLead sleep (3 s, for SQS's
+// delivery jitter) bills nearly as much as one token's whole window; then
+// missed says so and the error is about what is held instead: no more than
+// one token's billed seconds per window for each distinct reset second.
+func BilledGoal(r, one Result) (missed string, err error) {
+	factor := GoalFleetBilled[r.Tokens]
+	ratio := r.BilledPerWindow() / one.BilledPerWindow()
+	switch {
+	case factor == 0 || ratio <= factor:
+		return "", nil
+	case r.ResetsPerWindow() <= factor:
+		return "", fmt.Errorf("%.1f billed s per window, %.1f× one token's, goal %.0f×", r.BilledPerWindow(), ratio, factor)
+	}
+	missed = fmt.Sprintf("%.1f× one token's billed seconds per window, goal %.0f×, with %.1f distinct reset seconds per window", ratio, factor, r.ResetsPerWindow())
+	if perReset := ratio / r.ResetsPerWindow(); perReset > 1 {
+		return missed, fmt.Errorf("%s: %.2f× one token's per distinct reset second, at most 1", missed, perReset)
+	}
+	return missed, nil
+}
+
+// FleetTable renders runs of several tokens, each next to the one-token
+// run of its load and mode (one).
+func FleetTable(results []Result, one func(Result) Result) string {
+	var b strings.Builder
+	b.WriteString("| tokens | phases | load | windows per token | seen within 2% (worst token) | mean miss (calls) | calls/window per token (most) | distinct resets/window | wake-ups/window | invocations/window | billed s/window | × one token | GB-s/month |\n")
+	b.WriteString("|---:|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, r := range results {
+		phases := "own"
+		if r.SamePhase {
+			phases = "one"
+		}
+		fmt.Fprintf(&b, "| %d | %s | %s | %s ×%d | %.1f%% (%.1f%%) | %.2f | %.2f (%.2f) | %.2f | %.2f | %.2f | %.3f | %.2f | %.1f |\n",
+			r.Tokens, phases, r.Load, r.Mode, r.Windows/r.Tokens, 100*r.Coverage(), 100*r.WorstCoverage(), r.MeanMiss(),
+			r.CallsPerWindow(), r.MostCallsPerWindow(), r.ResetsPerWindow(), r.WakesPerWindow(), r.InvocationsPerWindow(),
+			r.BilledPerWindow(), r.BilledPerWindow()/one(r).BilledPerWindow(), r.MonthlyGBSeconds())
+	}
+	return b.String()
 }

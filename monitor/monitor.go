@@ -203,6 +203,13 @@ type Result struct {
 	Woken   bool            // a wake-up was arranged instead of sleeping
 }
 
+func (r *Result) add(recs ...sample.Record) {
+	r.Records = append(r.Records, recs...)
+	for _, rec := range recs {
+		r.Calls += rec.Calls
+	}
+}
+
 // do is what the monitor does next.
 type do int
 
@@ -344,8 +351,7 @@ func (m *Monitor) Tick(ctx context.Context) (Result, error) {
 	var errs []error
 	var due []*finals
 	for i, s := range steps {
-		res.Records = append(res.Records, s.recs...)
-		res.Calls += s.calls
+		res.add(s.recs...)
 		errs = append(errs, s.err)
 		a := s.next
 		if a == nil {
@@ -353,10 +359,7 @@ func (m *Monitor) Tick(ctx context.Context) (Result, error) {
 		}
 		k := slices.IndexFunc(due, func(g *finals) bool { return g.reset == a.plan })
 		if k < 0 {
-			at := a.at
-			if a.do == doWake {
-				at = a.final
-			}
+			at := time.Unix(a.plan, 0).Add(-m.cfg.FinalLead) // a.final (doWake) or a.at (doSleep)
 			due, k = append(due, &finals{at: at, reset: a.plan, wake: true}), len(due)
 		}
 		due[k].toks = append(due[k].toks, toks[i])
@@ -372,7 +375,6 @@ func (m *Monitor) Tick(ctx context.Context) (Result, error) {
 		}
 		errs = append(errs, m.final(ctx, &res, g))
 	}
-	m.forget(toks)
 	if m.cfg.Heartbeat != nil && ctx.Err() == nil {
 		_, _ = m.cfg.Heartbeat.Write(append(sample.Heartbeat(m.cfg.Now(), len(toks)), '\n'))
 	}
@@ -381,10 +383,9 @@ func (m *Monitor) Tick(ctx context.Context) (Result, error) {
 
 // step is one token's part of a tick.
 type step struct {
-	recs  []sample.Record
-	calls int
-	next  *action // a final reading to arrange (doWake) or take (doSleep)
-	err   error
+	recs []sample.Record
+	next *action // a final reading to arrange (doWake) or take (doSleep)
+	err  error
 }
 
 // step gathers one token's facts, asks decide and reads when it says so.
@@ -396,10 +397,9 @@ func (m *Monitor) step(ctx context.Context, t Token) (s step) {
 	f.now, f.planned = m.cfg.Now(), m.plannedResets(t.Label)
 	a := decide(m.cfg, f)
 	if a.do == doRead {
-		rec, calls, err := m.read(ctx, t, 0)
-		s.recs, s.calls = []sample.Record{rec}, calls
-		if err != nil {
-			s.err = err
+		rec, err := m.read(ctx, t, 0)
+		s.recs = []sample.Record{rec}
+		if s.err = err; err != nil {
 			return s
 		}
 		f.reading, f.planned = &rec, m.plannedResets(t.Label)
@@ -478,17 +478,6 @@ func (m *Monitor) stale(label string) bool {
 	return old
 }
 
-// forget drops the memory of tokens no longer watched.
-func (m *Monitor) forget(toks []Token) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for label := range m.memory {
-		if !slices.ContainsFunc(toks, func(t Token) bool { return t.Label == label }) {
-			delete(m.memory, label)
-		}
-	}
-}
-
 // latest asks Config.Latest for label's newest monitor record; nil when
 // there is none or it cannot be read.
 func (m *Monitor) latest(ctx context.Context, label string) *sample.Record {
@@ -549,25 +538,21 @@ func (m *Monitor) final(ctx context.Context, res *Result, g *finals) error {
 		return nil
 	}
 	recs := make([]sample.Record, len(g.toks))
-	calls := make([]int, len(g.toks))
 	errs := make([]error, len(g.toks))
 	// All at once, not InFlight at a time: a final reading is worth taking
 	// only in its window's last second, and the fleet is at most 100.
-	m.cfg.Each(len(g.toks), len(g.toks), func(i int) { recs[i], calls[i], errs[i] = m.read(ctx, g.toks[i], g.reset) })
-	res.Records = append(res.Records, recs...)
-	for _, c := range calls {
-		res.Calls += c
-	}
+	m.cfg.Each(len(g.toks), len(g.toks), func(i int) { recs[i], errs[i] = m.read(ctx, g.toks[i], g.reset) })
+	res.add(recs...)
 	return errors.Join(errs...)
 }
 
-// read takes one reading of t and records it, failures included, returning
-// the record and the calls it spent. It returns an error for failures an
-// operator must act on; an exhausted quota is data. finalReset is the reset
+// read takes one reading of t and records it, failures included; the
+// record's Calls are the calls it spent. It returns an error for failures
+// an operator must act on; an exhausted quota is data. finalReset is the reset
 // of the window whose final reading this is (0 for a tick): a reading that
 // retries pushed past that reset belongs to the next window and is not
 // marked final.
-func (m *Monitor) read(ctx context.Context, t Token, finalReset int64) (sample.Record, int, error) {
+func (m *Monitor) read(ctx context.Context, t Token, finalReset int64) (sample.Record, error) {
 	before := t.ChatWork.Calls()
 	reading, err := t.ChatWork.ReadQuota(ctx)
 	calls := int(t.ChatWork.Calls() - before)
@@ -587,7 +572,7 @@ func (m *Monitor) read(ctx context.Context, t Token, finalReset int64) (sample.R
 	}
 	if rerr := m.rec.Record(ctx, rec); rerr != nil {
 		// The recorder has already copied the record to stdout.
-		return rec, calls, errors.Join(fail, fmt.Errorf("monitor: token %s: record sample: %w", t.Label, rerr))
+		return rec, errors.Join(fail, fmt.Errorf("monitor: token %s: record sample: %w", t.Label, rerr))
 	}
-	return rec, calls, fail
+	return rec, fail
 }
