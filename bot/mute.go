@@ -67,7 +67,7 @@ var enMute = mutePhrases{
 	muted:    "🔇 Alerts and recoveries of %s are not posted until %s (%s). To end it: %s.",
 	unmuted:  "🔔 Unmuted %s. An alert that began while muted and still holds is posted within 5 minutes.",
 	notMuted: "%s is not muted.",
-	stillAll: "Every token stays muted until %s (/quota unmute all ends it).",
+	stillAll: " Every token stays muted until %s (/quota unmute all ends it).",
 	title:    "Mutes",
 	row:      "%s: until %s (%s left), by %s",
 	none:     "Nothing is muted.",
