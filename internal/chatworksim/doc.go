@@ -88,7 +88,10 @@
 //
 // Config.Clock drives the rate-limit windows, send_time and webhook event
 // times; nil means real time. FakeClock lets tests and benchmarks run thousands
-// of windows instantly. Latency, hangs and webhook delivery use real time.
+// of windows instantly. Latency, hangs and webhook delivery use real time; a
+// client whose requests go through Transport (in process, no network) can run
+// with the Server inside a testing/synctest bubble, where that time is
+// virtual too.
 //
 // Nothing here imports package testing: Start takes any value with Helper and
 // Cleanup (a testing.TB does), so the sandbox binary can link this package.

@@ -24,9 +24,12 @@ const (
 	FaultNoHeaders
 	// FaultGarbageHeaders answers normally with non-numeric rate-limit headers.
 	FaultGarbageHeaders
+	// FaultRoomLimit refuses with the per-room posting limit's 429 (and the
+	// token's rate-limit headers), as a room that every bot posts to does.
+	FaultRoomLimit
 )
 
-var faultNames = [...]string{"status", "hang", "drop", "no-headers", "garbage-headers"}
+var faultNames = [...]string{"status", "hang", "drop", "no-headers", "garbage-headers", "room-limit"}
 
 func (k FaultKind) String() string {
 	if k >= 0 && int(k) < len(faultNames) {

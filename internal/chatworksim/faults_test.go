@@ -22,6 +22,7 @@ func TestFaults(t *testing.T) {
 		{"drop", chatworksim.Fault{Kind: chatworksim.FaultDrop, Count: 1}, 0, false},
 		{"no headers", chatworksim.Fault{Kind: chatworksim.FaultNoHeaders, Count: 1}, 200, false},
 		{"garbage headers", chatworksim.Fault{Kind: chatworksim.FaultGarbageHeaders, Count: 1}, 200, false},
+		{"room limit", chatworksim.Fault{Kind: chatworksim.FaultRoomLimit, Count: 1}, 429, true},
 	}
 	client := &http.Client{Timeout: 300 * time.Millisecond}
 	for _, tc := range tests {

@@ -148,7 +148,7 @@ func (s *Server) postMessage(req *http.Request, a *account, roomID int64, now ti
 	case bad != "":
 		return errorReply(http.StatusBadRequest, bad)
 	case !s.allowPost(r, now.UnixNano()):
-		rep := errorReply(http.StatusTooManyRequests, "Rate limit for message posting per room exceeded.")
+		rep := replyRoomLimit
 		rep.noHeaders = s.cfg.RoomLimitNoHeaders
 		return rep
 	}

@@ -238,6 +238,7 @@ func errorBody(msg string) []byte {
 var (
 	replyInvalidToken = errorReply(http.StatusUnauthorized, "Invalid API token")
 	replyExhausted    = errorReply(http.StatusTooManyRequests, "You have exceeded the API rate limit. Please try again after the reset.")
+	replyRoomLimit    = errorReply(http.StatusTooManyRequests, "Rate limit for message posting per room exceeded.")
 	replyNotFound     = errorReply(http.StatusNotFound, "Resource not found")
 	replyBadMethod    = errorReply(http.StatusMethodNotAllowed, "Method not allowed")
 )
@@ -276,6 +277,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case faulted && fault.Kind == FaultStatus:
 		rep = faultReply(fault.Status)
+	case faulted && fault.Kind == FaultRoomLimit:
+		rep = replyRoomLimit
 	case a == nil:
 		rep = replyInvalidToken
 	case q.exhausted:
