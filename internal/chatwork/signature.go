@@ -106,8 +106,12 @@ func (v *RotatingVerifier) verifier(ctx context.Context, refresh bool) *Verifier
 		inv.Invalidate()
 	}
 	// Not cancelled with the request: a caller that hangs up must not waste
-	// the re-read that the rate limit allows.
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	// the re-read that the rate limit allows. Its deadline still holds.
+	end := time.Now().Add(5 * time.Second)
+	if dl, ok := ctx.Deadline(); ok && dl.Before(end) {
+		end = dl
+	}
+	rctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), end)
 	defer cancel()
 	token, err := v.Source.Token(rctx)
 	token = strings.TrimSpace(token)
