@@ -41,6 +41,8 @@ type Settings struct {
 	DashboardURL       string        // QUOTA_DASHBOARD_URL
 	AlertMentions      string        // QUOTA_ALERT_MENTIONS: "all" or comma-separated account ids
 	BotAccountID       int64         // CHATWORK_BOT_ACCOUNT_ID (optional)
+	StateTable         string        // QUOTA_STATE_TABLE: the webhook's DynamoDB table (empty: per-process memory)
+	AdminAccountIDs    string        // QUOTA_ADMIN_ACCOUNT_IDS: comma-separated account ids (parsed by the bot)
 }
 
 const defaultAPIURL = "https://api.chatwork.com/v2"
@@ -64,6 +66,8 @@ func Load(getenv Getenv) (Settings, error) {
 		HeartbeatAlarmName: getenv("QUOTA_HEARTBEAT_ALARM_NAME"),
 		DashboardURL:       getenv("QUOTA_DASHBOARD_URL"),
 		AlertMentions:      getenv("QUOTA_ALERT_MENTIONS"),
+		StateTable:         strings.TrimSpace(getenv("QUOTA_STATE_TABLE")),
+		AdminAccountIDs:    getenv("QUOTA_ADMIN_ACCOUNT_IDS"),
 	}
 	var errs []error
 	if u, err := url.Parse(s.APIURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {

@@ -57,6 +57,17 @@ func TestLoadFleetSettings(t *testing.T) {
 	}
 }
 
+// The state table and the admins pass through (the bot parses the ids).
+func TestLoadStateSettings(t *testing.T) {
+	s, err := Load(env(map[string]string{"QUOTA_STATE_TABLE": " quotabot-state ", "QUOTA_ADMIN_ACCOUNT_IDS": "1, 2"}))
+	if err != nil || s.StateTable != "quotabot-state" || s.AdminAccountIDs != "1, 2" {
+		t.Fatalf("%+v, %v", s, err)
+	}
+	if s, _ := Load(env(nil)); s.StateTable != "" || s.AdminAccountIDs != "" {
+		t.Fatalf("defaults: %+v", s)
+	}
+}
+
 func TestScheduleInterval(t *testing.T) {
 	cases := map[string]time.Duration{
 		"rate(1 minute)":           time.Minute,

@@ -45,6 +45,7 @@ func TestBotConfigNamesTheVariable(t *testing.T) {
 		{"QUOTA_ALARM_THRESHOLD", "-1"},
 		{"CHATWORK_ALLOWED_ROOM_IDS", "1,x"},
 		{"QUOTA_ALERT_MENTIONS", "12,abc"},
+		{"QUOTA_ADMIN_ACCOUNT_IDS", "12,,13"},
 		{"CHATWORK_ROOM_ID", ""},
 		{"CHATWORK_WEBHOOK_TOKEN_PARAMETER", ""},
 	} {
@@ -56,6 +57,9 @@ func TestBotConfigNamesTheVariable(t *testing.T) {
 	s.HeartbeatAlarmName = "stack-monitor-heartbeat"
 	if cfg, err := botConfig(s); err != nil || cfg.ErrorsAlarmName != "stack-token-errors" || cfg.HeartbeatAlarmName != "stack-monitor-heartbeat" {
 		t.Fatalf("alarm names: %+v, %v", cfg, err)
+	}
+	if cfg, err := botConfig(settings("QUOTA_ADMIN_ACCOUNT_IDS", "12, 13")); err != nil || len(cfg.AdminAccountIDs) != 2 || cfg.AdminAccountIDs[1] != 13 {
+		t.Fatalf("admins: %+v, %v", cfg.AdminAccountIDs, err)
 	}
 	s = settings("QUOTA_ALARM_THRESHOLD", "400")
 	if _, err := botConfig(s); err != nil {

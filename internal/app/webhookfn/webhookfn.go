@@ -1,7 +1,8 @@
 // Package webhookfn is the webhook Lambda: the bot, wired from the
-// environment, behind one handler that receives both ChatWork's webhook
-// deliveries (Function URL requests) and the alarms' events (EventBridge's
-// alarm and contributor state changes).
+// environment, behind one handler that receives ChatWork's webhook
+// deliveries (Function URL requests), the alarms' events (EventBridge's
+// alarm and contributor state changes) and its own schedule's payload
+// (Housekeeping).
 package webhookfn
 
 import (
@@ -17,6 +18,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/quotabot/chatwork-quota-bot/bot"
@@ -28,6 +30,7 @@ import (
 	"github.com/quotabot/chatwork-quota-bot/internal/funcurl"
 	"github.com/quotabot/chatwork-quota-bot/internal/sample"
 	"github.com/quotabot/chatwork-quota-bot/internal/ssmparam"
+	"github.com/quotabot/chatwork-quota-bot/internal/state"
 )
 
 // New is the webhook Lambda's handler, wired from the environment; when the
@@ -81,11 +84,17 @@ func wire(_ context.Context, getenv app.Getenv, awsCfg aws.Config, stdout io.Wri
 	rec := cwlogs.NewRecorder(logs, s.LogGroup, stdout)
 	rec.Metrics = sample.Metrics{Percent: s.ThresholdPercent}
 	param := s.WebhookTokenParam
+	var st bot.State // the bot's own memory when no table is named
+	if s.StateTable != "" {
+		st = state.NewDynamo(dynamodb.NewFromConfig(awsCfg), s.StateTable)
+	}
 	b, err := bot.New(cfg, bot.Deps{
 		ChatWork: cw,
 		Recorder: rec,
 		History:  cwlogs.NewHistory(logs, s.LogGroup),
 		Logger:   log,
+		State:    st,
+		Metrics:  stdout,
 		Tokens: func(ctx context.Context) []bot.Token {
 			ms := tokens.Members(ctx)
 			out := make([]bot.Token, len(ms))
@@ -145,9 +154,14 @@ func botConfig(s app.Settings) (bot.Config, error) {
 	if err != nil {
 		errs = append(errs, fmt.Errorf("QUOTA_ALERT_MENTIONS: %w", err))
 	}
+	admins, err := bot.ParseAdmins(s.AdminAccountIDs)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("QUOTA_ADMIN_ACCOUNT_IDS: %w", err))
+	}
 	return bot.Config{
 		RoomID:             s.RoomID,
 		AllowedRoomIDs:     rooms,
+		AdminAccountIDs:    admins,
 		BotAccountID:       s.BotAccountID,
 		Language:           s.Language,
 		Location:           s.Location(),
@@ -164,15 +178,24 @@ func botConfig(s app.Settings) (bot.Config, error) {
 	}, errors.Join(errs...)
 }
 
-// AlarmHandler posts alarm state changes into the room.
+// AlarmHandler posts alarm state changes into the room, and does the
+// scheduled housekeeping.
 type AlarmHandler interface {
 	HandleAlarm(ctx context.Context, ev alarm.Event) error
+	Housekeeping(ctx context.Context) error
 }
 
-// Handler is the webhook Lambda's handler. One function receives two kinds
-// of event, told apart by shape: Function URL requests (ChatWork's webhook
-// deliveries, served by h) and EventBridge's alarm events of both detail
-// types.
+// Housekeeping is the payload of the function's own schedule, every 5
+// minutes (an EventBridge Scheduler schedule passes it verbatim): it tells
+// the room of alarms held back by mutes that have ended.
+const Housekeeping = `{"action":"` + housekeeping + `"}`
+
+const housekeeping = "housekeeping"
+
+// Handler is the webhook Lambda's handler. One function receives three
+// kinds of event, told apart by shape: Function URL requests (ChatWork's
+// webhook deliveries, served by h), EventBridge's alarm events of both
+// detail types, and its schedule's {"action": ...} payloads.
 func Handler(h http.Handler, alarms AlarmHandler, log *slog.Logger) app.Handler[any] {
 	serve := funcurl.Handler(h)
 	return func(ctx context.Context, raw json.RawMessage) (any, error) {
@@ -184,6 +207,16 @@ func Handler(h http.Handler, alarms AlarmHandler, log *slog.Logger) app.Handler[
 				return nil, nil
 			}
 			return nil, alarms.HandleAlarm(ctx, ev)
+		}
+		var scheduled struct {
+			Action *string `json:"action"`
+		}
+		if json.Unmarshal(raw, &scheduled) == nil && scheduled.Action != nil {
+			if *scheduled.Action != housekeeping {
+				log.ErrorContext(ctx, "unknown scheduled action", "action", *scheduled.Action)
+				return nil, errors.New("webhook: unknown scheduled action")
+			}
+			return nil, alarms.Housekeeping(ctx)
 		}
 		var req events.LambdaFunctionURLRequest
 		if err := json.Unmarshal(raw, &req); err != nil || req.RequestContext.HTTP.Method == "" {
