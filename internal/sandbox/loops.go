@@ -106,7 +106,8 @@ func (h heartbeat) Write(p []byte) (int, error) {
 }
 
 // alarmLoop evaluates the alarms every second, as CloudWatch evaluates its
-// alarms every minute; deliver carries the bot's work past the loop's end.
+// alarms every minute, and runs the bot's housekeeping as often; deliver
+// carries the bot's work past the loop's end.
 func (s *session) alarmLoop(ctx, deliver context.Context) {
 	every(ctx, time.Second, func() { s.evaluate(ctx, deliver) })
 }
@@ -146,6 +147,12 @@ func (s *session) evaluate(ctx, deliver context.Context) {
 			s.out.Event(time.Now(), "bot: alarm event not handled: %v", err)
 		}
 		cancel()
+	}
+	// The webhook function's housekeeping schedule: mutes that ended.
+	hctx, cancel := context.WithTimeout(deliver, 30*time.Second)
+	defer cancel()
+	if err := s.bot.Housekeeping(hctx); err != nil {
+		s.out.Event(time.Now(), "bot: housekeeping: %v", err)
 	}
 }
 

@@ -263,6 +263,7 @@ func (s *session) run(ctx context.Context, in io.Reader) (err error) {
 	}
 	b, err := bot.New(bot.Config{
 		RoomID:             RoomID,
+		AdminAccountIDs:    []int64{HumanID}, // the person mutes; the bot's memory (and mutes) is this process's
 		BotAccountID:       BotID,
 		Language:           cfg.Language,
 		Location:           cfg.Location,

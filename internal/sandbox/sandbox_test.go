@@ -188,6 +188,30 @@ func TestSessionUnpostedReplyAndQuit(t *testing.T) {
 	}
 }
 
+// The person mutes every token from the room, lists the mutes and
+// unmutes, as in ChatWork: there is no sandbox command for it.
+func TestSessionMutes(t *testing.T) {
+	t.Parallel()
+	out := &testproc.Buffer{}
+	cfg := Config{Window: 5 * time.Second, Interval: time.Second, Language: "en", Dir: t.TempDir()}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	script := "/quota mute 1h\n/quota mutes\n/quota unmute\n/quota mutes\n!quit\n"
+	if err := Run(ctx, cfg, strings.NewReader(script), out); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	got := out.String()
+	want := []string{"Alerts and recoveries of every token are not posted until", "every token: until", "Unmuted every token", "Nothing is muted."}
+	at := 0
+	for _, w := range want {
+		i := strings.Index(got[at:], w)
+		if i < 0 {
+			t.Fatalf("output lacks %q after the previous reply:\n%s", w, got)
+		}
+		at += i
+	}
+}
+
 func TestPortInUse(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
