@@ -4,10 +4,16 @@
 // and the tests read the resulting CloudFormation, its intrinsic functions
 // evaluated for the parameter values at hand: least-privilege IAM (the
 // tokens path's listing names exactly the path the registry requests), the
-// public Function URL, the monitor's schedule and wake-up queue, the three
+// public Function URL, the monitor's schedule and wake-up queue, the
 // alarms → one EventBridge rule → webhook wiring, and the alarms' and the
 // dashboard's queries against what the code writes (internal/sample's
-// records and heartbeat) and the sandbox evaluates (internal/alarm).
+// records and heartbeat) and the sandbox evaluates (internal/alarm); the
+// state table against internal/state (its key schema, TTL attribute, and
+// exactly the item actions of state.DynamoAPI on its ARN), the webhook's
+// housekeeping schedule against webhookfn.Housekeeping, and the ops alarms
+// (each function's errors and throttles, every queue of failures, the
+// failed alarm posts) with OpsTopic, the only thing anything may publish
+// to.
 //
 // The package has no code of its own outside its tests.
 package templatecheck

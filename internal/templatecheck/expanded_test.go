@@ -18,24 +18,29 @@ var samManagedPolicies = map[string]string{
 }
 
 // The functions' roles as SAM names them, and what each may do with which
-// SSM parameters and log actions. Both also list the tokens under
-// TokensPath (checkTokensPathGrant).
+// SSM parameters, log actions, queues and table. Both also list the tokens
+// under TokensPath (checkTokensPathGrant).
 var functionRoles = map[string]struct {
 	function   string
 	parameters []string // template parameters naming SSM parameters it reads
 	logs       []string // logs: actions on the samples log group
 	sqsEvents  bool     // has an SQS event source
+	sendsTo    string   // the one queue it may send to
+	table      bool     // uses the state table: exactly stateTableActions on it
 }{
 	"MonitorFunctionRole": {
 		function:   "MonitorFunction",
 		parameters: []string{"ChatWorkTokenParameter"},
 		logs:       []string{"logs:CreateLogStream", "logs:FilterLogEvents", "logs:GetLogEvents", "logs:PutLogEvents"},
 		sqsEvents:  true,
+		sendsTo:    "WakeQueue", // its wake-ups
 	},
 	"WebhookFunctionRole": {
 		function:   "WebhookFunction",
 		parameters: []string{"ChatWorkTokenParameter", "WebhookTokenParameter"},
 		logs:       []string{"logs:CreateLogStream", "logs:FilterLogEvents", "logs:GetLogEvents", "logs:PutLogEvents"},
+		sendsTo:    "WebhookFailedEventsQueue", // its on-failure destination (SAM's grant)
+		table:      true,
 	},
 }
 
@@ -101,7 +106,7 @@ func TestIAMLeastPrivilege(t *testing.T) {
 			t.Logf("allow-listed, added by SAM: %v", allowedManaged)
 
 			readParams := map[string]bool{}
-			var logActions []string
+			var logActions, tableActions []string
 			var listings, denies int
 			for _, st := range inlineStatements(t, roleID, role) {
 				s := st.raw
@@ -176,14 +181,23 @@ func TestIAMLeastPrivilege(t *testing.T) {
 					}
 					logActions = append(logActions, actions...)
 				case "sqs":
-					if roleID != "MonitorFunctionRole" || !slices.Equal(actions, []string{"sqs:SendMessage"}) {
-						t.Errorf("statement %s: only the monitor may send to the wake queue", js(s))
+					if !slices.Equal(actions, []string{"sqs:SendMessage"}) {
+						t.Errorf("statement %s: SQS access must be sqs:SendMessage", js(s))
 					}
 					for _, r := range res {
-						if js(r) != getAtt("WakeQueue", "Arn") {
-							t.Errorf("statement %s: SQS access beyond the wake queue: %s", js(s), js(r))
+						if want.sendsTo == "" || js(r) != getAtt(want.sendsTo, "Arn") {
+							t.Errorf("statement %s: %s may send to %q only, not %s", js(s), want.function, want.sendsTo, js(r))
 						}
 					}
+				case "dynamodb":
+					// The table's own ARN: no index (it has none), no
+					// wildcard, no other table.
+					for _, r := range res {
+						if !want.table || js(r) != getAtt("StateTable", "Arn") {
+							t.Errorf("statement %s: DynamoDB access beyond the state table (%s uses it: %v): %s", js(s), want.function, want.table, js(r))
+						}
+					}
+					tableActions = append(tableActions, actions...)
 				default:
 					t.Errorf("statement %s: unexpected service %q", js(s), service)
 				}
@@ -198,6 +212,10 @@ func TestIAMLeastPrivilege(t *testing.T) {
 			if !slices.Equal(logActions, want.logs) {
 				t.Errorf("%s has %v on the samples log group, want exactly %v", want.function, logActions, want.logs)
 			}
+			slices.Sort(tableActions)
+			if wantTable := stateTableActions(want.table); !slices.Equal(tableActions, wantTable) {
+				t.Errorf("%s has %v on the state table, want exactly %v (the methods of state.DynamoAPI)", want.function, tableActions, wantTable)
+			}
 		})
 	}
 	for roleID := range functionRoles {
@@ -208,12 +226,21 @@ func TestIAMLeastPrivilege(t *testing.T) {
 }
 
 // checkSAMEventRole allows the roles SAM makes for event sources: a
-// scheduler role that may only invoke its function.
+// scheduler role that may only invoke the function its schedule targets.
 func checkSAMEventRole(t *testing.T, roleID string, role map[string]any, cfn map[string]any) {
 	t.Helper()
 	trust := js(role["AssumeRolePolicyDocument"])
 	if !strings.Contains(trust, `"scheduler.amazonaws.com"`) {
 		t.Fatalf("role %s is neither a function's role nor SAM's scheduler role: %s", roleID, trust)
+	}
+	var targets []string
+	for _, s := range resources(cfn, "AWS::Scheduler::Schedule") {
+		if target, _ := s["Target"].(map[string]any); js(target["RoleArn"]) == getAtt(roleID, "Arn") {
+			targets = append(targets, js(target["Arn"]))
+		}
+	}
+	if len(targets) != 1 {
+		t.Fatalf("scheduler role %s is the role of %d schedules, want 1", roleID, len(targets))
 	}
 	if m := role["ManagedPolicyArns"]; m != nil {
 		t.Errorf("scheduler role %s has managed policies %s", roleID, js(m))
@@ -223,9 +250,14 @@ func checkSAMEventRole(t *testing.T, roleID string, role map[string]any, cfn map
 		t.Fatalf("scheduler role %s: %d statements, want 1", roleID, len(sts))
 	}
 	s := sts[0].raw
-	function := strings.TrimSuffix(strings.TrimSuffix(roleID, "Role"), "Tick")
-	if js(s["Action"]) != `"lambda:InvokeFunction"` || js(s["Resource"]) != getAtt(function, "Arn") {
-		t.Errorf("scheduler role %s: %s, want lambda:InvokeFunction on %s only", roleID, js(s), function)
+	var function string
+	for id := range resources(cfn, "AWS::Lambda::Function") {
+		if getAtt(id, "Arn") == targets[0] {
+			function = id
+		}
+	}
+	if function == "" || js(s["Action"]) != `"lambda:InvokeFunction"` || js(s["Resource"]) != targets[0] {
+		t.Errorf("scheduler role %s: %s, want lambda:InvokeFunction on its schedule's target function %s only", roleID, js(s), targets[0])
 	}
 	t.Logf("allow-listed, added by SAM: %s (ScheduleV2's role: lambda:InvokeFunction on %s)", roleID, function)
 }
@@ -270,14 +302,19 @@ func TestFunctionURL(t *testing.T) {
 
 // The monitor runs on an EventBridge Scheduler schedule (ScheduleV2) whose
 // expression is the ScheduleExpression parameter and whose payload is the
-// raw tick the monitor handles.
+// raw tick the monitor handles. (The webhook's housekeeping schedule:
+// TestHousekeepingSchedule.)
 func TestSchedule(t *testing.T) {
 	cfn := expand(t)
 	var found int
 	for id, s := range resources(cfn, "AWS::Scheduler::Schedule") {
 		target, _ := s["Target"].(map[string]any)
-		if js(target["Arn"]) != getAtt("MonitorFunction", "Arn") {
-			t.Errorf("schedule %s targets %s, want MonitorFunction", id, js(target["Arn"]))
+		switch js(target["Arn"]) {
+		case getAtt("WebhookFunction", "Arn"):
+			continue
+		case getAtt("MonitorFunction", "Arn"):
+		default:
+			t.Errorf("schedule %s targets %s, want MonitorFunction or WebhookFunction", id, js(target["Arn"]))
 			continue
 		}
 		found++
@@ -328,8 +365,9 @@ func TestWakeQueueEventSource(t *testing.T) {
 
 // The alarms' state changes reach the webhook: one EventBridge rule from
 // aws.cloudwatch for both the alarms' own state changes and the Metrics
-// Insights alarms' per-token contributor changes, for exactly the three
-// alarms' ARNs, targeting WebhookFunction, which that rule may invoke.
+// Insights alarms' per-token contributor changes, for exactly the
+// template's alarms' ARNs (the three token alarms and the ops alarms),
+// targeting WebhookFunction, which that rule may invoke.
 func TestAlarmsReachWebhook(t *testing.T) {
 	cfn := expand(t)
 	var want []string
@@ -337,8 +375,10 @@ func TestAlarmsReachWebhook(t *testing.T) {
 		want = append(want, getAtt(id, "Arn"))
 	}
 	slices.Sort(want)
-	if len(want) != 3 {
-		t.Errorf("template has %d alarms, want the quota, token-errors and heartbeat alarms", len(want))
+	for _, id := range []string{"QuotaAlarm", "TokenErrorsAlarm", "HeartbeatAlarm"} {
+		if !slices.Contains(want, getAtt(id, "Arn")) {
+			t.Errorf("template lacks %s", id)
+		}
 	}
 	var rules []string
 	for id, r := range resources(cfn, "AWS::Events::Rule") {
@@ -387,7 +427,7 @@ func TestFunctions(t *testing.T) {
 	for id, extra := range map[string][]string{
 		"MonitorFunction": {"QUOTA_SCHEDULE", "QUOTA_WAKE_QUEUE_URL"},
 		"WebhookFunction": {"CHATWORK_WEBHOOK_TOKEN_PARAMETER", "CHATWORK_ROOM_ID", "QUOTA_ALARM_NAME",
-			"QUOTA_ERRORS_ALARM_NAME", "QUOTA_HEARTBEAT_ALARM_NAME"},
+			"QUOTA_ERRORS_ALARM_NAME", "QUOTA_HEARTBEAT_ALARM_NAME", "QUOTA_STATE_TABLE", "QUOTA_ADMIN_ACCOUNT_IDS"},
 	} {
 		fn, ok := fns[id]
 		if !ok {
