@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
 )
 
@@ -13,11 +14,21 @@ const DefaultLabel = "default"
 
 var labelRE = regexp.MustCompile(`^[A-Za-z0-9_.\-]{1,64}$`)
 
+// ReservedLabels are the words /quota takes after it (in any case): a token
+// so labelled could never be asked for by name.
+var ReservedLabels = []string{"all", "help", "mute", "mutes", "unmute"}
+
 // CheckLabel reports whether s can label a token: it names a log stream and
-// a metric dimension value, so 1 to 64 letters, digits, '.', '_' or '-'.
+// a metric dimension value, so 1 to 64 letters, digits, '.', '_' or '-', and
+// it is not one of the ReservedLabels.
 func CheckLabel(s string) error {
 	if !labelRE.MatchString(s) {
 		return fmt.Errorf("token label %q: use 1-64 letters, digits, '.', '_' or '-'", s)
+	}
+	for _, w := range ReservedLabels {
+		if strings.EqualFold(s, w) {
+			return fmt.Errorf("token label %q: a word /quota reads as a command (%s)", s, strings.Join(ReservedLabels, ", "))
+		}
 	}
 	return nil
 }

@@ -80,13 +80,18 @@ func (r *Registry) List(ctx context.Context) ([]Entry, error) {
 
 	var good []Entry
 	byValue := map[string]string{} // value → the parameter that holds it
+	byLabel := map[string]string{} // label in lower case → the parameter that has it
 	for _, e := range all {
 		skip := func(reason string, args ...any) {
 			r.log.Warn("skip token parameter", append([]any{"parameter", e.Parameter, "reason", reason}, args...)...)
 		}
-		switch first, dup := byValue[e.Value]; {
-		case sample.CheckLabel(e.Label) != nil:
-			skip("its name after " + prefix + " is not a label: use 1-64 letters, digits, '.', '_' or '-'")
+		first, dup := byValue[e.Value]
+		twin, clash := byLabel[strings.ToLower(e.Label)]
+		switch err := sample.CheckLabel(e.Label); {
+		case err != nil:
+			skip("its name after " + prefix + " is not a usable label: " + err.Error())
+		case clash:
+			skip("its label differs from another parameter's only in case, and /quota matches labels in any case", "watched", twin)
 		case e.Type != ssmtypes.ParameterTypeSecureString:
 			skip("a " + string(e.Type) + " parameter: tokens must be SecureString")
 		case e.Value == "":
@@ -95,6 +100,7 @@ func (r *Registry) List(ctx context.Context) ([]Entry, error) {
 			skip("same token as another parameter, which is watched instead", "watched", first)
 		default:
 			byValue[e.Value] = e.Parameter
+			byLabel[strings.ToLower(e.Label)] = e.Parameter
 			good = append(good, e)
 		}
 	}

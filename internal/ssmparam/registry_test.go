@@ -75,10 +75,12 @@ func TestRegistrySkipsBadEntries(t *testing.T) {
 		"deploy":      "tok-deploy-SECRET1",
 		"notify":      "tok-notify-SECRET2\n", // the same token as a-copy once trimmed
 		"a-copy":      "tok-notify-SECRET2",
-		"zz-copy":     "tok-deploy-SECRET1",
+		"zz-copy":     "tok-deploy2-SECRET8",
 		"blank":       " \n",
 		long:          "tok-long-SECRET3",
 		"nested/deep": "tok-nested-SECRET4",
+		"Help":        "tok-help-SECRET7",    // a /quota command word
+		"DEPLOY":      "tok-deploy2-SECRET8", // deploy but for case: sorts first, so deploy is the one skipped
 	}
 	for name, v := range values {
 		awstest.PutSecureString(t, cfg, path+name, v)
@@ -93,8 +95,8 @@ func TestRegistrySkipsBadEntries(t *testing.T) {
 	}
 	sec := ssmtypes.ParameterTypeSecureString
 	want := []ssmparam.Entry{
+		{"DEPLOY", path + "DEPLOY", "tok-deploy2-SECRET8", sec},
 		{"a-copy", path + "a-copy", "tok-notify-SECRET2", sec},
-		{"deploy", path + "deploy", "tok-deploy-SECRET1", sec},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("List = %+v\nwant %+v", got, want)
@@ -107,9 +109,11 @@ func TestRegistrySkipsBadEntries(t *testing.T) {
 		path + "notify":  "same token as another parameter",
 		path + "zz-copy": "same token as another parameter",
 		path + "plain":   "a String parameter: tokens must be SecureString",
-		path + long:      "is not a label",
+		path + long:      "is not a usable label",
+		path + "Help":    "a word /quota reads as a command",
+		path + "deploy":  "differs from another parameter's only in case",
 	}
-	wantWatched := map[string]string{path + "notify": path + "a-copy", path + "zz-copy": path + "deploy"}
+	wantWatched := map[string]string{path + "notify": path + "a-copy", path + "zz-copy": path + "DEPLOY", path + "deploy": path + "DEPLOY"}
 	recs := logs.records(t)
 	if len(recs) != len(wantWarn) {
 		t.Errorf("%d log lines, want %d:\n%s", len(recs), len(wantWarn), logs.String())
