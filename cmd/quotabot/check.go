@@ -244,9 +244,7 @@ func newCheckResult(q chatwork.Quota, now time.Time) checkResult {
 		ResetUnix: q.Reset.Unix(),
 		CheckedAt: now.Local(),
 	}
-	if q.Limit > 0 { // in tenths, rounded down as sample.Percent rounds
-		r.RemainingPercent = float64(int64(q.Remaining)*1000/int64(q.Limit)) / 10
-	}
+	r.RemainingPercent = sample.PercentValue(q.Remaining, q.Limit)
 	r.ResetInSeconds = max(int64(math.Ceil(q.Reset.Sub(now).Seconds())), 0)
 	return r
 }

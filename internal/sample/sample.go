@@ -262,16 +262,21 @@ func Parse(msg []byte) (Record, error) {
 // Percent formats n of total as a percentage with at most one decimal,
 // rounding down so that a last call is never shown as the next figure: 1 of
 // 300 is "0.3%", not "0%", and 49 of 300 is "16.3%". Every place that shows
-// a percentage of the quota uses it.
+// a percentage of the quota uses it, or PercentValue for a number.
 func Percent(n, total int) string {
 	if total <= 0 {
 		return "-"
 	}
-	tenths := int64(n) * 1000 / int64(total)
-	if tenths%10 == 0 {
-		return strconv.FormatInt(tenths/10, 10) + "%"
+	return strconv.FormatFloat(PercentValue(n, total), 'f', -1, 64) + "%"
+}
+
+// PercentValue is Percent's figure as a number: tenths, rounded down; 0
+// when total is not positive.
+func PercentValue(n, total int) float64 {
+	if total <= 0 {
+		return 0
 	}
-	return fmt.Sprintf("%d.%d%%", tenths/10, tenths%10)
+	return float64(int64(n)*1000/int64(total)) / 10
 }
 
 // Heartbeat is the EMF log line of one completed monitor tick: the metric
