@@ -10,6 +10,8 @@ import (
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/smithy-go/logging"
 
 	"github.com/quotabot/chatwork-quota-bot/internal/app"
 )
@@ -136,7 +138,9 @@ func (e *awsSetupError) Unwrap() error { return e.cause }
 // loadAWS loads the SDK's configuration and makes sure it has a region and
 // credentials before the first call.
 func loadAWS(ctx context.Context) (aws.Config, error) {
-	cfg, err := app.LoadAWS(ctx)
+	// The SDK's own warnings (an instance metadata fallback on a laptop)
+	// would come before the one line that says what to do.
+	cfg, err := app.LoadAWS(ctx, config.WithLogger(logging.Nop{}))
 	switch {
 	case err != nil:
 		return cfg, err

@@ -14,8 +14,8 @@ import (
 // LoadAWS loads the SDK's configuration the usual way; AWS_ENDPOINT_URL and
 // the other SDK variables work unchanged, so every binary can be pointed at a
 // local emulator.
-func LoadAWS(ctx context.Context) (aws.Config, error) {
-	cfg, err := config.LoadDefaultConfig(ctx)
+func LoadAWS(ctx context.Context, opts ...func(*config.LoadOptions) error) (aws.Config, error) {
+	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
 		return aws.Config{}, fmt.Errorf("load AWS configuration: %w", err)
 	}
