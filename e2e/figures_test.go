@@ -16,10 +16,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	cwltypes "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/quotabot/chatwork-quota-bot/internal/awstest"
 	"github.com/quotabot/chatwork-quota-bot/internal/chatwork"
 	"github.com/quotabot/chatwork-quota-bot/internal/chatworksim"
+	"github.com/quotabot/chatwork-quota-bot/internal/state"
 )
 
 var (
@@ -83,6 +85,42 @@ var scenarios = []scenario{
 			}
 		},
 		check: statusIs(200),
+	},
+	{
+		name: "webhook /quota, state table", function: "WebhookFunction", pkg: "./cmd/webhook",
+		setup: func(t *testing.T, w *world) func(int) []byte {
+			w.withWebhook(t).withTable(t)
+			return func(int) []byte {
+				body := say(w, "/quota")
+				sig, _ := chatwork.Sign(webhookToken, body)
+				return functionURLRequest(body, sig, false)
+			}
+		},
+		check: statusIs(200),
+	},
+	{
+		name: "webhook alert, state table", function: "WebhookFunction", pkg: "./cmd/webhook",
+		setup: func(t *testing.T, w *world) func(int) []byte {
+			w.withWebhook(t).withTable(t)
+			raw, err := os.ReadFile(filepath.Join(moduleRoot(t), "testdata", "events", "alarm-state-alarm.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ev map[string]any
+			if err := json.Unmarshal(raw, &ev); err != nil {
+				t.Fatal(err)
+			}
+			start := time.Now().UTC()
+			return func(i int) []byte {
+				// A transition of its own each time, each later than the last:
+				// every invocation claims, reads the last state and the mutes,
+				// posts, and settles.
+				ev["detail"].(map[string]any)["state"].(map[string]any)["timestamp"] = start.Add(time.Duration(i) * time.Second).Format("2006-01-02T15:04:05.000-0700")
+				out, _ := json.Marshal(ev)
+				return out
+			}
+		},
+		check: okResult,
 	},
 	{
 		name: "webhook forged", function: "WebhookFunction", pkg: "./cmd/webhook",
@@ -168,7 +206,8 @@ func measure(t *testing.T, rie, endpoint string, sc scenario, tg target) figureR
 	simCfg := chatworksim.Config{
 		// Room for every invocation in one window and one room, so that no
 		// answer meets a limit.
-		Limit: 1 << 30, RoomPostLimit: 1 << 30,
+		// (The client believes a limit of at most 1,000,000.)
+		Limit: 1_000_000, RoomPostLimit: 1 << 30,
 	}
 
 	// Cold starts: one emulator process per start, one invocation each.
@@ -260,6 +299,24 @@ func motoRoundTrips(t *testing.T, endpoint string) []roundTrip {
 	out := []roundTrip{timed(fmt.Sprintf("PutLogEvents (1 event, %d times)", n), n, put)}
 	out = append(out, timed(fmt.Sprintf("GetLogEvents (newest page of %d events)", n), 100, func() error {
 		_, err := client.GetLogEvents(ctx, &cloudwatchlogs.GetLogEventsInput{LogGroupName: &group, LogStreamName: aws.String("s"), StartFromHead: aws.Bool(false)})
+		return err
+	}))
+	// The state table's calls, through the adapter the webhook uses.
+	table := awstest.UniqueName(t, "quotabot-e2e-roundtrips-")
+	awstest.CreateStateTable(t, cfg, table)
+	st := state.NewDynamo(dynamodb.NewFromConfig(cfg), table)
+	i := 0
+	out = append(out, timed("DynamoDB PutItem, conditional (a claim)", n, func() error {
+		i++
+		_, err := st.Claim(ctx, fmt.Sprint(i), time.Now())
+		return err
+	}))
+	out = append(out, timed("DynamoDB PutItem, conditional, refused + GetItem (a duplicate)", 100, func() error {
+		_, err := st.Claim(ctx, "1", time.Now())
+		return err
+	}))
+	out = append(out, timed("DynamoDB Query (the mutes)", 100, func() error {
+		_, err := st.Mutes(ctx)
 		return err
 	}))
 	return out

@@ -40,9 +40,7 @@ func TestSharedStateUnderEmulator(t *testing.T) {
 	}
 
 	t.Run("two instances, one table", func(t *testing.T) {
-		w := newWorld(t, endpoint, chatworksim.Config{}).withWebhook(t)
-		w.vars["QUOTA_STATE_TABLE"] = awstest.UniqueName(t, "quotabot-e2e-state-")
-		awstest.CreateStateTable(t, w.cfg, w.vars["QUOTA_STATE_TABLE"])
+		w := newWorld(t, endpoint, chatworksim.Config{}).withWebhook(t).withTable(t)
 		emus := []*emulator{startEmulator(t, rie, w.env(), bootstrap), startEmulator(t, rie, w.env(), bootstrap)}
 		alert := event("alarm-state-alarm.json")
 		var wg sync.WaitGroup

@@ -121,6 +121,15 @@ func (w *world) withFleet(t *testing.T) *world {
 	return w
 }
 
+// withTable creates a state table of the world's own on moto, as the
+// template declares it, and names it in QUOTA_STATE_TABLE.
+func (w *world) withTable(t *testing.T) *world {
+	t.Helper()
+	w.vars["QUOTA_STATE_TABLE"] = awstest.UniqueName(t, "quotabot-e2e-state-")
+	awstest.CreateStateTable(t, w.cfg, w.vars["QUOTA_STATE_TABLE"])
+	return w
+}
+
 // env is the emulator's environment (the bootstrap inherits it).
 func (w *world) env() []string {
 	env := awstest.Env(w.endpoint)
