@@ -88,6 +88,10 @@ type Config struct {
 	// InFlight bounds the tokens a tick reads (or asks about) at once.
 	// Default 10. The final readings due at one time are taken together.
 	InFlight int
+	// Margin is what an invocation keeps of its deadline for writing the
+	// records of what it read: no reading starts, and none runs on, later
+	// than Margin before the deadline. Default 5s.
+	Margin time.Duration
 	// Latest, when set, returns the log group's newest record of a token
 	// (reading it costs no quota). A container that has not run for a tick
 	// period (a new one, or one kept from an earlier window) knows nothing
@@ -123,6 +127,9 @@ func (c *Config) defaults() {
 	}
 	if c.InFlight <= 0 {
 		c.InFlight = 10
+	}
+	if c.Margin <= 0 {
+		c.Margin = 5 * time.Second
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -343,14 +350,26 @@ type finals struct {
 // at a time, it gathers the facts, asks decide and reads; then it arranges
 // the final readings decide asked for, one wake-up per reset second, or
 // sleeps until each and takes it.
+//
+// A token it has no time left to read (see Config.Margin) gets no record:
+// it was not tried, so its errors metric must not count it against it. The
+// tick names it in a warning and its error, and prints no heartbeat, whose
+// alarm is what tells the room that tokens go unwatched.
 func (m *Monitor) Tick(ctx context.Context) (Result, error) {
-	toks := m.list(ctx)
+	work, cancel := trim(ctx, m.cfg.Margin)
+	defer cancel()
+	toks := m.list(work)
 	steps := make([]step, len(toks))
 	m.cfg.Each(len(toks), m.cfg.InFlight, func(i int) { steps[i] = m.step(ctx, toks[i]) })
 	var res Result
 	var errs []error
 	var due []*finals
+	var unread []string
 	for i, s := range steps {
+		if s.unread {
+			unread = append(unread, toks[i].Label)
+			continue
+		}
 		res.add(s.recs...)
 		errs = append(errs, s.err)
 		a := s.next
@@ -365,9 +384,13 @@ func (m *Monitor) Tick(ctx context.Context) (Result, error) {
 		due[k].toks = append(due[k].toks, toks[i])
 		due[k].wake = due[k].wake && a.do == doWake
 	}
+	if len(unread) > 0 {
+		m.cfg.Logger.WarnContext(ctx, "out of time: tokens not read", "tokens", unread)
+		errs = append(errs, fmt.Errorf("monitor: out of time: %d of %d tokens not read", len(unread), len(toks)))
+	}
 	slices.SortFunc(due, func(a, b *finals) int { return a.at.Compare(b.at) })
 	woken := make([]bool, len(due))
-	m.cfg.Each(len(due), m.cfg.InFlight, func(i int) { woken[i] = due[i].wake && m.arrange(ctx, due[i]) })
+	m.cfg.Each(len(due), m.cfg.InFlight, func(i int) { woken[i] = due[i].wake && m.arrange(work, due[i]) })
 	for i, g := range due {
 		if woken[i] {
 			res.Woken = true
@@ -375,7 +398,7 @@ func (m *Monitor) Tick(ctx context.Context) (Result, error) {
 		}
 		errs = append(errs, m.final(ctx, &res, g))
 	}
-	if m.cfg.Heartbeat != nil && ctx.Err() == nil {
+	if m.cfg.Heartbeat != nil && len(unread) == 0 && ctx.Err() == nil {
 		_, _ = m.cfg.Heartbeat.Write(append(sample.Heartbeat(m.cfg.Now(), len(toks)), '\n'))
 	}
 	return res, errors.Join(errs...)
@@ -383,20 +406,26 @@ func (m *Monitor) Tick(ctx context.Context) (Result, error) {
 
 // step is one token's part of a tick.
 type step struct {
-	recs []sample.Record
-	next *action // a final reading to arrange (doWake) or take (doSleep)
-	err  error
+	recs   []sample.Record
+	next   *action // a final reading to arrange (doWake) or take (doSleep)
+	err    error
+	unread bool // out of time before the reading decide asked for
 }
 
 // step gathers one token's facts, asks decide and reads when it says so.
 func (m *Monitor) step(ctx context.Context, t Token) (s step) {
+	work, cancel := trim(ctx, m.cfg.Margin)
+	defer cancel()
 	f := facts{canWake: m.waker != nil}
 	if m.stale(t.Label) {
-		f.latest = m.latest(ctx, t.Label)
+		f.latest = m.latest(work, t.Label)
 	}
 	f.now, f.planned = m.cfg.Now(), m.plannedResets(t.Label)
 	a := decide(m.cfg, f)
 	if a.do == doRead {
+		if work.Err() != nil {
+			return step{unread: true}
+		}
 		rec, err := m.read(ctx, t, 0)
 		s.recs = []sample.Record{rec}
 		if s.err = err; err != nil {
@@ -527,7 +556,7 @@ func (m *Monitor) Wake(ctx context.Context, w WakeRequest) (Result, error) {
 // one): a reading then would belong to the next window and cost a call for
 // nothing.
 func (m *Monitor) final(ctx context.Context, res *Result, g *finals) error {
-	if dl, ok := ctx.Deadline(); ok && g.at.After(dl.Add(-2*time.Second)) {
+	if dl, ok := ctx.Deadline(); ok && g.at.After(dl.Add(-m.cfg.Margin)) {
 		return fmt.Errorf("monitor: final reading at %s is past this invocation's deadline", g.at.UTC().Format(time.RFC3339))
 	}
 	if err := m.cfg.Sleep(ctx, g.at.Sub(m.cfg.Now())); err != nil {
@@ -552,10 +581,16 @@ func (m *Monitor) final(ctx context.Context, res *Result, g *finals) error {
 // of the window whose final reading this is (0 for a tick): a reading that
 // retries pushed past that reset belongs to the next window and is not
 // marked final.
+//
+// The reading ends Config.Margin before ctx's deadline, and the record is
+// written with half of that margin, so that a put which hangs still leaves
+// the recorder time to copy the record to stdout.
 func (m *Monitor) read(ctx context.Context, t Token, finalReset int64) (sample.Record, error) {
-	before := t.ChatWork.Calls()
-	reading, err := t.ChatWork.ReadQuota(ctx)
-	calls := int(t.ChatWork.Calls() - before)
+	work, cancel := trim(ctx, m.cfg.Margin)
+	defer cancel()
+	was := t.ChatWork.Calls()
+	reading, err := t.ChatWork.ReadQuota(work)
+	calls := int(t.ChatWork.Calls() - was)
 
 	at := reading.At
 	if at.IsZero() {
@@ -570,9 +605,19 @@ func (m *Monitor) read(ctx context.Context, t Token, finalReset int64) (sample.R
 	case err != nil && chatwork.KindOf(err) != chatwork.KindQuotaExhausted:
 		fail = fmt.Errorf("monitor: token %s: read quota: %w", t.Label, err)
 	}
-	if rerr := m.rec.Record(ctx, rec); rerr != nil {
+	rctx, cancel := trim(ctx, m.cfg.Margin/2)
+	defer cancel()
+	if rerr := m.rec.Record(rctx, rec); rerr != nil {
 		// The recorder has already copied the record to stdout.
 		return rec, errors.Join(fail, fmt.Errorf("monitor: token %s: record sample: %w", t.Label, rerr))
 	}
 	return rec, fail
+}
+
+// trim is ctx ending d before ctx's deadline, when it has one.
+func trim(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	if dl, ok := ctx.Deadline(); ok {
+		return context.WithDeadline(ctx, dl.Add(-d))
+	}
+	return context.WithCancel(ctx)
 }

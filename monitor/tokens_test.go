@@ -5,12 +5,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"log/slog"
 	"maps"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/quotabot/chatwork-quota-bot/internal/chatwork"
@@ -351,4 +354,68 @@ func TestTickFansOutWithInFlight(t *testing.T) {
 			t.Fatalf("record %d is %q's, want %q's: records in token order", i, r.Token, want)
 		}
 	}
+}
+
+// hangingCW never answers: a reading ends with its context.
+type hangingCW struct{ calls atomic.Int64 }
+
+func (h *hangingCW) ReadQuota(ctx context.Context) (chatwork.Reading, error) {
+	h.calls.Add(1)
+	<-ctx.Done()
+	return chatwork.Reading{}, &chatwork.Error{Op: "read quota", Kind: chatwork.KindNetwork, Err: ctx.Err()}
+}
+func (h *hangingCW) Calls() int64 { return h.calls.Load() }
+
+// liveRecorder keeps only the records written while their context lives.
+type liveRecorder struct{ recordtest.Memory }
+
+func (l *liveRecorder) Record(ctx context.Context, r sample.Record) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return l.Memory.Record(ctx, r)
+}
+
+// Readings that never end are cut Margin before the deadline, in a tick and
+// in a wake-up, and what they read is recorded in the time left; a tick that
+// ran out of time before reading every token names those it did not read,
+// writes them no record and prints no heartbeat. In virtual time.
+func TestReadingsKeepAMarginBeforeTheDeadline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var toks []Token
+		for i := range 100 {
+			toks = append(toks, Token{Label: fmt.Sprintf("t%03d", i), ChatWork: &hangingCW{}})
+		}
+		var hb, logs bytes.Buffer
+		rec := &liveRecorder{}
+		m, err := New(Config{Heartbeat: &hb, Logger: slog.New(slog.NewTextHandler(&logs, nil))},
+			func(context.Context) []Token { return toks }, rec, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+		defer cancel()
+		start := time.Now()
+		_, err = m.Tick(ctx)
+		if took := time.Since(start); took != 85*time.Second {
+			t.Fatalf("the tick took %v, want 85s: the deadline less the 5 s margin", took)
+		}
+		// The first 10 (InFlight) hung until the margin; the other 90 were
+		// never started.
+		if n := len(rec.All()); n != 10 || hb.Len() != 0 || err == nil || !strings.Contains(err.Error(), "out of time: 90 of 100 tokens not read") ||
+			!strings.Contains(logs.String(), `msg="out of time: tokens not read" tokens="[t010 t011`) {
+			t.Fatalf("%d records, heartbeat %q, err %v, logs:\n%s", n, hb.String(), err, logs.String())
+		}
+
+		ctx, cancel = context.WithTimeout(context.Background(), 90*time.Second)
+		defer cancel()
+		start = time.Now()
+		w := WakeRequest{Action: "final", Reset: start.Add(4 * time.Second).Unix(), FinalAt: start.Add(3 * time.Second).UnixMilli(), Labels: []string{"t000", "t050", "t099"}}
+		if res, err := m.Wake(ctx, w); len(res.Records) != 3 || err == nil {
+			t.Fatalf("wake: %+v, %v", res, err)
+		}
+		if took := time.Since(start); took != 85*time.Second || len(rec.All()) != 13 {
+			t.Fatalf("the wake-up took %v and wrote %d of its 3 records", took, len(rec.All())-10)
+		}
+	})
 }

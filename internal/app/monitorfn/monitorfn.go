@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"slices"
 	"time"
 
@@ -59,11 +60,7 @@ func Wire(_ context.Context, getenv app.Getenv, awsCfg aws.Config, stdout io.Wri
 	}
 	tokens, err := fleet.New(fleet.Config{
 		OwnLabel: s.TokenLabel, OwnParameter: s.TokenParameter, Own: ssmparam.New(ssmAPI, s.TokenParameter),
-		Registry: registry,
-		NewClient: func(ts chatwork.TokenSource) (*chatwork.Client, error) {
-			return chatwork.New(chatwork.Config{BaseURL: s.APIURL, Token: ts})
-		},
-		Logger: log,
+		Registry: registry, NewClient: newClient(s.APIURL, nil), Logger: log,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("CHATWORK_API_URL: %w", err)
@@ -90,6 +87,16 @@ func Wire(_ context.Context, getenv app.Getenv, awsCfg aws.Config, stdout io.Wri
 		return nil, err
 	}
 	return Handler(m), nil
+}
+
+// newClient makes the client of a token: 5 s attempts and one retry, so that
+// a ChatWork that hangs costs a reading about 10 s and a tick of 100 tokens,
+// 10 at a time, reads most of them and records them inside the function's
+// timeout (90 s); hc nil: the default transport.
+func newClient(base string, hc *http.Client) func(chatwork.TokenSource) (*chatwork.Client, error) {
+	return func(ts chatwork.TokenSource) (*chatwork.Client, error) {
+		return chatwork.New(chatwork.Config{BaseURL: base, Token: ts, Timeout: 5 * time.Second, Retries: 1, HTTPClient: hc})
+	}
 }
 
 // members is the monitor's token list: the fleet's members.

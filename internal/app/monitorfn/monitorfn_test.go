@@ -220,11 +220,11 @@ func TestMonitorFaults(t *testing.T) {
 			t.Fatalf("err = %v", err)
 		}
 		recs := e.records(t)
-		if len(recs) != 1 || recs[0].Error != "server" || recs[0].Calls != 3 {
+		if len(recs) != 1 || recs[0].Error != "server" || recs[0].Calls != 2 {
 			t.Fatalf("records %+v", recs)
 		}
-		if spent := e.sim.Calls(apiToken) - e.sim.OtherCalls(apiToken); spent != 3 {
-			t.Fatalf("spent %d calls, want 3 (1 + 2 retries)", spent)
+		if spent := e.sim.Calls(apiToken) - e.sim.OtherCalls(apiToken); spent != 2 {
+			t.Fatalf("spent %d calls, want 2 (1 + 1 retry)", spent)
 		}
 	})
 }
