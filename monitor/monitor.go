@@ -175,7 +175,15 @@ type Monitor struct {
 type memory struct {
 	planned map[int64]bool // resets whose final reading this container has arranged
 	seen    time.Time      // when this container last ran a tick or a wake-up for it
+	// failed is when the token's last failed reading was taken, as far as
+	// this container knows (its own readings, or the log's newest record
+	// when it was stale); zero once a success has declared the recovery.
+	failed time.Time
 }
+
+// errorsPeriod is the period of the alarm on the errors metric (the
+// token-errors alarm in template.yaml).
+const errorsPeriod = 5 * time.Minute
 
 // New returns a Monitor of the tokens that tokens lists at each invocation.
 // waker may be nil.
@@ -519,7 +527,34 @@ func (m *Monitor) latest(ctx context.Context, label string) *sample.Record {
 	if err != nil || !ok {
 		return nil
 	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.mem(label).failed = time.Time{}
+	if r.Failed() || r.Recovered { // a recovery under way goes on
+		m.mem(label).failed = r.Time
+	}
 	return &r
+}
+
+// recovering notes rec in label's memory and reports whether rec, a success,
+// declares errors 0 (sample.Record.Recovered): every success from the first
+// after a failure to the first in a later errorsPeriod of the clock than the
+// failure, so that the alarm sees the token's errors at zero whether it
+// evaluates the last five minutes or the clock's periods.
+func (m *Monitor) recovering(label string, rec sample.Record) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r := m.mem(label)
+	switch {
+	case rec.Failed():
+		r.failed = rec.Time
+		return false
+	case r.failed.IsZero():
+		return false
+	case rec.Time.Truncate(errorsPeriod).After(r.failed.Truncate(errorsPeriod)):
+		r.failed = time.Time{}
+	}
+	return true
 }
 
 // Wake handles a wake-up arranged by an earlier tick: the final readings of
@@ -598,6 +633,7 @@ func (m *Monitor) read(ctx context.Context, t Token, finalReset int64) (sample.R
 	}
 	rec := sample.FromCall(t.Label, sample.SourceMonitor, at, reading.Quota, err, calls)
 	rec.Final = finalReset != 0 && rec.HasQuota && rec.Reset == finalReset
+	rec.Recovered = m.recovering(t.Label, rec)
 	var fail error
 	switch {
 	case err == nil && !rec.HasQuota:

@@ -419,3 +419,66 @@ func TestReadingsKeepAMarginBeforeTheDeadline(t *testing.T) {
 		}
 	})
 }
+
+// After a failed reading, the token's successes declare errors 0 (Recovered)
+// until one falls in a later 5-minute period of the clock than the failure;
+// then, and for a token that never failed, no errors metric at all.
+func TestRecoveryDeclaresZeroErrors(t *testing.T) {
+	var down atomic.Bool
+	flaky := func(now time.Time) (chatwork.Reading, error) {
+		if down.Load() {
+			return chatwork.Reading{}, &chatwork.Error{Op: "read quota", Kind: chatwork.KindInvalidToken, Status: 401}
+		}
+		return window(now)
+	}
+	ft := newFleet(t, t0, nil, map[string]func(time.Time) (chatwork.Reading, error){"a": flaky, "b": window})
+	// Ticks far from the reset: one reading each, no final one.
+	for _, x := range []struct {
+		at        time.Duration
+		down      bool
+		recovered bool
+	}{
+		{10 * time.Second, false, false},
+		{70 * time.Second, true, false},
+		{130 * time.Second, false, true}, // the first success after the failure
+		{190 * time.Second, false, true}, // the failure's period still
+		{310 * time.Second, false, true}, // the first in a later period: the last
+		{370 * time.Second, false, false},
+	} {
+		down.Store(x.down)
+		ft.clk.t = t0.Add(x.at)
+		res, _ := ft.m.Tick(context.Background())
+		a, b := res.Records[0], res.Records[1]
+		if a.Token != "a" || a.Failed() != x.down || a.Recovered != x.recovered || b.Recovered {
+			t.Fatalf("tick at %v: records %+v and %+v", x.at, a, b)
+		}
+		if emf, _ := a.MarshalEMF(sample.Metrics{}); strings.Contains(string(emf), `"errors"`) != (x.down || x.recovered) {
+			t.Fatalf("tick at %v: %s", x.at, emf)
+		}
+	}
+}
+
+// A container that has not run for a tick period learns of a failure from
+// the log's newest record, and of a recovery under way; a success there
+// means nothing to declare.
+func TestFreshContainerLearnsOfAFailureFromTheLog(t *testing.T) {
+	failed := sample.Record{Time: t0.Add(10 * time.Second), Token: "a", Source: sample.SourceMonitor, Error: "invalid_token", Calls: 1}
+	recovering := sample.Record{Time: t0.Add(70 * time.Second), Token: "a", Source: sample.SourceMonitor, HasQuota: true,
+		Remaining: 230, Limit: 300, Reset: t0.Add(5 * time.Minute).Unix(), Calls: 1, Recovered: true}
+	ok := recovering
+	ok.Recovered = false
+	for _, c := range []struct {
+		name   string
+		latest sample.Record
+		want   bool
+	}{{"failed", failed, true}, {"recovering", recovering, true}, {"succeeded", ok, false}} {
+		ft := newFleet(t, t0.Add(130*time.Second), nil, map[string]func(time.Time) (chatwork.Reading, error){"a": window},
+			func(cfg *Config) {
+				cfg.Latest = func(context.Context, string) (sample.Record, bool, error) { return c.latest, true, nil }
+			})
+		res, err := ft.m.Tick(context.Background())
+		if err != nil || len(res.Records) != 1 || res.Records[0].Recovered != c.want {
+			t.Fatalf("%s: %+v, %v", c.name, res, err)
+		}
+	}
+}

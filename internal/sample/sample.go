@@ -78,6 +78,11 @@ type Record struct {
 	// Final marks the monitor's reading taken just before the reset: the
 	// window's low point.
 	Final bool
+	// Recovered marks a successful reading taken while the errors alarm may
+	// still count an earlier failure of the token: it declares errors 0, so
+	// that the alarm sees the token's series at zero instead of seeing it
+	// stop, whose handling CloudWatch does not document for contributors.
+	Recovered bool
 	// Error is a short machine-readable kind ("invalid_token", "quota_exhausted",
 	// "network", "server", ...) for failure records; Detail a safe, human-readable
 	// description. Neither ever holds a secret.
@@ -187,9 +192,12 @@ func (r Record) toWire(m *Metrics) wire {
 			metrics = append(metrics, metricDef{MetricRemaining, "Count"})
 		}
 	}
-	if r.Failed() {
-		one := 1
-		w.Errors = &one
+	if failed := r.Failed(); failed || r.Recovered {
+		n := 0
+		if failed {
+			n = 1
+		}
+		w.Errors = &n
 		metrics = append(metrics, metricDef{MetricErrors, "Count"})
 	}
 	if m != nil {
@@ -236,7 +244,7 @@ func (r *Record) UnmarshalJSON(b []byte) error {
 	}
 	out := Record{
 		Time: t, Token: w.Token, Source: w.Source, Final: w.Final,
-		Error: w.Error, Detail: w.Detail, Calls: w.Calls,
+		Error: w.Error, Detail: w.Detail, Calls: w.Calls, Recovered: w.Errors != nil && *w.Errors == 0,
 	}
 	if w.Remaining != nil || w.Limit != nil || w.Reset != nil {
 		if w.Remaining == nil || w.Limit == nil || w.Reset == nil {

@@ -21,6 +21,7 @@ func TestRoundTrip(t *testing.T) {
 		func() Record { r := good(); r.Final = true; r.Source = SourcePassive; return r }(),
 		{Time: at, Token: "ops", Source: SourceMonitor, Error: "invalid_token", Detail: "chatwork read quota: invalid_token (HTTP 401)", Calls: 1},
 		func() Record { r := good(); r.Remaining = 0; r.Error = "quota_exhausted"; return r }(),
+		func() Record { r := good(); r.Recovered = true; return r }(),
 	}
 	for _, want := range cases {
 		for _, marshal := range []func(Record) ([]byte, error){Record.MarshalJSON, Record.MarshalPlain} {
@@ -155,6 +156,38 @@ func emfMetrics(t *testing.T, b []byte) (names []string, dims any) {
 		names = append(names, m.Name)
 	}
 	return names, v.AWS.CloudWatchMetrics[0].Dimensions
+}
+
+// A successful reading after a failure declares errors 0, beside its quota
+// metric, once marked Recovered; a failure stays 1 whatever the mark; an
+// unmarked success declares no errors metric at all.
+func TestRecoveredDeclaresZeroErrors(t *testing.T) {
+	recovered := good()
+	recovered.Recovered = true
+	failed := Record{Time: at, Token: "default", Source: SourceMonitor, Error: "invalid_token", Recovered: true}
+	for _, c := range []struct {
+		name   string
+		r      Record
+		want   []string
+		errors string
+	}{
+		{"recovered", recovered, []string{MetricRemaining, MetricErrors}, `"errors":0`},
+		{"success", good(), []string{MetricRemaining}, ""},
+		{"failure marked recovered", failed, []string{MetricErrors}, `"errors":1`},
+	} {
+		b, err := c.r.MarshalEMF(Metrics{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := emfMetrics(t, b)
+		if !reflect.DeepEqual(got, c.want) || (c.errors == "") == strings.Contains(string(b), `"errors"`) || !strings.Contains(string(b), c.errors) {
+			t.Errorf("%s: metrics %v, want %v; record %s", c.name, got, c.want, b)
+		}
+	}
+	plain, _ := recovered.MarshalPlain()
+	if !strings.Contains(string(plain), `"errors":0`) || strings.Contains(string(plain), "_aws") {
+		t.Errorf("plain %s", plain)
+	}
 }
 
 func TestMetricsDeclaredPerKind(t *testing.T) {
