@@ -7,12 +7,12 @@ package app
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/quotabot/chatwork-quota-bot/internal/chatwork"
 	"github.com/quotabot/chatwork-quota-bot/internal/sample"
 )
 
@@ -45,21 +45,18 @@ type Settings struct {
 	AdminAccountIDs    string        // QUOTA_ADMIN_ACCOUNT_IDS: comma-separated account ids (parsed by the bot)
 }
 
-const defaultAPIURL = "https://api.chatwork.com/v2"
-
 // Load reads the settings every binary shares. Each problem is reported
 // with the variable's name; values are echoed only where they are not
 // secret (none of these variables holds a secret: tokens live in SSM).
 func Load(getenv Getenv) (Settings, error) {
 	s := Settings{
-		APIURL:             strings.TrimRight(or(getenv("CHATWORK_API_URL"), defaultAPIURL), "/"),
 		TokenParameter:     strings.TrimSpace(getenv("CHATWORK_TOKEN_PARAMETER")),
 		WebhookTokenParam:  strings.TrimSpace(getenv("CHATWORK_WEBHOOK_TOKEN_PARAMETER")),
 		AllowedRooms:       getenv("CHATWORK_ALLOWED_ROOM_IDS"),
 		LogGroup:           strings.TrimSpace(getenv("QUOTA_LOG_GROUP")),
 		TokenLabel:         or(getenv("QUOTA_TOKEN_LABEL"), sample.DefaultLabel),
 		Language:           strings.TrimSpace(getenv("QUOTA_LANGUAGE")),
-		TimeZone:           or(getenv("QUOTA_TIME_ZONE"), "Asia/Tokyo"),
+		TimeZone:           strings.TrimSpace(getenv("QUOTA_TIME_ZONE")),
 		WakeQueueURL:       strings.TrimSpace(getenv("QUOTA_WAKE_QUEUE_URL")),
 		AlarmName:          getenv("QUOTA_ALARM_NAME"),
 		ErrorsAlarmName:    getenv("QUOTA_ERRORS_ALARM_NAME"),
@@ -70,13 +67,14 @@ func Load(getenv Getenv) (Settings, error) {
 		AdminAccountIDs:    getenv("QUOTA_ADMIN_ACCOUNT_IDS"),
 	}
 	var errs []error
-	if u, err := url.Parse(s.APIURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		errs = append(errs, fmt.Errorf("CHATWORK_API_URL %q is not an http(s) URL", s.APIURL))
+	var err error
+	if s.APIURL, err = chatwork.BaseURL(strings.TrimSpace(getenv("CHATWORK_API_URL"))); err != nil {
+		errs = append(errs, fmt.Errorf("CHATWORK_API_URL: %w", err))
 	}
 	if err := sample.CheckLabel(s.TokenLabel); err != nil {
 		errs = append(errs, fmt.Errorf("QUOTA_TOKEN_LABEL: %w", err))
 	}
-	if _, err := time.LoadLocation(s.TimeZone); err != nil {
+	if _, err := time.LoadLocation(s.TimeZone); s.TimeZone != "" && err != nil {
 		errs = append(errs, fmt.Errorf("QUOTA_TIME_ZONE %q: %v", s.TimeZone, err))
 	}
 	if v := strings.TrimSpace(getenv("QUOTA_TOKENS_PATH")); v != "" {
@@ -86,7 +84,6 @@ func Load(getenv Getenv) (Settings, error) {
 			errs = append(errs, fmt.Errorf("QUOTA_TOKENS_PATH %q: an SSM path starts with /", v))
 		}
 	}
-	var err error
 	if v := getenv("QUOTA_MONITOR_INTERVAL"); v != "" {
 		s.Interval, err = time.ParseDuration(v)
 		if err != nil || s.Interval < 10*time.Second {
@@ -120,11 +117,12 @@ func Load(getenv Getenv) (Settings, error) {
 	return s, errors.Join(errs...)
 }
 
-// Location is the parsed QUOTA_TIME_ZONE.
+// Location is the parsed QUOTA_TIME_ZONE; nil when it is not set, for the
+// bot's default.
 func (s Settings) Location() *time.Location {
 	loc, err := time.LoadLocation(s.TimeZone)
-	if err != nil {
-		return time.UTC
+	if s.TimeZone == "" || err != nil {
+		return nil
 	}
 	return loc
 }

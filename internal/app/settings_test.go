@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/quotabot/chatwork-quota-bot/internal/chatwork"
 )
 
 func env(m map[string]string) Getenv { return func(k string) string { return m[k] } }
@@ -13,9 +15,10 @@ func TestLoadDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The language is the bot's to default: the monitor's binary does not link it.
-	if s.APIURL != "https://api.chatwork.com/v2" || s.TokenLabel != "default" || s.Language != "" ||
-		s.TimeZone != "Asia/Tokyo" || s.Interval != time.Minute || s.ThresholdPercent || s.TokensPath != "" {
+	// The language and the time zone are the bot's to default (the monitor's
+	// binary does not link it); the API URL is the client's.
+	if s.APIURL != chatwork.DefaultBaseURL || s.TokenLabel != "default" || s.Language != "" ||
+		s.TimeZone != "" || s.Location() != nil || s.Interval != time.Minute || s.ThresholdPercent || s.TokensPath != "" {
 		t.Fatalf("defaults: %+v", s)
 	}
 }

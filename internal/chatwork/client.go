@@ -85,7 +85,7 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Token == nil {
 		return nil, errors.New("chatwork: new client: Config.Token is required")
 	}
-	base, err := checkBaseURL(cmp.Or(cfg.BaseURL, DefaultBaseURL))
+	base, err := BaseURL(cfg.BaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("chatwork: new client: %w", err)
 	}
@@ -120,10 +120,12 @@ func New(cfg Config) (*Client, error) {
 	return c, nil
 }
 
-// checkBaseURL makes sure go-chatwork's http.NewRequest cannot fail (it
+// BaseURL returns raw, or DefaultBaseURL when raw is empty, without a
+// trailing slash, checked: it makes sure go-chatwork's http.NewRequest cannot fail (it
 // panics when it does) and that nothing in the URL leaks into errors or
 // breaks the paths go-chatwork appends.
-func checkBaseURL(raw string) (string, error) {
+func BaseURL(raw string) (string, error) {
+	raw = cmp.Or(raw, DefaultBaseURL)
 	u, err := url.Parse(raw)
 	if err != nil {
 		return "", errors.New("base URL does not parse")

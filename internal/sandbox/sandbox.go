@@ -44,7 +44,7 @@ const (
 	HumanID    = 2001
 	botName    = "Quota Bot"
 	humanName  = "You"
-	TokenLabel = "default"
+	TokenLabel = sample.DefaultLabel
 	// The stand-in alarms' names, as the template names its own in a stack
 	// called sandbox.
 	AlarmName          = "sandbox-quota-low"
