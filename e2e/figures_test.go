@@ -5,10 +5,17 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +25,7 @@ import (
 	cwltypes "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/quotabot/chatwork-quota-bot/internal/app/webhookfn"
 	"github.com/quotabot/chatwork-quota-bot/internal/awstest"
 	"github.com/quotabot/chatwork-quota-bot/internal/chatwork"
 	"github.com/quotabot/chatwork-quota-bot/internal/chatworksim"
@@ -29,6 +37,11 @@ var (
 	figuresWarm = flag.Int("figures.warm", 200, "warm invocations per function and path")
 	figuresCold = flag.Int("figures.cold", 10, "cold starts (emulator processes) per function")
 )
+
+// figuresCount is how many warm invocations the round trips are counted
+// over, in an emulator of their own (the counting proxy stays out of the
+// timed runs).
+const figuresCount = 20
 
 // A scenario is one function on one request path, invoked repeatedly in one
 // emulator process.
@@ -102,12 +115,8 @@ var scenarios = []scenario{
 		name: "webhook alert, state table", function: "WebhookFunction", pkg: "./cmd/webhook",
 		setup: func(t *testing.T, w *world) func(int) []byte {
 			w.withWebhook(t).withTable(t)
-			raw, err := os.ReadFile(filepath.Join(moduleRoot(t), "testdata", "events", "alarm-state-alarm.json"))
-			if err != nil {
-				t.Fatal(err)
-			}
 			var ev map[string]any
-			if err := json.Unmarshal(raw, &ev); err != nil {
+			if err := json.Unmarshal(readEvent(t, "alarm-state-alarm.json"), &ev); err != nil {
 				t.Fatal(err)
 			}
 			start := time.Now().UTC()
@@ -123,6 +132,27 @@ var scenarios = []scenario{
 		check: okResult,
 	},
 	{
+		name: "webhook alert repeated, state table", function: "WebhookFunction", pkg: "./cmd/webhook",
+		setup: func(t *testing.T, w *world) func(int) []byte {
+			w.withWebhook(t).withTable(t)
+			// The same transition every time: the first is posted, every
+			// later one finds it settled (EventBridge's and Lambda's
+			// repeated deliveries).
+			alert := readEvent(t, "alarm-state-alarm.json")
+			return func(int) []byte { return alert }
+		},
+		check: okResult,
+	},
+	{
+		name: "webhook housekeeping, state table", function: "WebhookFunction", pkg: "./cmd/webhook",
+		setup: func(t *testing.T, w *world) func(int) []byte {
+			w.withWebhook(t).withTable(t)
+			// The schedule's payload every 5 minutes, with no mute ended.
+			return func(int) []byte { return []byte(webhookfn.Housekeeping) }
+		},
+		check: okResult,
+	},
+	{
 		name: "webhook forged", function: "WebhookFunction", pkg: "./cmd/webhook",
 		setup: func(t *testing.T, w *world) func(int) []byte {
 			w.withWebhook(t)
@@ -134,6 +164,15 @@ var scenarios = []scenario{
 	},
 }
 
+func readEvent(t *testing.T, name string) []byte {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(moduleRoot(t), "testdata", "events", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
 // figureRow is one line of README.md's table.
 type figureRow struct {
 	scenario, target                string
@@ -141,14 +180,81 @@ type figureRow struct {
 	warmP50, warmP99, warmMax       float64 // ms
 	warmN                           int
 	peakRSSKiB                      int
+	// Round trips: AWS requests by operation and ChatWork calls, of the
+	// first invocation and per warm one.
+	firstAWS, warmAWS        map[string]float64
+	firstChatWork, warmCalls float64
+}
+
+// awsCounter stands between a function and moto and counts the AWS
+// requests passing through, by operation.
+type awsCounter struct {
+	url string
+	mu  sync.Mutex
+	ops map[string]int
+}
+
+func startAWSCounter(t *testing.T, endpoint string) *awsCounter {
+	t.Helper()
+	target, err := url.Parse(endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &awsCounter{ops: map[string]int{}}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The JSON protocols name the operation in X-Amz-Target
+		// (DynamoDB_20120810.PutItem, Logs_20140328.PutLogEvents,
+		// AmazonSSM.GetParameter, AmazonSQS.SendMessage).
+		svc, op, ok := strings.Cut(r.Header.Get("X-Amz-Target"), ".")
+		svc, _, _ = strings.Cut(svc, "_")
+		name := strings.TrimPrefix(svc, "Amazon") + " " + op
+		if !ok {
+			name = r.Method + " " + r.URL.Path
+		}
+		c.mu.Lock()
+		c.ops[name]++
+		c.mu.Unlock()
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	c.url = srv.URL
+	return c
+}
+
+// take returns the counts since the last take, each divided by n, and
+// starts again.
+func (c *awsCounter) take(n int) map[string]float64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := map[string]float64{}
+	for op, k := range c.ops {
+		out[op] = float64(k) / float64(n)
+	}
+	c.ops = map[string]int{}
+	return out
+}
+
+// roundTrips prints counts by operation: "DynamoDB PutItem 1, Logs PutLogEvents 2".
+func roundTrips(ops map[string]float64) string {
+	if len(ops) == 0 {
+		return "none"
+	}
+	var parts []string
+	for _, op := range slices.Sorted(maps.Keys(ops)) {
+		parts = append(parts, fmt.Sprintf("%s %s", op, strconv.FormatFloat(ops[op], 'f', -1, 64)))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // TestEmulatorFigures measures each function under the emulator: cold start
 // (the emulator's INIT REPORT), the first invocation, warm REPORT Durations
 // over -figures.warm invocations with the simulator's latency at zero, the
 // bootstrap's peak RSS (VmHWM; the emulator's Max Memory Used is only the
-// configured memory size) and the stripped linux/arm64 binary sizes. It runs
-// only with -figures:
+// configured memory size), the round trips of the first and of a warm
+// invocation (AWS requests by operation, through a counting proxy in front
+// of moto, and ChatWork calls) and the stripped linux/arm64 binary sizes.
+// It runs only with -figures:
 //
 //	go test ./e2e -run TestEmulatorFigures -v -figures
 func TestEmulatorFigures(t *testing.T) {
@@ -189,6 +295,11 @@ func TestEmulatorFigures(t *testing.T) {
 			r.scenario, r.target, r.coldMedian, r.coldMax, r.firstInvok, r.warmP50, r.warmP99, r.warmMax, float64(r.peakRSSKiB)/1024)
 	}
 	fmt.Fprintf(&b, "\nwarm figures over %d invocations each; cold over %d emulator processes each\n\n", *figuresWarm, *figuresCold)
+	fmt.Fprintf(&b, "| function, path | run as | first invocation: AWS requests | ChatWork calls | each warm invocation: AWS requests | ChatWork calls |\n|---|---|---|---|---|---|\n")
+	for _, r := range rows {
+		fmt.Fprintf(&b, "| %s | %s | %s | %g | %s | %g |\n", r.scenario, r.target, roundTrips(r.firstAWS), r.firstChatWork, roundTrips(r.warmAWS), r.warmCalls)
+	}
+	fmt.Fprintf(&b, "\nround trips counted over the first and %d warm invocations, through a counting proxy in front of moto\n\n", figuresCount)
 	fmt.Fprintf(&b, "| moto round trip from Go (the stand-in's own cost in the warm figures) | p50 (ms) | p99 (ms) |\n|---|---|---|\n")
 	for _, m := range motoRoundTrips(t, endpoint) {
 		fmt.Fprintf(&b, "| %s | %.2f | %.2f |\n", m.name, m.p50, m.p99)
@@ -254,6 +365,23 @@ func measure(t *testing.T, rie, endpoint string, sc scenario, tg target) figureR
 	slices.Sort(warm)
 	row.warmP50, row.warmP99, row.warmMax = percentile(warm, 50), percentile(warm, 99), warm[len(warm)-1]
 	noSecrets(t, map[string]string{"emulator output": emu.output()})
+	emu.Stop()
+
+	// Round trips, counted in an emulator of their own whose AWS requests
+	// pass through a counting proxy: the first invocation, then the warm
+	// ones.
+	counter := startAWSCounter(t, endpoint)
+	w = newWorld(t, counter.url, simCfg)
+	next = sc.setup(t, w)
+	counter.take(1) // the world's own setup
+	emu = startEmulator(t, rie, w.env(), tg.argv...)
+	calls := func() int { return w.sim.Calls(apiToken) - w.sim.OtherCalls(apiToken) }
+	invokeChecked(t, emu, sc, next(0))
+	row.firstAWS, row.firstChatWork = counter.take(1), float64(calls())
+	for i := range figuresCount {
+		invokeChecked(t, emu, sc, next(1+i))
+	}
+	row.warmAWS, row.warmCalls = counter.take(figuresCount), float64(calls()-int(row.firstChatWork))/figuresCount
 	return row
 }
 
