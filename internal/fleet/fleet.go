@@ -48,15 +48,18 @@ type Config struct {
 	Now       func() time.Time
 }
 
-// Fleet is safe for concurrent use.
+// Fleet is safe for concurrent use. The registry is asked without the
+// lock held, by one caller at a time.
 type Fleet struct {
-	cfg Config
-	own *Member
+	cfg   Config
+	own   *Member
+	ready chan struct{} // closed once the registry was first asked, or when there is none
 
-	mu     sync.Mutex
-	listed time.Time // when the registry was last asked
-	path   []Member
-	known  map[string]known // path members by label
+	mu      sync.Mutex
+	listed  time.Time // when the registry was last asked
+	listing bool      // a caller is asking it
+	path    []Member
+	known   map[string]known // path members by label
 }
 
 // known is a path member and its token: its client is kept while the token
@@ -78,7 +81,10 @@ func New(cfg Config) (*Fleet, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	f := &Fleet{cfg: cfg}
+	f := &Fleet{cfg: cfg, ready: make(chan struct{})}
+	if cfg.Registry == nil {
+		close(f.ready)
+	}
 	if cfg.Own != nil {
 		if err := sample.CheckLabel(cfg.OwnLabel); err != nil {
 			return nil, err
@@ -94,14 +100,40 @@ func New(cfg Config) (*Fleet, error) {
 
 // Members returns the own token first, then the registry's sorted by label.
 // It lists the registry when Every has passed since the last time it asked,
-// and keeps the last good list when that fails.
-func (f *Fleet) Members(ctx context.Context) []Member {
+// and keeps the last good list when that fails. While another caller lists
+// it, Members returns the list as it stands at once; before there is one,
+// it waits for the first listing as long as ctx allows.
+func (f *Fleet) Members(ctx context.Context) []Member { return f.members(ctx, true) }
+
+func (f *Fleet) members(ctx context.Context, relist bool) []Member {
+	f.mu.Lock()
+	now := f.cfg.Now()
+	lead := f.cfg.Registry != nil && !f.listing && (f.listed.IsZero() || relist && now.Sub(f.listed) >= f.cfg.Every)
+	if lead {
+		f.listed, f.listing = now, true
+	}
+	prev, had := f.path, f.known
+	f.mu.Unlock()
+	if lead {
+		path, next, ok := f.list(ctx, prev, had)
+		f.mu.Lock()
+		if ok {
+			f.path, f.known = path, next
+		}
+		f.listing = false
+		select {
+		case <-f.ready:
+		default: // under the lock: closed once
+			close(f.ready)
+		}
+		f.mu.Unlock()
+	}
+	select {
+	case <-f.ready:
+	case <-ctx.Done():
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if now := f.cfg.Now(); f.cfg.Registry != nil && (f.listed.IsZero() || now.Sub(f.listed) >= f.cfg.Every) {
-		f.listed = now
-		f.list(ctx)
-	}
 	var out []Member
 	if f.own != nil {
 		out = append(out, *f.own)
@@ -109,12 +141,14 @@ func (f *Fleet) Members(ctx context.Context) []Member {
 	return append(out, f.path...)
 }
 
-func (f *Fleet) list(ctx context.Context) {
+// list asks the registry, and returns its members and their tokens by
+// label, reusing the clients in had of the tokens that did not change.
+func (f *Fleet) list(ctx context.Context, prev []Member, had map[string]known) ([]Member, map[string]known, bool) {
 	log := f.cfg.Logger
 	entries, err := f.cfg.Registry.List(ctx)
 	if err != nil {
-		log.Warn("list tokens: keeping the last list", "error", err, "tokens", len(f.path))
-		return
+		log.Warn("list tokens: keeping the last list", "error", err, "tokens", len(prev))
+		return nil, nil, false
 	}
 	var own string
 	if f.own != nil {
@@ -132,7 +166,7 @@ func (f *Fleet) list(ctx context.Context) {
 			skip("its label names the bot's own token")
 			continue
 		}
-		k, ok := f.known[e.Label]
+		k, ok := had[e.Label]
 		if !ok || k.value != e.Value {
 			c, err := f.cfg.NewClient(chatwork.StaticToken(e.Value))
 			if err != nil {
@@ -147,10 +181,10 @@ func (f *Fleet) list(ctx context.Context) {
 		next[e.Label] = k
 		path = append(path, k.Member)
 	}
-	for _, m := range f.path {
+	for _, m := range prev {
 		if _, ok := next[m.Label]; !ok {
 			log.Info("token leaves", "label", m.Label, "parameter", m.Parameter)
 		}
 	}
-	f.path, f.known = path, next
+	return path, next, true
 }

@@ -319,3 +319,79 @@ func TestAgainstMoto(t *testing.T) {
 		t.Errorf("logs:\n%s", e.logs.String())
 	}
 }
+
+// blockingRegistry lists when the test releases it, and tells when a
+// listing begins.
+type blockingRegistry struct {
+	*registry
+	entered, release chan struct{}
+}
+
+func (r blockingRegistry) List(ctx context.Context) ([]ssmparam.Entry, error) {
+	r.entered <- struct{}{}
+	select {
+	case <-r.release:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return r.registry.List(ctx)
+}
+
+// While one caller lists the registry again, the others get the list as it
+// stands at once; before there is a list, they wait for the first one only
+// as long as their context allows.
+func TestCallersDoNotWaitForAListing(t *testing.T) {
+	reg := &registry{entries: map[string]string{"deploy": "tok-d"}}
+	br := blockingRegistry{reg, make(chan struct{}), make(chan struct{})}
+	e := newEnv(t, chatwork.StaticToken(ownToken), br)
+	members := func(ctx context.Context, list func(context.Context) []fleet.Member) <-chan []string {
+		ch := make(chan []string, 1)
+		go func() {
+			var labels []string
+			for _, m := range list(ctx) {
+				labels = append(labels, m.Label)
+			}
+			ch <- labels
+		}()
+		return ch
+	}
+	// A watchdog, not a measure: a caller that waits behind the listing
+	// waits until the test releases it.
+	answer := func(ch <-chan []string, when string) []string {
+		t.Helper()
+		select {
+		case got := <-ch:
+			return got
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: a caller waits for another caller's listing", when)
+			return nil
+		}
+	}
+
+	first := members(context.Background(), e.fleet.Members)
+	<-br.entered
+	ctx, cancel := context.WithCancel(context.Background())
+	waiting := members(ctx, e.fleet.Members)
+	cancel()
+	if got := answer(waiting, "before the first list"); !slices.Equal(got, []string{"bot"}) {
+		t.Fatalf("before the first list, a caller whose context ended got %v, want [bot]", got)
+	}
+	br.release <- struct{}{}
+	if got := answer(first, "the first list"); !slices.Equal(got, []string{"bot", "deploy"}) {
+		t.Fatalf("the first list: %v", got)
+	}
+
+	reg.set(map[string]string{"deploy": "tok-d", "notify": "tok-n"}, nil)
+	e.clock.Advance(5 * time.Minute)
+	again := members(context.Background(), e.fleet.Members)
+	<-br.entered
+	for range 3 {
+		if got := answer(members(context.Background(), e.fleet.Members), "during a listing"); !slices.Equal(got, []string{"bot", "deploy"}) {
+			t.Fatalf("during a listing: %v, want the list as it stands", got)
+		}
+	}
+	br.release <- struct{}{}
+	if got := answer(again, "the second list"); !slices.Equal(got, []string{"bot", "deploy", "notify"}) || reg.n() != 2 {
+		t.Fatalf("the second list: %v after %d lists", got, reg.n())
+	}
+}
