@@ -578,7 +578,9 @@ func (b *Bot) otherAlarmView(ev alarm.Event) otherAlarmView {
 		State:    ev.Detail.State.Value, // checked: one of the three
 		Previous: plainText(ev.Detail.PreviousState.Value, 40),
 		Reason:   plainText(ev.Detail.State.Reason, maxReason),
-		At:       stateTime(ev, now), Now: now, Loc: b.cfg.Location,
+		// The template's ops alarms describe what broke and where to look.
+		Description: plainText(ev.Detail.Configuration.Description, maxReason),
+		At:          stateTime(ev, now), Now: now, Loc: b.cfg.Location,
 	}
 }
 

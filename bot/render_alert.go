@@ -99,6 +99,7 @@ type failingView struct {
 // Every string in it is already safe to post (see plainText).
 type otherAlarmView struct {
 	Name, State, Previous, Reason string
+	Description                   string // the alarm's own: what broke and where to look
 	At, Now                       time.Time
 	Loc                           *time.Location
 }
@@ -358,6 +359,9 @@ func renderOtherAlarm(p *phrases, v otherAlarmView) string {
 		first = fmt.Sprintf(a.otherNoPrev, v.Name, v.State)
 	}
 	lines := []string{first}
+	if v.Description != "" {
+		lines = append(lines, v.Description)
+	}
 	if v.Reason != "" {
 		lines = append(lines, fmt.Sprintf(a.reason, v.Reason))
 	}
