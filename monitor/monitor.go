@@ -98,6 +98,10 @@ type Config struct {
 	// of this window, so before spending a call it asks whether the tick
 	// before arranged this window's final reading.
 	Latest func(ctx context.Context, token string) (sample.Record, bool, error)
+	// Current, when set, is the token list as it stands, without a new
+	// listing (a fleet's Current): a wake-up's final readings are due within
+	// WakeLead, no time to list a registry. Default: New's token list.
+	Current func(context.Context) []Token
 	// Heartbeat receives sample.Heartbeat's line after every completed tick
 	// (on Lambda the function's log, where CloudWatch extracts it); nil: none.
 	Heartbeat io.Writer
@@ -192,6 +196,9 @@ func New(cfg Config, tokens func(context.Context) []Token, rec sample.Recorder, 
 		return nil, errors.New("monitor: a token list and a recorder are required")
 	}
 	cfg.defaults()
+	if cfg.Current == nil {
+		cfg.Current = tokens
+	}
 	if err := sample.CheckLabel(cfg.TokenLabel); err != nil {
 		return nil, fmt.Errorf("monitor: %w", err)
 	}
@@ -336,9 +343,10 @@ func arranges(cfg Config, r sample.Record) bool {
 	return r.Final || (before <= cfg.Interval+cfg.Slack && before > cfg.Slack/2)
 }
 
-// list is the tokens to watch now, each with its label.
-func (m *Monitor) list(ctx context.Context) []Token {
-	toks := slices.Clone(m.tokens(ctx))
+// list is the tokens of tokens (New's list, or Config.Current), each with its
+// label.
+func (m *Monitor) list(ctx context.Context, tokens func(context.Context) []Token) []Token {
+	toks := slices.Clone(tokens(ctx))
 	for i := range toks {
 		toks[i].Label = cmp.Or(toks[i].Label, m.cfg.TokenLabel)
 	}
@@ -366,7 +374,7 @@ type finals struct {
 func (m *Monitor) Tick(ctx context.Context) (Result, error) {
 	work, cancel := trim(ctx, m.cfg.Margin)
 	defer cancel()
-	toks := m.list(work)
+	toks := m.list(work, m.tokens)
 	steps := make([]step, len(toks))
 	m.cfg.Each(len(toks), m.cfg.InFlight, func(i int) { steps[i] = m.step(ctx, toks[i]) })
 	var res Result
@@ -569,7 +577,9 @@ func (m *Monitor) Wake(ctx context.Context, w WakeRequest) (Result, error) {
 		labels = []string{m.cfg.TokenLabel}
 	}
 	g := &finals{at: time.UnixMilli(w.FinalAt), reset: w.Reset}
-	toks := m.list(ctx)
+	work, cancel := trim(ctx, m.cfg.Margin)
+	defer cancel()
+	toks := m.list(work, m.cfg.Current)
 	for _, label := range labels {
 		i := slices.IndexFunc(toks, func(t Token) bool { return t.Label == label })
 		if i < 0 {

@@ -482,3 +482,23 @@ func TestFreshContainerLearnsOfAFailureFromTheLog(t *testing.T) {
 		}
 	}
 }
+
+// A wake-up takes its tokens from Config.Current, the list as it stands; a
+// tick from New's list.
+func TestWakeTakesTheCurrentList(t *testing.T) {
+	ft := newFleet(t, t0.Add(296*time.Second), nil, map[string]func(time.Time) (chatwork.Reading, error){"a": window})
+	var listed, current atomic.Int32
+	toks := func(context.Context) []Token { listed.Add(1); return []Token{{Label: "a", ChatWork: ft.cw["a"]}} }
+	m, err := New(Config{Now: ft.clk.Now, Sleep: ft.clk.Sleep, Current: func(ctx context.Context) []Token { current.Add(1); return toks(ctx) }}, toks, ft.rec, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := m.Wake(context.Background(), WakeRequest{Action: "final", Reset: t0.Add(5 * time.Minute).Unix(), FinalAt: t0.Add(299 * time.Second).UnixMilli(), Labels: []string{"a"}})
+	if err != nil || len(res.Records) != 1 || !res.Records[0].Final || current.Load() != 1 || listed.Load() != 1 {
+		t.Fatalf("wake: %+v, %v; Current asked %d times", res, err, current.Load())
+	}
+	ft.clk.t = t0.Add(310 * time.Second)
+	if _, err := m.Tick(context.Background()); err != nil || current.Load() != 1 || listed.Load() != 2 {
+		t.Fatalf("tick: %v; Current asked %d times, the list %d", err, current.Load(), listed.Load())
+	}
+}

@@ -105,6 +105,11 @@ func New(cfg Config) (*Fleet, error) {
 // it waits for the first listing as long as ctx allows.
 func (f *Fleet) Members(ctx context.Context) []Member { return f.members(ctx, true) }
 
+// Current is Members without a new listing: the list as it stands, for a
+// caller with no time to wait for the registry. Only a Fleet that never
+// asked the registry asks it, and that counts as Members' next listing.
+func (f *Fleet) Current(ctx context.Context) []Member { return f.members(ctx, false) }
+
 func (f *Fleet) members(ctx context.Context, relist bool) []Member {
 	f.mu.Lock()
 	now := f.cfg.Now()

@@ -395,3 +395,32 @@ func TestCallersDoNotWaitForAListing(t *testing.T) {
 		t.Fatalf("the second list: %v after %d lists", got, reg.n())
 	}
 }
+
+// Current never lists the registry again: only a fleet that never listed
+// it lists it, and that listing is the one Members would have made.
+func TestCurrentDoesNotRelist(t *testing.T) {
+	reg := &registry{entries: map[string]string{"deploy": "tok-d"}}
+	e := newEnv(t, chatwork.StaticToken(ownToken), reg)
+	current := func() []string {
+		var out []string
+		for _, m := range e.fleet.Current(t.Context()) {
+			out = append(out, m.Label+"="+e.tokens[m.Client])
+		}
+		return out
+	}
+	want := []string{"bot=" + ownToken, "deploy=tok-d"}
+	if got := current(); !reflect.DeepEqual(got, want) || reg.n() != 1 {
+		t.Fatalf("a fleet that never listed: Current = %v after %d lists", got, reg.n())
+	}
+	if got := e.members(t); !reflect.DeepEqual(got, want) || reg.n() != 1 {
+		t.Fatalf("Members after Current's list: %v after %d lists", got, reg.n())
+	}
+	reg.set(map[string]string{"notify": "tok-n"}, nil)
+	e.clock.Advance(time.Hour)
+	if got := current(); !reflect.DeepEqual(got, want) || reg.n() != 1 {
+		t.Fatalf("an hour later: Current = %v after %d lists, want the list as it stands", got, reg.n())
+	}
+	if got := e.members(t); !reflect.DeepEqual(got, []string{"bot=" + ownToken, "notify=tok-n"}) || reg.n() != 2 {
+		t.Fatalf("Members an hour later: %v after %d lists", got, reg.n())
+	}
+}

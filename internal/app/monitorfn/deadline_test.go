@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -74,7 +75,7 @@ func TestHangingChatWorkTickEndsBeforeTheTimeout(t *testing.T) {
 					t.Fatal(err)
 				}
 				rec := &logGroup{}
-				m, err := monitor.New(monitor.Config{TokenLabel: "ops-bots", Heartbeat: &stdout, Logger: log}, members(f), rec, nil)
+				m, err := newMonitor(monitor.Config{TokenLabel: "ops-bots", Heartbeat: &stdout, Logger: log}, f, rec, nil)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -119,4 +120,63 @@ func TestHangingChatWorkTickEndsBeforeTheTimeout(t *testing.T) {
 			})
 		})
 	}
+}
+
+// slowRegistry takes 10 s to list, and counts its listings.
+type slowRegistry struct {
+	registry
+	lists *atomic.Int32
+}
+
+func (r slowRegistry) List(ctx context.Context) ([]ssmparam.Entry, error) {
+	r.lists.Add(1)
+	time.Sleep(10 * time.Second)
+	return r.registry.List(ctx)
+}
+
+// A wake-up takes its final readings at their time even when the registry
+// is slow and the container's list is older than the fleet's five minutes:
+// it does not list the registry again (its next tick will). In virtual time.
+func TestWakeDoesNotWaitForTheRegistry(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sim := chatworksim.New(chatworksim.Config{}) // windows of 5 minutes on the clock
+		defer sim.Close()
+		sim.AddAccount(apiToken, 9001, "quota bot")
+		reg := slowRegistry{lists: &atomic.Int32{}}
+		labels := []string{"ops-bots"}
+		for i := 1; i < 5; i++ {
+			tok := fmt.Sprintf("token-%03d", i)
+			sim.AddAccount(tok, int64(9001+i), tok)
+			reg.registry = append(reg.registry, ssmparam.Entry{Label: fmt.Sprintf("t%03d", i), Parameter: "/tokens/" + tok, Value: tok, Type: ssmtypes.ParameterTypeSecureString})
+			labels = append(labels, fmt.Sprintf("t%03d", i))
+		}
+		f, err := fleet.New(fleet.Config{OwnLabel: "ops-bots", Own: chatwork.StaticToken(apiToken), Registry: reg,
+			NewClient: newClient("http://chatworksim.invalid/v2", &http.Client{Transport: sim.Transport()})})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := &recordtest.Memory{}
+		m, err := newMonitor(monitor.Config{TokenLabel: "ops-bots"}, f, rec, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		handle := Handler(m)
+		if sum, err := handle(t.Context(), json.RawMessage(`{}`)); err != nil || sum.Records != 5 {
+			t.Fatalf("tick: %+v, %v", sum, err)
+		}
+		// The second window's end: more than five minutes after the list.
+		reset := time.Now().Truncate(5 * time.Minute).Add(10 * time.Minute)
+		time.Sleep(time.Until(reset.Add(-4 * time.Second)))
+		body, _ := json.Marshal(monitor.WakeRequest{Action: "final", Reset: reset.Unix(), FinalAt: reset.Add(-time.Second).UnixMilli(), Labels: labels})
+		sqsEvent, _ := json.Marshal(map[string]any{"Records": []map[string]any{{"messageId": "m1", "eventSource": "aws:sqs", "body": string(body)}}})
+		sum, err := handle(t.Context(), sqsEvent)
+		if err != nil || sum.Records != 5 || len(sum.Tokens) != 5 || reg.lists.Load() != 1 {
+			t.Fatalf("wake-up: %+v, %v; %d listings", sum, err, reg.lists.Load())
+		}
+		for _, tok := range sum.Tokens {
+			if !tok.Final {
+				t.Fatalf("token %s: no final reading", tok.Token)
+			}
+		}
+	})
 }

@@ -76,17 +76,24 @@ func Wire(_ context.Context, getenv app.Getenv, awsCfg aws.Config, stdout io.Wri
 	}
 	rec := cwlogs.NewRecorder(logs, s.LogGroup, stdout)
 	rec.Metrics = sample.Metrics{Percent: s.ThresholdPercent}
-	m, err := monitor.New(monitor.Config{
+	m, err := newMonitor(monitor.Config{
 		TokenLabel: s.TokenLabel,
 		Interval:   s.Interval,
 		Latest:     latestMonitorRecord(cwlogs.NewHistory(logs, s.LogGroup), s.Interval),
 		Heartbeat:  stdout,
 		Logger:     log,
-	}, members(tokens), rec, waker)
+	}, tokens, rec, waker)
 	if err != nil {
 		return nil, err
 	}
 	return Handler(m), nil
+}
+
+// newMonitor is the monitor of f's tokens: a tick lists them (anew every
+// few minutes), a wake-up takes the list as it stands.
+func newMonitor(cfg monitor.Config, f *fleet.Fleet, rec sample.Recorder, waker monitor.Waker) (*monitor.Monitor, error) {
+	cfg.Current = members(f.Current)
+	return monitor.New(cfg, members(f.Members), rec, waker)
 }
 
 // newClient makes the client of a token: 5 s attempts and one retry, so that
@@ -99,10 +106,10 @@ func newClient(base string, hc *http.Client) func(chatwork.TokenSource) (*chatwo
 	}
 }
 
-// members is the monitor's token list: the fleet's members.
-func members(f *fleet.Fleet) func(context.Context) []monitor.Token {
+// members is a monitor's token list of a fleet's list.
+func members(list func(context.Context) []fleet.Member) func(context.Context) []monitor.Token {
 	return func(ctx context.Context) []monitor.Token {
-		ms := f.Members(ctx)
+		ms := list(ctx)
 		toks := make([]monitor.Token, len(ms))
 		for i, m := range ms {
 			toks[i] = monitor.Token{Label: m.Label, ChatWork: m.Client}
