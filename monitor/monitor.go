@@ -132,9 +132,7 @@ func (c *Config) defaults() {
 	if c.InFlight <= 0 {
 		c.InFlight = 10
 	}
-	if c.Margin <= 0 {
-		c.Margin = 5 * time.Second
-	}
+	c.Margin = cmp.Or(c.Margin, 5*time.Second)
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -553,16 +551,14 @@ func (m *Monitor) recovering(label string, rec sample.Record) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	r := m.mem(label)
-	switch {
-	case rec.Failed():
+	if rec.Failed() {
 		r.failed = rec.Time
-		return false
-	case r.failed.IsZero():
-		return false
-	case rec.Time.Truncate(errorsPeriod).After(r.failed.Truncate(errorsPeriod)):
+	}
+	recovering := !rec.Failed() && !r.failed.IsZero()
+	if recovering && rec.Time.Truncate(errorsPeriod).After(r.failed.Truncate(errorsPeriod)) {
 		r.failed = time.Time{}
 	}
-	return true
+	return recovering
 }
 
 // Wake handles a wake-up arranged by an earlier tick: the final readings of
@@ -665,5 +661,5 @@ func trim(ctx context.Context, d time.Duration) (context.Context, context.Cancel
 	if dl, ok := ctx.Deadline(); ok {
 		return context.WithDeadline(ctx, dl.Add(-d))
 	}
-	return context.WithCancel(ctx)
+	return ctx, func() {}
 }
