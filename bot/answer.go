@@ -5,10 +5,10 @@ import (
 	"context"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/quotabot/chatwork-quota-bot/internal/chatwork"
+	"github.com/quotabot/chatwork-quota-bot/internal/fanout"
 	"github.com/quotabot/chatwork-quota-bot/internal/sample"
 )
 
@@ -169,25 +169,19 @@ func (b *Bot) answerFleet(ctx context.Context, to replyTo, tokens []Token) {
 	defer cancel()
 	rows := make([]fleetRow, len(tokens))
 	errs := make([]error, len(tokens))
-	slots := make(chan struct{}, fleetReads)
-	var wg sync.WaitGroup
-	for i, tok := range tokens {
-		wg.Go(func() {
-			slots <- struct{}{}
-			defer func() { <-slots }()
-			rows[i].Label = tok.Label
-			rows[i].Quota, _, errs[i] = b.readQuota(rctx, tok)
-			switch q := chatwork.QuotaOf(errs[i]); {
-			case errs[i] == nil:
-			case chatwork.KindOf(errs[i]) == chatwork.KindQuotaExhausted && q != nil:
-				rows[i].Quota, rows[i].Quota.Remaining = *q, 0 // a 429 is a reading of 0
-			default:
-				rows[i].Kind = chatwork.KindOf(errs[i]).String()
-				b.log.WarnContext(ctx, "read quota failed", "token", tok.Label, "kind", rows[i].Kind, "error", errs[i])
-			}
-		})
-	}
-	wg.Wait()
+	fanout.Each(len(tokens), fleetReads, func(i int) {
+		tok := tokens[i]
+		rows[i].Label = tok.Label
+		rows[i].Quota, _, errs[i] = b.readQuota(rctx, tok)
+		switch q := chatwork.QuotaOf(errs[i]); {
+		case errs[i] == nil:
+		case chatwork.KindOf(errs[i]) == chatwork.KindQuotaExhausted && q != nil:
+			rows[i].Quota, rows[i].Quota.Remaining = *q, 0 // a 429 is a reading of 0
+		default:
+			rows[i].Kind = chatwork.KindOf(errs[i]).String()
+			b.log.WarnContext(ctx, "read quota failed", "token", tok.Label, "kind", rows[i].Kind, "error", errs[i])
+		}
+	})
 	if b.ownMessage(ctx, to) || b.cannotPost(ctx, tokens[0], errs[0]) {
 		return
 	}

@@ -40,6 +40,7 @@ import (
 	"time"
 
 	"github.com/quotabot/chatwork-quota-bot/internal/chatwork"
+	"github.com/quotabot/chatwork-quota-bot/internal/fanout"
 	"github.com/quotabot/chatwork-quota-bot/internal/sample"
 	"github.com/quotabot/chatwork-quota-bot/internal/wait"
 )
@@ -140,26 +141,8 @@ func (c *Config) defaults() {
 		c.Sleep = wait.Sleep
 	}
 	if c.Each == nil {
-		c.Each = each
+		c.Each = fanout.Each
 	}
-}
-
-// each is Config.Each's default.
-func each(n, limit int, f func(i int)) {
-	if n == 1 {
-		f(0) // no goroutine for a one-token monitor
-		return
-	}
-	sem := make(chan struct{}, limit)
-	var wg sync.WaitGroup
-	for i := range n {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			f(i)
-		})
-	}
-	wg.Wait()
 }
 
 // Monitor takes readings and records them.

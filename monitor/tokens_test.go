@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/quotabot/chatwork-quota-bot/internal/chatwork"
+	"github.com/quotabot/chatwork-quota-bot/internal/fanout"
 	"github.com/quotabot/chatwork-quota-bot/internal/recordtest"
 	"github.com/quotabot/chatwork-quota-bot/internal/sample"
 )
@@ -310,27 +311,6 @@ func TestHeartbeatOncePerTick(t *testing.T) {
 	}
 }
 
-// each runs every item once, never more than limit at a time.
-func TestEachBoundsConcurrency(t *testing.T) {
-	var active, peak atomic.Int32
-	ran := make([]atomic.Int32, 25)
-	each(len(ran), 10, func(i int) {
-		n := active.Add(1)
-		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
-		}
-		ran[i].Add(1)
-		active.Add(-1)
-	})
-	if peak.Load() > 10 {
-		t.Fatalf("%d in flight, limit 10", peak.Load())
-	}
-	for i := range ran {
-		if ran[i].Load() != 1 {
-			t.Fatalf("item %d ran %d times", i, ran[i].Load())
-		}
-	}
-}
-
 // A tick reads every token through Config.Each with InFlight as its bound.
 func TestTickFansOutWithInFlight(t *testing.T) {
 	reads := map[string]func(time.Time) (chatwork.Reading, error){}
@@ -342,7 +322,7 @@ func TestTickFansOutWithInFlight(t *testing.T) {
 		c.InFlight = 2
 		c.Each = func(n, limit int, f func(int)) {
 			calls = append(calls, [2]int{n, limit})
-			each(n, limit, f)
+			fanout.Each(n, limit, f)
 		}
 	})
 	res, err := ft.m.Tick(context.Background())

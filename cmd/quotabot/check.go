@@ -18,6 +18,7 @@ import (
 
 	"github.com/quotabot/chatwork-quota-bot/internal/alarm"
 	"github.com/quotabot/chatwork-quota-bot/internal/chatwork"
+	"github.com/quotabot/chatwork-quota-bot/internal/fanout"
 	"github.com/quotabot/chatwork-quota-bot/internal/sample"
 	"github.com/quotabot/chatwork-quota-bot/internal/ssmparam"
 )
@@ -137,7 +138,7 @@ func checkAll(ctx context.Context, e env, path, label, param, apiURL string, thr
 	if len(rows) == 0 {
 		return fail(e, "check", fmt.Errorf("no token: nothing under %s, and neither CHATWORK_TOKEN nor --token-parameter", path))
 	}
-	each(len(rows), 16, func(i int) {
+	fanout.Each(len(rows), 16, func(i int) {
 		res, err := readQuota(ctx, apiURL, rows[i].token, threshold)
 		rows[i].checkResult = res
 		if err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 
 	"github.com/quotabot/chatwork-quota-bot/internal/cwlogs"
+	"github.com/quotabot/chatwork-quota-bot/internal/fanout"
 	"github.com/quotabot/chatwork-quota-bot/internal/localstore"
 	"github.com/quotabot/chatwork-quota-bot/internal/sample"
 )
@@ -116,7 +117,7 @@ func runHistory(ctx context.Context, args []string, e env) int {
 		}
 		reps = make([]historyReport, len(labels))
 		errs := make([]error, len(labels))
-		each(len(labels), 8, func(i int) {
+		fanout.Each(len(labels), 8, func(i int) {
 			res, err := h.Read(ctx, labels[i], from, time.Time{})
 			reps[i] = historyReport{Source: "log group " + *group, Token: labels[i], Since: from, Skipped: res.Skipped, Truncated: res.Truncated}
 			summarize(&reps[i], res.Records)

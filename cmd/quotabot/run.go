@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -154,21 +153,6 @@ func loadAWS(ctx context.Context) (aws.Config, error) {
 			"set AWS_PROFILE, or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY", err}
 	}
 	return cfg, nil
-}
-
-// each calls f(i) for every i in [0, n), at most limit at a time, and
-// returns when all are done.
-func each(n, limit int, f func(i int)) {
-	sem := make(chan struct{}, limit)
-	var wg sync.WaitGroup
-	for i := range n {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			f(i)
-		})
-	}
-	wg.Wait()
 }
 
 // flagSet reports whether the named flag was given on the command line.
