@@ -111,7 +111,11 @@ func (b *Bot) HandleAlarm(ctx context.Context, ev alarm.Event) error {
 		b.log.InfoContext(ctx, "duplicate alarm event ignored", append(attrs, "outcome", c.Outcome)...)
 		return nil
 	}
-	outcome, err := b.alarmMessage(ctx, ev, kind, attrs)
+	// The message keeps two state writes' time for after its post (see
+	// afterPost): the token's last state and the settled transition.
+	mctx, mcancel := shorten(ctx, 2*stateTimeout)
+	defer mcancel()
+	outcome, err := b.alarmMessage(mctx, ev, kind, attrs)
 	if serr := b.state.Settle(ctx, c, outcome, b.cfg.Now()); serr != nil {
 		b.log.WarnContext(ctx, "state unavailable: the transition is not settled, a redelivery may post it again", append(attrs, "outcome", outcome, "error", serr)...)
 	}

@@ -18,6 +18,14 @@ func timed(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, stateTimeout)
 }
 
+// afterPost bounds a write that records what was already posted (the
+// transition settled, the token's last state): it must not die with a
+// budget the post used up, or a redelivery would post the message again.
+// HandleAlarm keeps 2×stateTimeout of its budget for these writes.
+func afterPost(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), stateTimeout)
+}
+
 func (t timedState) Answered(ctx context.Context, room int64, id string, now time.Time) (bool, error) {
 	ctx, cancel := timed(ctx)
 	defer cancel()
@@ -31,7 +39,7 @@ func (t timedState) Claim(ctx context.Context, key string, now time.Time) (state
 }
 
 func (t timedState) Settle(ctx context.Context, c state.Claim, outcome string, now time.Time) error {
-	ctx, cancel := timed(ctx)
+	ctx, cancel := afterPost(ctx)
 	defer cancel()
 	return t.State.Settle(ctx, c, outcome, now)
 }
@@ -49,7 +57,7 @@ func (t timedState) Lasts(ctx context.Context) ([]state.Last, error) {
 }
 
 func (t timedState) SetLast(ctx context.Context, l state.Last, now time.Time) error {
-	ctx, cancel := timed(ctx)
+	ctx, cancel := afterPost(ctx)
 	defer cancel()
 	return t.State.SetLast(ctx, l, now)
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/quotabot/chatwork-quota-bot/internal/chatwork"
@@ -207,4 +208,58 @@ func noSecret(t *testing.T, s string) {
 	if strings.Contains(s, apiToken) || strings.Contains(s, vectorToken) {
 		t.Error("a secret leaked")
 	}
+}
+
+// lastMinutePoster posts, then answers only when the caller's context is
+// done: a post that used the whole budget, as a slow ChatWork makes it.
+type lastMinutePoster struct{ *fakeChatWork }
+
+func (p lastMinutePoster) Post(ctx context.Context, room int64, body string) (chatwork.Posted, error) {
+	posted, err := p.fakeChatWork.Post(ctx, room, body)
+	<-ctx.Done()
+	return posted, err
+}
+
+// deadlineState refuses a write whose context is already done, as a real
+// table client does.
+type deadlineState struct{ *state.Memory }
+
+func (s deadlineState) Settle(ctx context.Context, c state.Claim, outcome string, now time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.Memory.Settle(ctx, c, outcome, now)
+}
+
+func (s deadlineState) SetLast(ctx context.Context, l state.Last, now time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.Memory.SetLast(ctx, l, now)
+}
+
+// A post that returns at the end of its budget still has its transition
+// settled and the token's last state recorded: otherwise a redelivery
+// would post the alert again and its recovery would never be posted.
+func TestPostAtTheDeadlineIsStillRecorded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		st := deadlineState{&state.Memory{}}
+		e := alarmEnv(t, alarmAt, func(_ *Config, d *Deps) { d.State = st })
+		e.bot.cw = lastMinutePoster{e.cw}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		ev := loadEvent(t, "contributor-quota-alarm.json")
+		if err := e.bot.HandleAlarm(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.bot.HandleAlarm(context.Background(), ev); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.bot.HandleAlarm(context.Background(), loadEvent(t, "contributor-quota-ok.json")); err != nil {
+			t.Fatal(err)
+		}
+		if len(e.cw.posts) != 2 || !strings.Contains(e.logs.String(), "duplicate alarm event ignored") {
+			t.Fatalf("%d posts (want the alert once and its recovery):\n%s", len(e.cw.posts), e.logs.String())
+		}
+	})
 }
