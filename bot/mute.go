@@ -79,7 +79,7 @@ var enMute = mutePhrases{
 	resumed:  "🔔 A mute has ended, and this alert, which began while it lasted, still holds.",
 }
 
-var durationRE = regexp.MustCompile(`^(?:[0-9]{1,4}[mhd])+$`)
+var durationRE = regexp.MustCompile(`^(?:[0-9]{1,4}[mhd]){1,3}$`)
 var durationPart = regexp.MustCompile(`([0-9]+)([mhd])`)
 
 // parseMuteDuration reads 30m, 2h, 1d or a sum such as 1h30m, from 10
@@ -93,6 +93,9 @@ func parseMuteDuration(s string) (time.Duration, bool) {
 	for _, m := range durationPart.FindAllStringSubmatch(s, -1) {
 		n, _ := strconv.Atoi(m[1])
 		d += time.Duration(n) * map[string]time.Duration{"m": time.Minute, "h": time.Hour, "d": 24 * time.Hour}[m[2]]
+		if d > maxMute {
+			return 0, false // checked as it grows: a long sum must not wrap round
+		}
 	}
 	return d, d >= minMute && d <= maxMute
 }
@@ -205,12 +208,14 @@ func (b *Bot) unmute(ctx context.Context, to replyTo, label, what string, runnin
 		ended++
 	}
 	b.log.InfoContext(ctx, "unmuted", "token", label, "mutes", ended, "by", to.Account)
-	if ended > 0 {
-		return to.prefix() + fmt.Sprintf(p.unmuted, what)
-	}
 	text := to.prefix() + fmt.Sprintf(p.notMuted, what)
+	if ended > 0 {
+		text = to.prefix() + fmt.Sprintf(p.unmuted, what)
+	}
+	// Unmuting one token leaves a mute of every token running: say so, or
+	// the room believes it will hear that token again.
 	for _, m := range running {
-		if m.Label == "" {
+		if label != "" && m.Label == "" {
 			text += fmt.Sprintf(p.stillAll, clock(m.Until, now, b.cfg.Location))
 		}
 	}

@@ -117,7 +117,9 @@ func TestParseMuteDuration(t *testing.T) {
 			t.Errorf("%q: %v %v, want %v", in, got, ok, want)
 		}
 	}
-	for _, in := range []string{"", "9m", "7d1m", "8d", "30", "m", "2x", "-1h", "1.5h", "30min", "99999d", "２h", "1h 30m"} {
+	for _, in := range []string{"", "9m", "7d1m", "8d", "30", "m", "2x", "-1h", "1.5h", "30min", "99999d", "２h", "1h 30m",
+		// A long sum that wraps round time.Duration to 10m26s, and too many parts.
+		strings.Repeat("9999d", 21) + "3524d23h45m", "1d1h1m1m"} {
 		if d, ok := parseMuteDuration(in); ok {
 			t.Errorf("%q accepted as %v", in, d)
 		}
@@ -140,6 +142,7 @@ func TestMuteReplies(t *testing.T) {
 		{name: "unmute_token", setup: []string{"/quota mute 2h deploy"}, cmd: "/quota unmute Deploy"},
 		{name: "unmute_all", setup: []string{"/quota mute 2h deploy", "/quota mute 1h"}, cmd: "/quota unmute"},
 		{name: "unmute_not_muted", setup: []string{"/quota mute 30m"}, cmd: "/quota unmute report"},
+		{name: "unmute_token_all_muted", setup: []string{"/quota mute 2h deploy", "/quota mute 30m"}, cmd: "/quota unmute deploy"},
 		{name: "mute_usage", cmd: "/quota mute 5m"},
 		{name: "mute_unknown_label", cmd: "/quota mute 30m deplyo"},
 		{name: "mute_unknown_unsafe", cmd: "/quota mute 30m [toall]"},
