@@ -140,8 +140,13 @@ func (d *Dynamo) Claim(ctx context.Context, k string, now time.Time) (Claim, err
 	if err != nil {
 		return Claim{}, d.err("read a claimed transition", err)
 	}
-	if str(out.Item, "status") == "settled" {
+	switch {
+	case str(out.Item, "status") == "settled":
 		return Claim{Key: k, Status: Settled, Outcome: str(out.Item, "outcome")}, nil
+	case str(out.Item, "owner") == c.Owner:
+		// Our own put, applied, whose answer was lost: the SDK's retry of it
+		// then failed its condition.
+		return c, nil
 	}
 	// Claimed by another, or its claim ended just now: either way, ask again later.
 	return Claim{Key: k, Status: Held}, nil

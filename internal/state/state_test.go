@@ -269,3 +269,33 @@ func TestDynamoDown(t *testing.T) {
 		t.Error("mutes: no error")
 	}
 }
+
+// lostAnswer applies every PutItem, then sends it once more, as the SDK
+// retries a request whose answer was lost, and returns the second answer.
+type lostAnswer struct{ *dynamodb.Client }
+
+func (l lostAnswer) PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	if _, err := l.Client.PutItem(ctx, in, opts...); err != nil {
+		return nil, err
+	}
+	return l.Client.PutItem(ctx, in, opts...)
+}
+
+// A claim whose put was applied but whose answer was lost is still ours:
+// the retried put fails its condition, and the claim it finds is our own.
+func TestClaimSurvivesALostAnswer(t *testing.T) {
+	cfg := awstest.Config(t, awstest.StartMoto(t))
+	table := awstest.UniqueName(t, "quotabot-state-")
+	awstest.CreateStateTable(t, cfg, table)
+	st := state.NewDynamo(lostAnswer{dynamodb.NewFromConfig(cfg)}, table)
+	c, err := st.Claim(t.Context(), "alarm|ALARM|t", t0)
+	if err != nil || c.Status != state.Claimed {
+		t.Fatalf("claim %+v, %v: want our own claim", c, err)
+	}
+	if err := st.Settle(t.Context(), c, "posted", t0); err != nil {
+		t.Fatal(err)
+	}
+	if again, err := st.Claim(t.Context(), "alarm|ALARM|t", t0.Add(time.Minute)); err != nil || again.Status != state.Settled {
+		t.Fatalf("second claim %+v, %v: want settled", again, err)
+	}
+}
