@@ -118,6 +118,14 @@ func (c *counter) GetLogEvents(ctx context.Context, in *cloudwatchlogs.GetLogEve
 	return c.API.GetLogEvents(ctx, in, o...)
 }
 
+func (c *counter) FilterLogEvents(ctx context.Context, in *cloudwatchlogs.FilterLogEventsInput, o ...func(*cloudwatchlogs.Options)) (*cloudwatchlogs.FilterLogEventsOutput, error) {
+	c.count("FilterLogEvents")
+	if c.pageLimit > 0 {
+		in.Limit = aws.Int32(c.pageLimit)
+	}
+	return c.API.FilterLogEvents(ctx, in, o...)
+}
+
 // recordAll records each of recs in turn.
 func recordAll(t *testing.T, rec *cwlogs.Recorder, recs ...sample.Record) {
 	t.Helper()
@@ -604,5 +612,69 @@ func TestTokens(t *testing.T) {
 	_, err = cwlogs.NewHistory(e.api, missing).Tokens(t.Context())
 	if err == nil || !strings.HasPrefix(err.Error(), fmt.Sprintf("list the streams of log group %q: log group not found: ", missing)) {
 		t.Errorf("missing group: err = %v", err)
+	}
+}
+
+// LatestMonitor reads the whole group in one query and keeps each label's
+// newest monitor record from since on: passive records are ignored, and a
+// stream with nothing recent is absent.
+func TestLatestMonitor(t *testing.T) {
+	e := setup(t)
+	passive := quota("deploy", 40*time.Second, 1)
+	passive.Source = sample.SourcePassive
+	recordAll(t, cwlogs.NewRecorder(e.api, e.group, nil),
+		quota("old", 0, 90), // before since
+		quota("deploy", 10*time.Second, 50), quota("notify", 11*time.Second, 60), quota("report", 12*time.Second, 70),
+		quota("deploy", 20*time.Second, 49), quota("notify", 21*time.Second, 59),
+		passive, failure("report", 50*time.Second))
+	// A line that is no record is skipped.
+	if _, err := e.api.API.PutLogEvents(t.Context(), &cloudwatchlogs.PutLogEventsInput{
+		LogGroupName: aws.String(e.group), LogStreamName: aws.String("notify"),
+		LogEvents: []types.InputLogEvent{{Message: aws.String("START RequestId: 1"), Timestamp: aws.Int64(base.Add(60 * time.Second).UnixMilli())}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := cwlogs.NewHistory(e.api, e.group).LatestMonitor(t.Context(), base.Add(5*time.Second))
+	want := map[string]sample.Record{
+		"deploy": quota("deploy", 20*time.Second, 49), "notify": quota("notify", 21*time.Second, 59), "report": quota("report", 12*time.Second, 70),
+	}
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Errorf("LatestMonitor = %+v, %v\nwant %+v", got, err, want)
+	}
+	if n := e.api.n("FilterLogEvents"); n != 1 {
+		t.Errorf("FilterLogEvents calls = %d, want 1", n)
+	}
+	if n := e.api.n("GetLogEvents"); n != 0 {
+		t.Errorf("GetLogEvents calls = %d, want 0", n)
+	}
+
+	missing := "/" + awstest.UniqueName(t, "never-created/")
+	if _, err := cwlogs.NewHistory(e.api, missing).LatestMonitor(t.Context(), base); err == nil || !strings.Contains(err.Error(), "log group not found") {
+		t.Errorf("missing group: err = %v", err)
+	}
+}
+
+// LatestMonitor follows the pages, and a read cut short by MaxPages, which
+// would leave out the newest records, is an error.
+func TestLatestMonitorPages(t *testing.T) {
+	e := setup(t)
+	var all []sample.Record
+	for i := range cwlogs.MaxPages + 1 {
+		all = append(all, quota(fmt.Sprintf("t%02d", i%3), time.Duration(i)*time.Second, 300-i))
+	}
+	recordAll(t, cwlogs.NewRecorder(e.api, e.group, nil), all...)
+	h := cwlogs.NewHistory(e.api, e.group)
+	e.api.pageLimit = 2
+	got, err := h.LatestMonitor(t.Context(), base)
+	n := len(all)
+	if err != nil || !reflect.DeepEqual(got, map[string]sample.Record{"t00": all[n-3], "t01": all[n-2], "t02": all[n-1]}) {
+		t.Errorf("LatestMonitor = %+v, %v", got, err)
+	}
+	if calls := e.api.n("FilterLogEvents"); calls < n/2 {
+		t.Errorf("FilterLogEvents calls = %d, want at least %d pages of 2", calls, n/2)
+	}
+	e.api.pageLimit = 1
+	if _, err := h.LatestMonitor(t.Context(), base); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("more than %d pages", cwlogs.MaxPages)) {
+		t.Errorf("past MaxPages: err = %v", err)
 	}
 }

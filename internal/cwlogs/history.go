@@ -99,6 +99,32 @@ func (h *History) Read(ctx context.Context, token string, since, until time.Time
 	return res, nil
 }
 
+// LatestMonitor returns each token label's newest monitor record from since
+// on, read in one FilterLogEvents query over the group, not one read per
+// stream. Pages come oldest first: a read cut short by MaxPages, which would
+// miss the newest records, is an error.
+func (h *History) LatestMonitor(ctx context.Context, since time.Time) (map[string]sample.Record, error) {
+	latest := map[string]sample.Record{}
+	in := &cloudwatchlogs.FilterLogEventsInput{LogGroupName: aws.String(h.group), StartTime: aws.Int64(since.UnixMilli())}
+	pages := cloudwatchlogs.NewFilterLogEventsPaginator(h.api, in)
+	for page := 0; pages.HasMorePages(); page++ {
+		out, err := pages.NextPage(ctx)
+		if err = describe(err); err == nil && page == MaxPages {
+			err = fmt.Errorf("more than %d pages", MaxPages)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read the latest samples from log group %q: %w", h.group, err)
+		}
+		for _, e := range out.Events {
+			rec, err := sample.Parse([]byte(aws.ToString(e.Message)))
+			if old, ok := latest[rec.Token]; err == nil && rec.Source == sample.SourceMonitor && !rec.Time.Before(since) && (!ok || rec.Time.After(old.Time)) {
+				latest[rec.Token] = rec
+			}
+		}
+	}
+	return latest, nil
+}
+
 // Tokens returns the labels that have a stream in the group, sorted: the
 // tokens with records. Streams whose names are no label are left out.
 func (h *History) Tokens(ctx context.Context) ([]string, error) {
