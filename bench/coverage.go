@@ -558,11 +558,9 @@ func (r *run) container() *container {
 		cfg := r.d.Monitor
 		cfg.Now, cfg.Sleep, cfg.Each = r.s.now, r.s.sleep, r.s.each
 		// The log group, for a fresh container's question (an instant read:
-		// GetLogEvents costs no ChatWork call; its ~20 ms are not modelled).
-		cfg.Latest = func(_ context.Context, label string) (sample.Record, bool, error) {
-			rec, ok := r.latest[label]
-			return rec, ok, nil
-		}
+		// one FilterLogEvents costs no ChatWork call; its time is not
+		// modelled). The map itself, so each token sees its newest record.
+		cfg.Latest = func(context.Context) (map[string]sample.Record, error) { return r.latest, nil }
 		var w monitor.Waker
 		if !r.d.NoWaker {
 			w = sqsWaker{r}

@@ -93,12 +93,12 @@ type Config struct {
 	// records of what it read: no reading starts, and none runs on, later
 	// than Margin before the deadline. Default 5s.
 	Margin time.Duration
-	// Latest, when set, returns the log group's newest record of a token
-	// (reading it costs no quota). A container that has not run for a tick
-	// period (a new one, or one kept from an earlier window) knows nothing
-	// of this window, so before spending a call it asks whether the tick
-	// before arranged this window's final reading.
-	Latest func(ctx context.Context, token string) (sample.Record, bool, error)
+	// Latest, when set, returns the log group's newest monitor record of each
+	// token label (reading it costs no quota). A container that has not run
+	// for a tick period (a new one, or one kept from an earlier window) knows
+	// nothing of this window, so before spending a call it asks, once a tick
+	// for all tokens, whether the tick before arranged the final reading.
+	Latest func(ctx context.Context) (map[string]sample.Record, error)
 	// Current, when set, is the token list as it stands, without a new
 	// listing (a fleet's Current): a wake-up's final readings are due within
 	// WakeLead, no time to list a registry. Default: New's token list.
@@ -356,8 +356,9 @@ func (m *Monitor) Tick(ctx context.Context) (Result, error) {
 	work, cancel := trim(ctx, m.cfg.Margin)
 	defer cancel()
 	toks := m.list(work, m.tokens)
+	latest := sync.OnceValue(func() map[string]sample.Record { return m.readLatest(work) })
 	steps := make([]step, len(toks))
-	m.cfg.Each(len(toks), m.cfg.InFlight, func(i int) { steps[i] = m.step(ctx, toks[i]) })
+	m.cfg.Each(len(toks), m.cfg.InFlight, func(i int) { steps[i] = m.step(ctx, toks[i], latest) })
 	var res Result
 	var errs []error
 	var due []*finals
@@ -409,13 +410,15 @@ type step struct {
 	unread bool // out of time before the reading decide asked for
 }
 
-// step gathers one token's facts, asks decide and reads when it says so.
-func (m *Monitor) step(ctx context.Context, t Token) (s step) {
+// step gathers one token's facts, asks decide and reads when it says so;
+// latest is the tick's one question to the log group, asked by the first
+// stale token.
+func (m *Monitor) step(ctx context.Context, t Token, latest func() map[string]sample.Record) (s step) {
 	work, cancel := trim(ctx, m.cfg.Margin)
 	defer cancel()
 	f := facts{canWake: m.waker != nil}
 	if m.stale(t.Label) {
-		f.latest = m.latest(work, t.Label)
+		f.latest = m.latest(t.Label, latest())
 	}
 	f.now, f.planned = m.cfg.Now(), m.plannedResets(t.Label)
 	a := decide(m.cfg, f)
@@ -504,16 +507,27 @@ func (m *Monitor) stale(label string) bool {
 	return old
 }
 
-// latest asks Config.Latest for label's newest monitor record; nil when
-// there is none or it cannot be read.
-func (m *Monitor) latest(ctx context.Context, label string) *sample.Record {
+// readLatest asks Config.Latest for the newest monitor record of every
+// token; nil when it is not set or the log group cannot be read.
+func (m *Monitor) readLatest(ctx context.Context) map[string]sample.Record {
 	if m.cfg.Latest == nil {
 		return nil
 	}
 	lctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	r, ok, err := m.cfg.Latest(lctx, label)
-	if err != nil || !ok {
+	all, err := m.cfg.Latest(lctx)
+	if err != nil {
+		m.cfg.Logger.WarnContext(ctx, "read the latest records failed", "error", err)
+		return nil
+	}
+	return all
+}
+
+// latest is label's record in all, noted in its memory; nil when there is
+// none.
+func (m *Monitor) latest(label string, all map[string]sample.Record) *sample.Record {
+	r, ok := all[label]
+	if !ok {
 		return nil
 	}
 	m.mu.Lock()

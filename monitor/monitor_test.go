@@ -356,12 +356,14 @@ func TestFreshContainerAsksTheLogGroup(t *testing.T) {
 			cw := &fakeCW{clk: clk, read: window}
 			asked := 0
 			m, err := New(Config{TokenLabel: "bots", Now: clk.Now, Sleep: clk.Sleep,
-				Latest: func(_ context.Context, token string) (sample.Record, bool, error) {
+				Latest: func(context.Context) (map[string]sample.Record, error) {
 					asked++
-					if token != "bots" {
-						t.Errorf("asked for token %q", token)
+					r, ok, err := c.latest()
+					if !ok {
+						return nil, err
 					}
-					return c.latest()
+					// Another label's record is not this token's.
+					return map[string]sample.Record{"bots": r, "other": prevTick}, err
 				}}, Single("bots", cw), &recordtest.Memory{}, &fakeWaker{})
 			if err != nil {
 				t.Fatal(err)

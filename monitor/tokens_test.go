@@ -10,7 +10,6 @@ import (
 	"maps"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -244,21 +243,15 @@ func TestMemoryIsPerToken(t *testing.T) {
 	}
 }
 
-// A fresh container asks the log group about each token, and skips only
-// those whose final reading the tick before arranged.
-func TestFreshContainerAsksPerToken(t *testing.T) {
+// A fresh container asks the log group once for all its tokens, and skips
+// only those whose final reading the tick before arranged.
+func TestFreshContainerAsksOnceForAllTokens(t *testing.T) {
 	reset := t0.Add(5 * time.Minute)
-	var mu sync.Mutex
-	var asked []string
-	latest := func(_ context.Context, token string) (sample.Record, bool, error) {
-		mu.Lock()
-		asked = append(asked, token)
-		mu.Unlock()
-		if token != "a" {
-			return sample.Record{}, false, nil
-		}
-		return sample.Record{Time: t0.Add(238 * time.Second), Token: "a", Source: sample.SourceMonitor,
-			HasQuota: true, Remaining: 62, Limit: 300, Reset: reset.Unix(), Calls: 1}, true, nil
+	var asked atomic.Int32
+	latest := func(context.Context) (map[string]sample.Record, error) {
+		asked.Add(1)
+		return map[string]sample.Record{"a": {Time: t0.Add(238 * time.Second), Token: "a", Source: sample.SourceMonitor,
+			HasQuota: true, Remaining: 62, Limit: 300, Reset: reset.Unix(), Calls: 1}}, nil
 	}
 	ft := newFleet(t, t0.Add(297*time.Second), &fakeWaker{}, map[string]func(time.Time) (chatwork.Reading, error){
 		"a": window, "b": window, "c": phased(time.Minute),
@@ -266,9 +259,30 @@ func TestFreshContainerAsksPerToken(t *testing.T) {
 	if _, err := ft.m.Tick(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	slices.Sort(asked)
-	if !slices.Equal(asked, []string{"a", "b", "c"}) || ft.cw["a"].calls != 0 || ft.cw["b"].calls != 1 || ft.cw["c"].calls != 1 {
-		t.Fatalf("asked %v; calls a %d b %d c %d", asked, ft.cw["a"].calls, ft.cw["b"].calls, ft.cw["c"].calls)
+	if asked.Load() != 1 || ft.cw["a"].calls != 0 || ft.cw["b"].calls != 1 || ft.cw["c"].calls != 1 {
+		t.Fatalf("asked %d times; calls a %d b %d c %d", asked.Load(), ft.cw["a"].calls, ft.cw["b"].calls, ft.cw["c"].calls)
+	}
+}
+
+// With 100 tokens a fresh container's tick makes one log read, and a tick
+// one period later none.
+func TestFreshContainerOneReadFor100Tokens(t *testing.T) {
+	read := map[string]func(time.Time) (chatwork.Reading, error){}
+	for i := range 100 {
+		read[fmt.Sprintf("t%03d", i)] = window
+	}
+	var asked atomic.Int32
+	ft := newFleet(t, t0.Add(130*time.Second), nil, read, func(c *Config) {
+		c.Latest = func(context.Context) (map[string]sample.Record, error) { asked.Add(1); return nil, nil }
+	})
+	for range 2 {
+		if res, err := ft.m.Tick(context.Background()); err != nil || res.Calls != 100 {
+			t.Fatalf("tick: %d calls, %v", res.Calls, err)
+		}
+		ft.clk.t = ft.clk.t.Add(time.Minute)
+	}
+	if asked.Load() != 1 {
+		t.Fatalf("asked the log group %d times, want once", asked.Load())
 	}
 }
 
@@ -454,7 +468,9 @@ func TestFreshContainerLearnsOfAFailureFromTheLog(t *testing.T) {
 	}{{"failed", failed, true}, {"recovering", recovering, true}, {"succeeded", ok, false}} {
 		ft := newFleet(t, t0.Add(130*time.Second), nil, map[string]func(time.Time) (chatwork.Reading, error){"a": window},
 			func(cfg *Config) {
-				cfg.Latest = func(context.Context, string) (sample.Record, bool, error) { return c.latest, true, nil }
+				cfg.Latest = func(context.Context) (map[string]sample.Record, error) {
+					return map[string]sample.Record{"a": c.latest}, nil
+				}
 			})
 		res, err := ft.m.Tick(context.Background())
 		if err != nil || len(res.Records) != 1 || res.Records[0].Recovered != c.want {

@@ -79,7 +79,7 @@ func Wire(_ context.Context, getenv app.Getenv, awsCfg aws.Config, stdout io.Wri
 	m, err := newMonitor(monitor.Config{
 		TokenLabel: s.TokenLabel,
 		Interval:   s.Interval,
-		Latest:     latestMonitorRecord(cwlogs.NewHistory(logs, s.LogGroup), s.Interval),
+		Latest:     latestMonitorRecords(cwlogs.NewHistory(logs, s.LogGroup), s.Interval),
 		Heartbeat:  stdout,
 		Logger:     log,
 	}, tokens, rec, waker)
@@ -118,20 +118,11 @@ func members(list func(context.Context) []fleet.Member) func(context.Context) []
 	}
 }
 
-// latestMonitorRecord reads the newest monitor record of the last two
-// periods back from the log group.
-func latestMonitorRecord(h sample.History, interval time.Duration) func(context.Context, string) (sample.Record, bool, error) {
-	return func(ctx context.Context, token string) (sample.Record, bool, error) {
-		recs, err := h.Samples(ctx, token, time.Now().Add(-2*interval), time.Time{})
-		if err != nil {
-			return sample.Record{}, false, err
-		}
-		for i := len(recs) - 1; i >= 0; i-- {
-			if recs[i].Source == sample.SourceMonitor {
-				return recs[i], true, nil
-			}
-		}
-		return sample.Record{}, false, nil
+// latestMonitorRecords reads the newest monitor record of every token of
+// the last two periods back from the log group, in one query.
+func latestMonitorRecords(h *cwlogs.History, interval time.Duration) func(context.Context) (map[string]sample.Record, error) {
+	return func(ctx context.Context) (map[string]sample.Record, error) {
+		return h.LatestMonitor(ctx, time.Now().Add(-2*interval))
 	}
 }
 
