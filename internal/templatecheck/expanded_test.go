@@ -31,7 +31,7 @@ var functionRoles = map[string]struct {
 	"MonitorFunctionRole": {
 		function:   "MonitorFunction",
 		parameters: []string{"ChatWorkTokenParameter"},
-		logs:       []string{"logs:CreateLogStream", "logs:FilterLogEvents", "logs:GetLogEvents", "logs:PutLogEvents"},
+		logs:       []string{"logs:CreateLogStream", "logs:FilterLogEvents", "logs:PutLogEvents"},
 		sqsEvents:  true,
 		sendsTo:    "WakeQueue", // its wake-ups
 	},
