@@ -15,6 +15,7 @@ import (
 
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
+	"github.com/quotabot/chatwork-quota-bot/internal/app"
 	"github.com/quotabot/chatwork-quota-bot/internal/chatwork"
 	"github.com/quotabot/chatwork-quota-bot/internal/chatworksim"
 	"github.com/quotabot/chatwork-quota-bot/internal/fleet"
@@ -70,7 +71,7 @@ func TestHangingChatWorkTickEndsBeforeTheTimeout(t *testing.T) {
 				var logs, stdout bytes.Buffer
 				log := slog.New(slog.NewJSONHandler(&logs, nil))
 				f, err := fleet.New(fleet.Config{OwnLabel: "ops-bots", Own: chatwork.StaticToken(apiToken), Registry: reg,
-					NewClient: newClient("http://chatworksim.invalid/v2", &http.Client{Transport: sim.Transport()}), Logger: log})
+					NewClient: app.NewClient("http://chatworksim.invalid/v2", &http.Client{Transport: sim.Transport()}), Logger: log})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -151,7 +152,7 @@ func TestWakeDoesNotWaitForTheRegistry(t *testing.T) {
 			labels = append(labels, fmt.Sprintf("t%03d", i))
 		}
 		f, err := fleet.New(fleet.Config{OwnLabel: "ops-bots", Own: chatwork.StaticToken(apiToken), Registry: reg,
-			NewClient: newClient("http://chatworksim.invalid/v2", &http.Client{Transport: sim.Transport()})})
+			NewClient: app.NewClient("http://chatworksim.invalid/v2", &http.Client{Transport: sim.Transport()})})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"slices"
 	"time"
 
@@ -22,7 +21,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/quotabot/chatwork-quota-bot/internal/app"
-	"github.com/quotabot/chatwork-quota-bot/internal/chatwork"
 	"github.com/quotabot/chatwork-quota-bot/internal/cwlogs"
 	"github.com/quotabot/chatwork-quota-bot/internal/fleet"
 	"github.com/quotabot/chatwork-quota-bot/internal/sample"
@@ -54,14 +52,7 @@ func Wire(_ context.Context, getenv app.Getenv, awsCfg aws.Config, stdout io.Wri
 		return nil, err
 	}
 	ssmAPI := ssm.NewFromConfig(awsCfg)
-	var registry fleet.Registry
-	if s.TokensPath != "" {
-		registry = ssmparam.NewRegistry(ssmAPI, s.TokensPath, log)
-	}
-	tokens, err := fleet.New(fleet.Config{
-		OwnLabel: s.TokenLabel, OwnParameter: s.TokenParameter, Own: ssmparam.New(ssmAPI, s.TokenParameter),
-		Registry: registry, NewClient: newClient(s.APIURL, nil), Logger: log,
-	})
+	tokens, err := app.Fleet(s, ssmAPI, ssmparam.New(ssmAPI, s.TokenParameter), app.NewClient(s.APIURL, nil), log)
 	if err != nil {
 		return nil, fmt.Errorf("CHATWORK_API_URL: %w", err)
 	}
@@ -74,8 +65,7 @@ func Wire(_ context.Context, getenv app.Getenv, awsCfg aws.Config, stdout io.Wri
 		}
 		waker = w
 	}
-	rec := cwlogs.NewRecorder(logs, s.LogGroup, stdout)
-	rec.Metrics = sample.Metrics{Percent: s.ThresholdPercent}
+	rec := app.Recorder(s, logs, stdout)
 	m, err := newMonitor(monitor.Config{
 		TokenLabel: s.TokenLabel,
 		Interval:   s.Interval,
@@ -94,16 +84,6 @@ func Wire(_ context.Context, getenv app.Getenv, awsCfg aws.Config, stdout io.Wri
 func newMonitor(cfg monitor.Config, f *fleet.Fleet, rec sample.Recorder, waker monitor.Waker) (*monitor.Monitor, error) {
 	cfg.Current = members(f.Current)
 	return monitor.New(cfg, members(f.Members), rec, waker)
-}
-
-// newClient makes the client of a token: 5 s attempts and one retry, so that
-// a ChatWork that hangs costs a reading about 10 s and a tick of 100 tokens,
-// 10 at a time, reads most of them and records them inside the function's
-// timeout (90 s); hc nil: the default transport.
-func newClient(base string, hc *http.Client) func(chatwork.TokenSource) (*chatwork.Client, error) {
-	return func(ts chatwork.TokenSource) (*chatwork.Client, error) {
-		return chatwork.New(chatwork.Config{BaseURL: base, Token: ts, Timeout: 5 * time.Second, Retries: 1, HTTPClient: hc})
-	}
 }
 
 // members is a monitor's token list of a fleet's list.

@@ -26,9 +26,7 @@ import (
 	"github.com/quotabot/chatwork-quota-bot/internal/app"
 	"github.com/quotabot/chatwork-quota-bot/internal/chatwork"
 	"github.com/quotabot/chatwork-quota-bot/internal/cwlogs"
-	"github.com/quotabot/chatwork-quota-bot/internal/fleet"
 	"github.com/quotabot/chatwork-quota-bot/internal/funcurl"
-	"github.com/quotabot/chatwork-quota-bot/internal/sample"
 	"github.com/quotabot/chatwork-quota-bot/internal/ssmparam"
 	"github.com/quotabot/chatwork-quota-bot/internal/state"
 )
@@ -61,11 +59,7 @@ func wire(_ context.Context, getenv app.Getenv, awsCfg aws.Config, stdout io.Wri
 		return nil, err
 	}
 	ssmClient := ssm.NewFromConfig(awsCfg)
-	newClient := func(ts chatwork.TokenSource) (*chatwork.Client, error) {
-		// A webhook delivery and an alert must finish well inside the
-		// function's 30 s: short attempts, one retry for the reading.
-		return chatwork.New(chatwork.Config{BaseURL: s.APIURL, Token: ts, Timeout: 5 * time.Second, Retries: 1})
-	}
+	newClient := app.NewClient(s.APIURL, nil)
 	own := ssmparam.New(ssmClient, s.TokenParameter)
 	cw, err := newClient(own)
 	if err != nil {
@@ -73,16 +67,12 @@ func wire(_ context.Context, getenv app.Getenv, awsCfg aws.Config, stdout io.Wri
 	}
 	// The fleet's own member is the bot's own token, which the bot reads
 	// through cw; the fleet knows it to skip it under the path.
-	tokens, err := fleet.New(fleet.Config{
-		OwnLabel: s.TokenLabel, OwnParameter: s.TokenParameter, Own: own,
-		Registry: ssmparam.NewRegistry(ssmClient, s.TokensPath, log), NewClient: newClient, Logger: log,
-	})
+	tokens, err := app.Fleet(s, ssmClient, own, newClient, log)
 	if err != nil {
 		return nil, err
 	}
 	logs := cloudwatchlogs.NewFromConfig(awsCfg)
-	rec := cwlogs.NewRecorder(logs, s.LogGroup, stdout)
-	rec.Metrics = sample.Metrics{Percent: s.ThresholdPercent}
+	rec := app.Recorder(s, logs, stdout)
 	param := s.WebhookTokenParam
 	var st bot.State // the bot's own memory when no table is named
 	if s.StateTable != "" {
