@@ -24,6 +24,11 @@ const (
 	MetricLimit            = "limit"
 	MetricRemainingPercent = "remaining_percent"
 	MetricErrors           = "errors"
+	// MetricProjected is the remaining count expected at the reset if the
+	// pace of use seen in the window goes on (Record.Project); the pace
+	// alarm watches it, or MetricProjectedPercent with the percent kind.
+	MetricProjected        = "projected_remaining"
+	MetricProjectedPercent = "projected_remaining_percent"
 	// MetricHeartbeat has no dimension: the monitor writes it once per
 	// completed tick, whatever the number of tokens, so that an alarm that
 	// treats its absence as breaching hears a monitor that stopped.
@@ -50,6 +55,15 @@ func (m Metrics) Watched() string {
 	return MetricRemaining
 }
 
+// Projection is the name of the projection metric m declares for a record
+// that has one.
+func (m Metrics) Projection() string {
+	if m.Percent {
+		return MetricProjectedPercent
+	}
+	return MetricProjected
+}
+
 // Source tells who took a reading.
 type Source string
 
@@ -74,6 +88,14 @@ type Record struct {
 	Remaining int
 	Limit     int
 	Reset     int64 // Unix seconds, as X-RateLimit-Reset carries it
+
+	// The projection (see Project): the remaining count at the reset if
+	// the pace seen since an earlier reading of the same window goes on,
+	// negative when the quota would run out first by that many calls.
+	// Valid only when HasProjection.
+	HasProjection bool
+	Projected     int
+	Pace          float64 // calls per minute between the two readings
 
 	// Final marks the monitor's reading taken just before the reset: the
 	// window's low point.
@@ -140,6 +162,9 @@ type wire struct {
 	Reset            *int64   `json:"reset,omitempty"`
 	Used             *int     `json:"used,omitempty"`
 	RemainingPercent *float64 `json:"remaining_percent,omitempty"`
+	Projected        *int     `json:"projected_remaining,omitempty"`
+	ProjectedPercent *float64 `json:"projected_remaining_percent,omitempty"`
+	Pace             *float64 `json:"pace_per_minute,omitempty"`
 	Final            bool     `json:"final,omitempty"`
 	Errors           *int     `json:"errors,omitempty"`
 	Error            string   `json:"error,omitempty"`
@@ -190,6 +215,15 @@ func (r Record) toWire(m *Metrics) wire {
 			metrics = append(metrics, metricDef{MetricRemainingPercent, "Percent"})
 		} else {
 			metrics = append(metrics, metricDef{MetricRemaining, "Count"})
+		}
+		if r.HasProjection {
+			proj, ppct, pace := r.Projected, r.ProjectedPercent(), r.Pace
+			w.Projected, w.ProjectedPercent, w.Pace = &proj, &ppct, &pace
+			if m != nil && m.Percent {
+				metrics = append(metrics, metricDef{MetricProjectedPercent, "Percent"})
+			} else {
+				metrics = append(metrics, metricDef{MetricProjected, "Count"})
+			}
 		}
 	}
 	if failed := r.Failed(); failed || r.Recovered {
@@ -252,6 +286,12 @@ func (r *Record) UnmarshalJSON(b []byte) error {
 		}
 		out.HasQuota = true
 		out.Remaining, out.Limit, out.Reset = *w.Remaining, *w.Limit, *w.Reset
+		if w.Projected != nil {
+			out.HasProjection, out.Projected = true, *w.Projected
+			if w.Pace != nil {
+				out.Pace = *w.Pace
+			}
+		}
 	}
 	if err := out.Validate(); err != nil {
 		return err

@@ -1,0 +1,44 @@
+package sample
+
+import (
+	"math"
+	"time"
+)
+
+// MinPaceSpan is the shortest time between two readings that a pace is
+// taken over: closer readings see too few calls to tell a pace from a
+// burst.
+const MinPaceSpan = 20 * time.Second
+
+// Project sets r's projection from earlier, an earlier reading of the same
+// window: the pace of use between the two (calls per minute) and the
+// remaining count at the reset if that pace goes on, rounded down. It
+// reports whether it did; it does nothing when either reading has no
+// figures, they belong to different windows (another reset or limit, or
+// remaining grew), earlier is less than MinPaceSpan older, or r was taken
+// at or after its reset.
+func (r *Record) Project(earlier Record) bool {
+	span := r.Time.Sub(earlier.Time)
+	left := r.ResetTime().Sub(r.Time)
+	switch {
+	case !r.HasQuota || !earlier.HasQuota,
+		earlier.Reset != r.Reset, earlier.Limit != r.Limit,
+		earlier.Remaining < r.Remaining,
+		span < MinPaceSpan, left <= 0:
+		return false
+	}
+	perSecond := float64(earlier.Remaining-r.Remaining) / span.Seconds()
+	r.HasProjection = true
+	r.Pace = math.Round(perSecond*600) / 10
+	r.Projected = int(math.Floor(float64(r.Remaining) - perSecond*left.Seconds()))
+	return true
+}
+
+// ProjectedPercent is Projected as a percentage of the limit (negative
+// when the projection is), 0 when there is no projection.
+func (r Record) ProjectedPercent() float64 {
+	if !r.HasProjection || r.Limit <= 0 {
+		return 0
+	}
+	return float64(r.Projected) * 100 / float64(r.Limit)
+}
