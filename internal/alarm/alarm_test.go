@@ -222,7 +222,7 @@ func roundTrip(t *testing.T, ev Event) Event {
 
 func TestEvaluatorPerToken(t *testing.T) {
 	t0 := time.Date(2026, 11, 24, 3, 0, 0, 0, time.UTC)
-	e := NewEvaluator(Rule{Threshold: 60, Period: 30 * time.Second}, "quotabot-quota-low")
+	e := NewEvaluator(Rule{Threshold: 60, Shape: Shape{Period: 30 * time.Second}}, "quotabot-quota-low")
 	rec := func(at time.Duration, token string, remaining int) {
 		e.Observe(sample.Record{Time: t0.Add(at), Token: token, Source: sample.SourceMonitor, HasQuota: true, Remaining: remaining, Limit: 300, Reset: t0.Unix() + 300})
 	}
@@ -330,7 +330,7 @@ func TestEvaluatorErrorsAndPercent(t *testing.T) {
 		t.Fatalf("after the failures stopped: %+v", evs)
 	}
 
-	p := NewEvaluator(Rule{Percent: true, Threshold: 20, Period: time.Minute}, "pct")
+	p := NewEvaluator(Rule{Percent: true, Threshold: 20, Shape: Shape{Period: time.Minute}}, "pct")
 	p.Observe(sample.Record{Time: t0, Token: "d", Source: sample.SourceMonitor, HasQuota: true, Remaining: 30, Limit: 300, Reset: 1})
 	if evs := p.Evaluate(t0); len(evs) != 2 || p.TokenState("d") != StateAlarm || !strings.Contains(evs[0].Detail.Configuration.Metrics[0].Expression, "MIN(remaining_percent)") {
 		t.Fatalf("10%% remaining with a 20%% threshold: %s %+v", p.TokenState("d"), evs)

@@ -1,6 +1,7 @@
 package alarm
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -15,16 +16,15 @@ import (
 	"github.com/quotabot/chatwork-quota-bot/internal/sample"
 )
 
-// The quota alarm's fixed shape; template.yaml declares the same (a test checks).
+// What the alarms share; template.yaml declares the same (a test checks).
 const (
 	Statistic  = "Minimum"
 	Comparison = "LessThanOrEqualToThreshold"
-	// Period matches ChatWork's 5-minute window: the alarm looks at the
-	// lowest remaining in the last window's worth of samples.
-	Period            = 300 * time.Second
-	EvaluationPeriods = 1
-	DatapointsToAlarm = 1
-	TreatMissingData  = "missing" // no samples in the period: INSUFFICIENT_DATA
+	// Period is ChatWork's 5-minute window: the period of the token-errors
+	// alarm and of the quota alarm as it was (one period, the lowest
+	// remaining of the last window's worth of samples).
+	Period           = 300 * time.Second
+	TreatMissingData = "missing" // no samples in the period: INSUFFICIENT_DATA
 	// ErrorsThreshold is the token-errors alarm's: a revoked token fails
 	// every reading of a window, one network blip fails one.
 	ErrorsThreshold = 3
@@ -33,23 +33,94 @@ const (
 	HeartbeatPeriods = 2
 )
 
-// Rule is the rule of one of the two Metrics Insights alarms over all
-// tokens: the quota alarm (the lowest remaining, or remaining_percent, of
-// each token at or under Threshold) or, with Errors, the token-errors alarm
-// (each token's failed readings adding up to Threshold or more).
+// Shape is how an alarm looks at its time series, in CloudWatch's terms:
+// each Period is aggregated into one datapoint, and the alarm is in ALARM
+// while at least Datapoints of the last Evaluations datapoints breach
+// (DatapointsToAlarm out of EvaluationPeriods).
+type Shape struct {
+	Period      time.Duration
+	Evaluations int // EvaluationPeriods, N
+	Datapoints  int // DatapointsToAlarm, M
+}
+
+// The alarms' shapes; template.yaml declares the same numbers (a test
+// checks), so changing one is an edit here and there.
+//
+// The quota and pace alarms go to ALARM on the first breaching minute and
+// back to OK only after ten clean minutes, two ChatWork windows: a token
+// that runs low window after window stays in ALARM, one episode, one alert
+// and one recovery, instead of a pair per window.
+var (
+	QuotaShape = Shape{Period: time.Minute, Evaluations: 10, Datapoints: 1}
+	PaceShape  = Shape{Period: time.Minute, Evaluations: 10, Datapoints: 1}
+	// ErrorsShape adds up the failed readings of one window.
+	ErrorsShape = Shape{Period: Period, Evaluations: 1, Datapoints: 1}
+	// LegacyQuotaShape is the quota alarm as it was, one window's lowest
+	// remaining, kept to compare the shapes with.
+	LegacyQuotaShape = Shape{Period: Period, Evaluations: 1, Datapoints: 1}
+)
+
+// Span is how far back the alarm looks: Evaluations periods.
+func (s Shape) Span() time.Duration { return time.Duration(s.Evaluations) * s.Period }
+
+// Scaled is the shape for a rate-limit window of length window instead of
+// ChatWork's Period (the sandbox's shorter windows): the period in the
+// same proportion to the window, the counts unchanged.
+func (s Shape) Scaled(window time.Duration) Shape {
+	s.Period = time.Duration(float64(s.Period) * float64(window) / float64(Period))
+	return s
+}
+
+// normal completes a shape: a period of 0 takes def's, counts under 1 are
+// 1, and no more datapoints to alarm than periods evaluated (CloudWatch
+// refuses M greater than N).
+func (s Shape) normal(def Shape) Shape {
+	if s.Period <= 0 {
+		s = Shape{Period: def.Period, Evaluations: cmp.Or(s.Evaluations, def.Evaluations), Datapoints: cmp.Or(s.Datapoints, def.Datapoints)}
+	}
+	s.Evaluations = max(s.Evaluations, 1)
+	s.Datapoints = min(max(s.Datapoints, 1), s.Evaluations)
+	return s
+}
+
+// Rule is the rule of one of the Metrics Insights alarms over all tokens:
+// the quota alarm (the lowest remaining, or remaining_percent, of each
+// token at or under Threshold), with Pace the pace alarm (the lowest
+// projected remaining at the reset, or its percentage, at or under
+// Threshold: 0 in the template, the quota runs out before the reset), or
+// with Errors the token-errors alarm (each token's failed readings adding
+// up to Threshold or more). A zero Shape is the alarm's own: QuotaShape,
+// PaceShape or ErrorsShape; a Shape with only a Period set evaluates one
+// period.
 type Rule struct {
-	Percent   bool // compare remaining_percent instead of remaining
+	Percent   bool // compare the percentage of the limit instead of the count
 	Errors    bool // the token-errors alarm
+	Pace      bool // the pace alarm
 	Threshold float64
-	Period    time.Duration
+	Shape
+}
+
+// shape is the shape the rule is evaluated with.
+func (r Rule) shape() Shape {
+	switch {
+	case r.Errors:
+		return r.Shape.normal(ErrorsShape)
+	case r.Pace:
+		return r.Shape.normal(PaceShape)
+	}
+	return r.Shape.normal(QuotaShape)
 }
 
 // Metric is the name of the metric the rule compares.
 func (r Rule) Metric() string {
-	if r.Errors {
+	switch m := (sample.Metrics{Percent: r.Percent}); {
+	case r.Errors:
 		return sample.MetricErrors
+	case r.Pace:
+		return m.Projection()
+	default:
+		return m.Watched()
 	}
-	return sample.Metrics{Percent: r.Percent}.Watched()
 }
 
 // Query is the alarm's Metrics Insights query: one time series, one
@@ -62,11 +133,16 @@ func (r Rule) Query() string {
 }
 
 // value is what rec adds to its token's series, if anything: a failed
-// reading counts 1 for the errors alarm, a reading its figure for the quota.
+// reading counts 1 for the errors alarm, a reading its figure for the
+// quota, a reading with a projection the projection for the pace.
 func (r Rule) value(rec sample.Record) (float64, bool) {
 	switch {
 	case r.Errors:
 		return 1, rec.Failed()
+	case r.Pace && r.Percent:
+		return rec.ProjectedPercent(), rec.HasProjection
+	case r.Pace:
+		return float64(rec.Projected), rec.HasProjection
 	case r.Percent:
 		return rec.RemainingPercent(), rec.HasQuota
 	}
@@ -92,17 +168,24 @@ func (r Rule) breaches(v float64) bool {
 // Metrics Insights alarm to its time series, producing the events
 // CloudWatch would send: a contributor state change per token crossing the
 // threshold either way, and the alarm's own state change. It stands in for
-// the alarm where there is no CloudWatch (the sandbox). It evaluates a
-// sliding period ending now, a simplification of CloudWatch's clock-aligned
-// periods that keeps the same decisions for a period as long as the window.
+// the alarm where there is no CloudWatch (the sandbox, the benchmark).
+//
+// Each evaluation looks at a sliding window, CloudWatch's default: the
+// Evaluations most recent periods ending at the evaluation time, each
+// aggregated into one datapoint (MIN, or SUM for the errors), a period
+// without samples giving none. A contributor is ALARM while at least
+// Datapoints of them breach, otherwise OK. The periods end at the
+// evaluation time rather than on CloudWatch's clock-aligned minutes, a
+// simplification that keeps the decisions when evaluations come once a
+// period.
 //
 // A contributor is only ALARM or OK. A token appears as an OK contributor
-// silently; one whose series has no datapoint in the period (the monitor
-// stopped, or the token works again and reports no errors) leaves the
-// query's result and is taken back to OK. Whether CloudWatch sends that OK
-// is not documented; the stand-in sends it. The alarm itself is ALARM while
-// any contributor is, OK while some token reports and none is in ALARM,
-// and INSUFFICIENT_DATA when no token reports.
+// silently; one whose series has no datapoint in any of the periods (the
+// monitor stopped, or the token works again and reports no errors) leaves
+// the query's result and is taken back to OK. Whether CloudWatch sends that
+// OK is not documented; the stand-in sends it. The alarm itself is ALARM
+// while any contributor is, OK while some token reports and none is in
+// ALARM, and INSUFFICIENT_DATA when no token reports.
 // It is safe for concurrent use.
 type Evaluator struct {
 	mu     sync.Mutex
@@ -129,15 +212,23 @@ type point struct {
 	value float64
 }
 
+// datapoint is one period's aggregate, n samples in it (none: missing).
+type datapoint struct {
+	end   time.Time // the period's end; its start is one period earlier
+	value float64
+	n     int
+}
+
 // NewEvaluator starts in INSUFFICIENT_DATA, as a new CloudWatch alarm does.
 func NewEvaluator(rule Rule, alarmName string) *Evaluator {
-	if rule.Period <= 0 {
-		rule.Period = Period
-	}
+	rule.Shape = rule.shape()
 	return &Evaluator{rule: rule, name: alarmName, state: StateInsufficient, reason: initialReason, series: map[string]*series{}}
 }
 
 const initialReason = "Unchecked: Initial alarm creation"
+
+// Rule is the rule the evaluator applies, its shape completed.
+func (e *Evaluator) Rule() Rule { return e.rule }
 
 // State is the alarm's own state.
 func (e *Evaluator) State() string {
@@ -186,19 +277,28 @@ func (e *Evaluator) Evaluate(now time.Time) []Event {
 	reporting, alarming := 0, 0
 	for _, label := range slices.Sorted(maps.Keys(e.series)) {
 		s := e.series[label]
-		v, n := e.fold(s, now)
-		if n > 0 {
+		dps := e.datapoints(s, now)
+		breaching, present := 0, 0
+		for _, d := range dps {
+			if d.n > 0 {
+				present++
+				if e.rule.breaches(d.value) {
+					breaching++
+				}
+			}
+		}
+		if present > 0 {
 			reporting++
 		}
-		breach := n > 0 && e.rule.breaches(v)
+		breach := breaching >= e.rule.Datapoints
 		if breach != s.alarm {
 			s.alarm = breach
-			out = append(out, e.contributorEvent(now, label, breach, v, n))
+			out = append(out, e.contributorEvent(now, label, breach, dps))
 		}
 		if breach {
 			alarming++
 		}
-		if n == 0 && len(s.points) == 0 {
+		if present == 0 && len(s.points) == 0 {
 			delete(e.series, label)
 		}
 	}
@@ -212,53 +312,98 @@ func (e *Evaluator) Evaluate(now time.Time) []Event {
 	if state != e.state {
 		prev := State{Value: e.state, Reason: e.reason, Timestamp: stateTime(cmpTime(e.since, now))}
 		e.state, e.reason, e.since = state, reason, now
-		mc := MetricConfig{ID: "q1", Expression: e.rule.Query(), Period: int(e.rule.Period.Seconds()), ReturnData: true}
-		out = append(out, e.event(now, StateChange, Detail{State: State{Value: state, Reason: reason, Timestamp: stateTime(now)}, PreviousState: prev}, mc))
+		out = append(out, e.event(now, StateChange, Detail{State: State{Value: state, Reason: reason, Timestamp: stateTime(now)}, PreviousState: prev}))
 	}
 	return out
 }
 
-// fold drops the points older than the period and aggregates those in it.
-func (e *Evaluator) fold(s *series, now time.Time) (v float64, n int) {
-	from := now.Add(-e.rule.Period)
-	kept := s.points[:0]
-	if !e.rule.Errors {
-		v = math.Inf(1)
-	}
-	for _, p := range s.points {
-		if p.at.After(from) {
-			kept = append(kept, p)
-			if !p.at.After(now) {
-				v = e.rule.fold(v, p.value)
-				n++
-			}
+// datapoints drops the points older than the evaluated periods and
+// aggregates the rest into the periods' datapoints, newest first: period i
+// is (now-(i+1)·Period, now-i·Period]. Points after now wait for a later evaluation.
+func (e *Evaluator) datapoints(s *series, now time.Time) []datapoint {
+	sh := e.rule.Shape
+	dps := make([]datapoint, sh.Evaluations)
+	for i := range dps {
+		dps[i].end = now.Add(-time.Duration(i) * sh.Period)
+		if !e.rule.Errors {
+			dps[i].value = math.Inf(1)
 		}
 	}
+	from := now.Add(-sh.Span())
+	kept := s.points[:0]
+	for _, p := range s.points {
+		if !p.at.After(from) {
+			continue
+		}
+		kept = append(kept, p)
+		if p.at.After(now) {
+			continue
+		}
+		d := &dps[now.Sub(p.at)/sh.Period] // the period (end-Period, end] holding p
+		d.value = e.rule.fold(d.value, p.value)
+		d.n++
+	}
 	s.points = kept
-	return v, n
+	return dps
 }
 
-func (e *Evaluator) contributorEvent(now time.Time, label string, breach bool, v float64, n int) Event {
-	op := map[bool]string{true: "greater than or equal to", false: "less than or equal to"}[e.rule.Errors]
-	state, reason := StateOK, fmt.Sprintf("No datapoints in the last %d seconds: the time series left the query's result.", int(e.rule.Period.Seconds()))
-	switch {
-	case breach:
-		state = StateAlarm
-		reason = fmt.Sprintf("Threshold Crossed: 1 datapoint was %s the threshold (%s). The most recent datapoint which crossed the threshold: [%s (%s)].", op, num(e.rule.Threshold), num(v), now.UTC().Format("02/01/06 15:04:05"))
-	case n > 0:
-		reason = fmt.Sprintf("Threshold Crossed: 1 datapoint was not %s the threshold (%s). The most recent datapoint: [%s (%s)].", op, num(e.rule.Threshold), num(v), now.UTC().Format("02/01/06 15:04:05"))
-	}
+// contributorEvent is the contributor's change to ALARM (breach) or OK, its
+// reason in CloudWatch's words from the periods' datapoints.
+func (e *Evaluator) contributorEvent(now time.Time, label string, breach bool, dps []datapoint) Event {
 	id := sha256.Sum256([]byte(e.name + "|" + label))
-	mc := MetricConfig{ID: "q1", Expression: e.rule.Query(), Period: int(e.rule.Period.Seconds()), ReturnData: true}
 	return e.event(now, ContributorChange, Detail{
 		AlarmContributor: &Contributor{ID: hex.EncodeToString(id[:8]), Attributes: map[string]string{sample.Dimension: label}},
-		State:            State{Value: state, Reason: reason, Timestamp: stateTime(now)},
-	}, mc)
+		State:            State{Value: map[bool]string{true: StateAlarm, false: StateOK}[breach], Reason: e.contributorReason(breach, dps), Timestamp: stateTime(now)},
+	})
+}
+
+// contributorReason explains a contributor's state as CloudWatch does.
+// With one period: "1 datapoint was less than or equal to the threshold
+// (60.0). The most recent datapoint which crossed the threshold: [12.0
+// (…)]." With more: "2 out of the last 10 datapoints [-12.0 (…), -3.0 (…)]
+// were less than or equal to the threshold (0.0) (minimum 1 datapoint for
+// OK -> ALARM transition).", the datapoints that decided, newest first, so
+// the first one is the figure to show either way.
+func (e *Evaluator) contributorReason(breach bool, dps []datapoint) string {
+	sh := e.rule.Shape
+	list := func(breaching bool) []string {
+		var l []string
+		for _, d := range dps {
+			if d.n > 0 && e.rule.breaches(d.value) == breaching {
+				l = append(l, fmt.Sprintf("%s (%s)", num(d.value), d.end.UTC().Format("02/01/06 15:04:05")))
+			}
+		}
+		return l
+	}
+	op := map[bool]string{true: "greater than or equal to", false: "less than or equal to"}[e.rule.Errors]
+	threshold := num(e.rule.Threshold)
+	// An OK decided by the breaching datapoints being too few.
+	dir, decided, crossed := "OK -> ALARM", list(breach), breach
+	if !breach {
+		dir = "ALARM -> OK"
+		if len(decided) == 0 {
+			dir, decided, crossed = "OK -> ALARM", list(true), true
+		}
+	}
+	switch {
+	case len(decided) == 0:
+		return fmt.Sprintf("No datapoints in the last %d seconds: the time series left the query's result.", int(sh.Span().Seconds()))
+	case sh.Evaluations == 1 && breach:
+		return fmt.Sprintf("Threshold Crossed: 1 datapoint was %s the threshold (%s). The most recent datapoint which crossed the threshold: [%s].", op, threshold, decided[0])
+	case sh.Evaluations == 1:
+		return fmt.Sprintf("Threshold Crossed: 1 datapoint was not %s the threshold (%s). The most recent datapoint: [%s].", op, threshold, decided[0])
+	}
+	was := map[bool]string{true: "was", false: "were"}[len(decided) == 1]
+	not := map[bool]string{true: "", false: "not "}[crossed]
+	need := map[bool]string{true: "datapoint", false: "datapoints"}[sh.Datapoints == 1]
+	return fmt.Sprintf("Threshold Crossed: %d out of the last %d datapoints [%s] %s %s%s the threshold (%s) (minimum %d %s for %s transition).",
+		len(decided), sh.Evaluations, strings.Join(decided, ", "), was, not, op, threshold, sh.Datapoints, need, dir)
 }
 
 // event completes d into an event of the alarm, as EventBridge delivers it.
-func (e *Evaluator) event(now time.Time, detailType string, d Detail, mc MetricConfig) Event {
+func (e *Evaluator) event(now time.Time, detailType string, d Detail) Event {
 	e.seq++
+	mc := MetricConfig{ID: "q1", Expression: e.rule.Query(), Period: int(e.rule.Period.Seconds()), ReturnData: true}
 	return newEvent(e.name, e.seq, now, detailType, d, mc)
 }
 

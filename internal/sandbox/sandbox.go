@@ -253,8 +253,8 @@ func (s *session) run(ctx context.Context, in io.Reader) (err error) {
 		monTokens = append(monTokens, monitor.Token{Label: a.label, ChatWork: c})
 	}
 	s.store.Metrics = sample.Metrics{Percent: cfg.ThresholdPercent}
-	s.alarm = alarm.NewEvaluator(alarm.Rule{Percent: cfg.ThresholdPercent, Threshold: float64(cfg.Threshold), Period: cfg.Window}, AlarmName)
-	s.errors = alarm.NewEvaluator(alarm.Rule{Errors: true, Threshold: alarm.ErrorsThreshold, Period: cfg.Window}, ErrorsAlarmName)
+	s.alarm = alarm.NewEvaluator(alarm.Rule{Percent: cfg.ThresholdPercent, Threshold: float64(cfg.Threshold), Shape: alarm.Shape{Period: cfg.Window}}, AlarmName)
+	s.errors = alarm.NewEvaluator(alarm.Rule{Errors: true, Threshold: alarm.ErrorsThreshold, Shape: alarm.Shape{Period: cfg.Window}}, ErrorsAlarmName)
 	s.beat = alarm.NewHeartbeat(HeartbeatAlarmName, cfg.Window, time.Now())
 	rec := &recorder{store: s.store, alarms: []*alarm.Evaluator{s.alarm, s.errors}, first: make(chan struct{})}
 	verifier, err := chatwork.NewVerifier(webhookToken)
