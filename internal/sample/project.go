@@ -2,6 +2,7 @@ package sample
 
 import (
 	"math"
+	"math/big"
 	"time"
 )
 
@@ -28,10 +29,18 @@ func (r *Record) Project(earlier Record) bool {
 		span < MinPaceSpan, left <= 0:
 		return false
 	}
-	perSecond := float64(earlier.Remaining-r.Remaining) / span.Seconds()
+	used := earlier.Remaining - r.Remaining
 	r.HasProjection = true
-	r.Pace = math.Round(perSecond*600) / 10
-	r.Projected = int(math.Floor(float64(r.Remaining) - perSecond*left.Seconds()))
+	r.Pace = math.Round(float64(used)/span.Minutes()*10) / 10
+	// remaining - used*left/span, rounded down: in integers (nanoseconds),
+	// as a float product can land a hair under a whole number and lose a
+	// call.
+	spent := new(big.Int).Mul(big.NewInt(int64(used)), big.NewInt(int64(left)))
+	spent, rest := spent.QuoRem(spent, big.NewInt(int64(span)), new(big.Int))
+	if rest.Sign() > 0 {
+		spent.Add(spent, big.NewInt(1))
+	}
+	r.Projected = r.Remaining - int(spent.Int64())
 	return true
 }
 

@@ -241,3 +241,110 @@ func TestHeartbeatHasNoDimension(t *testing.T) {
 		t.Error("a heartbeat must not parse as a sample record")
 	}
 }
+
+func projected(r Record, projected int, pace float64) Record {
+	r.HasProjection, r.Projected, r.Pace = true, projected, pace
+	return r
+}
+
+// The projection survives a round trip through either encoding, a zero or
+// negative one and a zero pace included.
+func TestRoundTripKeepsTheProjection(t *testing.T) {
+	for _, want := range []Record{
+		projected(good(), -25, 70.5),
+		projected(good(), 0, 0),
+		projected(good(), 45, 0),
+		func() Record {
+			r := projected(good(), -300, 120)
+			r.Remaining, r.Error = 0, "quota_exhausted"
+			return r
+		}(),
+	} {
+		for _, marshal := range []func(Record) ([]byte, error){
+			Record.MarshalJSON, Record.MarshalPlain,
+			func(r Record) ([]byte, error) { return r.MarshalEMF(Metrics{Percent: true}) },
+		} {
+			b, err := marshal(want)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := Parse(b)
+			if err != nil || !reflect.DeepEqual(got, want) {
+				t.Fatalf("round trip: %v\n got %+v\nwant %+v\njson %s", err, got, want, b)
+			}
+		}
+	}
+}
+
+// A projected record carries projected_remaining, its percent and the pace
+// as members whatever it declares; without a projection none of them.
+func TestProjectionMembers(t *testing.T) {
+	b, _ := projected(good(), -30, 70.5).MarshalPlain()
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range map[string]float64{MetricProjected: -30, MetricProjectedPercent: -10, "pace_per_minute": 70.5, MetricRemaining: 45} {
+		if m[k] != want {
+			t.Errorf("%s = %v, want %v: %s", k, m[k], want, b)
+		}
+	}
+	b, _ = good().MarshalJSON()
+	for _, k := range []string{MetricProjected, MetricProjectedPercent, "pace_per_minute"} {
+		if strings.Contains(string(b), `"`+k+`"`) {
+			t.Errorf("a record without a projection has %s: %s", k, b)
+		}
+	}
+}
+
+// The EMF directive declares the projection metric only for a record that
+// has one, in the kind the alarm watches: at most two metrics besides
+// errors.
+func TestProjectionDeclared(t *testing.T) {
+	failing := projected(good(), -30, 70.5)
+	failing.Error = "server" // a failing response that still carried the headers
+	for _, c := range []struct {
+		name string
+		r    Record
+		m    Metrics
+		want []string
+	}{
+		{"count", projected(good(), -30, 70.5), Metrics{}, []string{MetricRemaining, MetricProjected}},
+		{"percent", projected(good(), -30, 70.5), Metrics{Percent: true}, []string{MetricRemainingPercent, MetricProjectedPercent}},
+		{"no projection, count", good(), Metrics{}, []string{MetricRemaining}},
+		{"no projection, percent", good(), Metrics{Percent: true}, []string{MetricRemainingPercent}},
+		{"a failure with figures", failing, Metrics{}, []string{MetricRemaining, MetricProjected, MetricErrors}},
+		{"recovered, percent", func() Record { r := projected(good(), 10, 5); r.Recovered = true; return r }(), Metrics{Percent: true},
+			[]string{MetricRemainingPercent, MetricProjectedPercent, MetricErrors}},
+		{"no figures: no projection", func() Record {
+			r := projected(good(), 10, 5)
+			r.HasQuota, r.Error = false, "network"
+			return r
+		}(), Metrics{}, []string{MetricErrors}},
+	} {
+		b, err := c.r.MarshalEMF(c.m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := emfMetrics(t, b)
+		if !reflect.DeepEqual(got, c.want) {
+			t.Errorf("%s: metrics %v, want %v", c.name, got, c.want)
+		}
+		if n := len(slices.DeleteFunc(slices.Clone(got), func(s string) bool { return s == MetricErrors })); n > 2 {
+			t.Errorf("%s: %d metrics besides errors", c.name, n)
+		}
+		var m map[string]any
+		_ = json.Unmarshal(b, &m)
+		for _, name := range got {
+			if _, ok := m[name]; !ok {
+				t.Errorf("%s: metric %s has no value member: %s", c.name, name, b)
+			}
+		}
+		if c.r.HasQuota && c.r.HasProjection && !slices.Contains(got, c.m.Projection()) {
+			t.Errorf("%s: Projection() names %s, not declared in %v", c.name, c.m.Projection(), got)
+		}
+	}
+	if (Metrics{}).Projection() != MetricProjected || (Metrics{Percent: true}).Projection() != MetricProjectedPercent {
+		t.Error("Projection names the wrong metric")
+	}
+}
