@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -36,17 +37,24 @@ func emfDirective(t *testing.T, line []byte) directive {
 }
 
 // written is what the records declare for an alarm kind: the metric names
-// of a reading and of a failed reading, each in sample.Namespace by
+// of a reading, of a reading with a projection (an earlier reading of its
+// window known) and of a failed reading, each in sample.Namespace by
 // sample.Dimension.
 func written(t *testing.T, percent bool) []string {
 	t.Helper()
 	at := time.Date(2026, 12, 1, 13, 34, 0, 0, time.UTC)
 	reading := sample.Record{Time: at, Token: "deploy", Source: sample.SourceMonitor,
 		HasQuota: true, Remaining: 12, Limit: 300, Reset: at.Add(time.Minute).Unix(), Calls: 1}
+	projected := reading
+	earlier := reading
+	earlier.Time, earlier.Remaining = at.Add(-time.Minute), 112
+	if !projected.Project(earlier) {
+		t.Fatal("a reading a minute after an earlier one of its window has no projection")
+	}
 	failed := sample.Record{Time: at, Token: "deploy", Source: sample.SourceMonitor,
 		Error: "invalid_token", Detail: "the token was rejected", Calls: 1}
 	var names []string
-	for _, r := range []sample.Record{reading, failed} {
+	for _, r := range []sample.Record{reading, projected, failed} {
 		line, err := r.MarshalEMF(sample.Metrics{Percent: percent})
 		if err != nil {
 			t.Fatal(err)
@@ -95,6 +103,15 @@ func num(v any) string {
 		return strconv.FormatFloat(f, 'f', -1, 64)
 	}
 	return fmt.Sprint(v)
+}
+
+// expectShape checks an alarm's period (on its one query), evaluation
+// periods and datapoints to alarm against the shape internal/alarm gives
+// it, the one the stand-in evaluates.
+func expectShape(t *testing.T, id string, props, query map[string]any, shape alarm.Shape) {
+	t.Helper()
+	expectProps(t, id+" query", query, map[string]any{"Period": shape.Period.Seconds()})
+	expectProps(t, id, props, map[string]any{"EvaluationPeriods": shape.Evaluations, "DatapointsToAlarm": shape.Datapoints})
 }
 
 // expectProps compares an alarm's resolved properties with want (absent:
@@ -150,11 +167,50 @@ func TestQuotaAlarm(t *testing.T) {
 				t.Errorf("QuotaAlarm watches %s; the records declare %v, the stand-in compares %s",
 					q.Metric, written(t, percent), (alarm.Rule{Percent: percent}).Metric())
 			}
-			expectProps(t, "QuotaAlarm query", query, map[string]any{"Period": alarm.Period.Seconds()})
+			expectShape(t, "QuotaAlarm", props, query, alarm.QuotaShape)
 			expectProps(t, "QuotaAlarm", props, map[string]any{
 				"ComparisonOperator": alarm.Comparison, "Threshold": vals["AlarmThreshold"],
-				"EvaluationPeriods": alarm.EvaluationPeriods, "DatapointsToAlarm": alarm.DatapointsToAlarm,
+				"TreatMissingData": alarm.TreatMissingData,
 			})
+		})
+	}
+}
+
+// The pace alarm watches, per token, the projection the records declare
+// for the alarm kind (the remaining count, or percent, expected at the
+// reset), exactly the query the stand-in's pace rule has, at or under 0
+// with PaceShape.
+func TestPaceAlarm(t *testing.T) {
+	cfn := expand(t)
+	for _, kind := range []string{"count", "percent"} {
+		t.Run(kind, func(t *testing.T) {
+			percent := kind == "percent"
+			vals := values(t, cfn, map[string]string{"AlarmThresholdKind": kind})
+			al, ok := resources(cfn, "AWS::CloudWatch::Alarm")["PaceAlarm"]
+			if !ok {
+				t.Fatal("template lacks PaceAlarm")
+			}
+			props := resolve(t, cfn, al, vals).(map[string]any)
+			q, query := insightsAlarm(t, "PaceAlarm", props)
+			rule := alarm.Rule{Pace: true, Percent: percent}
+			projection := sample.Metrics{Percent: percent}.Projection()
+			if expr := query["Expression"]; expr != rule.Query() {
+				t.Errorf("PaceAlarm's query is %q, the stand-in's %q", expr, rule.Query())
+			}
+			if want := (insights{"MIN", projection, sample.Namespace, sample.Dimension, sample.Dimension, "MIN", "ASC"}); q != want {
+				t.Errorf("PaceAlarm's query is %+v, want %+v", q, want)
+			}
+			if !slices.Contains(written(t, percent), q.Metric) || rule.Metric() != q.Metric {
+				t.Errorf("PaceAlarm watches %s; the records declare %v, the stand-in compares %s", q.Metric, written(t, percent), rule.Metric())
+			}
+			expectShape(t, "PaceAlarm", props, query, alarm.PaceShape)
+			expectProps(t, "PaceAlarm", props, map[string]any{
+				"ComparisonOperator": alarm.Comparison, "Threshold": 0, "TreatMissingData": alarm.TreatMissingData,
+				"AlarmActions": nil, "OKActions": nil,
+			})
+			if d, _ := props["AlarmDescription"].(string); !strings.Contains(d, "runs out before the reset") {
+				t.Errorf("PaceAlarm's description %q does not say what it means", d)
+			}
 		})
 	}
 }
@@ -175,9 +231,13 @@ func TestTokenErrorsAlarm(t *testing.T) {
 			t.Errorf("TokenErrorsAlarm watches %s; failed records declare %v", q.Metric, written(t, percent))
 		}
 	}
+	if expr := query["Expression"]; expr != (alarm.Rule{Errors: true}).Query() {
+		t.Errorf("TokenErrorsAlarm's query is %q, the stand-in's %q", expr, (alarm.Rule{Errors: true}).Query())
+	}
 	expectProps(t, "TokenErrorsAlarm query", query, map[string]any{"Period": 300})
+	expectShape(t, "TokenErrorsAlarm", props, query, alarm.ErrorsShape)
 	expectProps(t, "TokenErrorsAlarm", props, map[string]any{
-		"ComparisonOperator": "GreaterThanOrEqualToThreshold", "Threshold": 3,
+		"ComparisonOperator": "GreaterThanOrEqualToThreshold", "Threshold": alarm.ErrorsThreshold,
 		"EvaluationPeriods": 1, "DatapointsToAlarm": 1, "TreatMissingData": "notBreaching",
 	})
 }
@@ -252,7 +312,7 @@ func TestDashboard(t *testing.T) {
 					t.Errorf("the dashboard graphs %s, which the code does not write with AlarmThresholdKind %s (it writes %v)", name, kind, writes)
 				}
 			}
-			for _, want := range []string{sample.Metrics{Percent: percent}.Watched(), sample.MetricErrors, beat} {
+			for _, want := range []string{sample.Metrics{Percent: percent}.Watched(), sample.Metrics{Percent: percent}.Projection(), sample.MetricErrors, beat} {
 				if !graphed[want] {
 					t.Errorf("the dashboard does not graph %s", want)
 				}
@@ -263,7 +323,7 @@ func TestDashboard(t *testing.T) {
 			}
 			// No word of a metric the code does not write for this kind,
 			// in a title or label either.
-			for _, name := range []string{sample.MetricUsed, sample.MetricLimit, sample.MetricRemaining, sample.MetricRemainingPercent} {
+			for _, name := range []string{sample.MetricUsed, sample.MetricLimit, sample.MetricRemaining, sample.MetricRemainingPercent, sample.MetricProjected, sample.MetricProjectedPercent} {
 				if slices.Contains(writes, name) {
 					continue
 				}
@@ -309,8 +369,8 @@ func dashboardMetric(t *testing.T, widget int, row []any) string {
 }
 
 // The alarm names the webhook is told are the alarms' names, in the form
-// the bot and the sandbox expect: STACK-quota-low, STACK-token-errors,
-// STACK-monitor-heartbeat.
+// the bot and the sandbox expect: STACK-quota-low, STACK-quota-pace,
+// STACK-token-errors, STACK-monitor-heartbeat.
 func TestAlarmNames(t *testing.T) {
 	cfn := expand(t)
 	vals := values(t, cfn, nil)
@@ -318,6 +378,7 @@ func TestAlarmNames(t *testing.T) {
 	env := resolve(t, cfn, resources(cfn, "AWS::Lambda::Function")["WebhookFunction"]["Environment"], vals).(map[string]any)["Variables"].(map[string]any)
 	want := map[string][2]string{
 		"QUOTA_ALARM_NAME":           {"QuotaAlarm", "-quota-low"},
+		"QUOTA_PACE_ALARM_NAME":      {"PaceAlarm", "-quota-pace"},
 		"QUOTA_ERRORS_ALARM_NAME":    {"TokenErrorsAlarm", "-token-errors"},
 		"QUOTA_HEARTBEAT_ALARM_NAME": {"HeartbeatAlarm", "-monitor-heartbeat"},
 	}

@@ -366,7 +366,7 @@ func TestWakeQueueEventSource(t *testing.T) {
 // The alarms' state changes reach the webhook: one EventBridge rule from
 // aws.cloudwatch for both the alarms' own state changes and the Metrics
 // Insights alarms' per-token contributor changes, for exactly the
-// template's alarms' ARNs (the three token alarms and the ops alarms),
+// template's alarms' ARNs (the four token alarms and the ops alarms),
 // targeting WebhookFunction, which that rule may invoke.
 func TestAlarmsReachWebhook(t *testing.T) {
 	cfn := expand(t)
@@ -375,7 +375,7 @@ func TestAlarmsReachWebhook(t *testing.T) {
 		want = append(want, getAtt(id, "Arn"))
 	}
 	slices.Sort(want)
-	for _, id := range []string{"QuotaAlarm", "TokenErrorsAlarm", "HeartbeatAlarm"} {
+	for _, id := range []string{"QuotaAlarm", "PaceAlarm", "TokenErrorsAlarm", "HeartbeatAlarm"} {
 		if !slices.Contains(want, getAtt(id, "Arn")) {
 			t.Errorf("template lacks %s", id)
 		}
@@ -426,7 +426,7 @@ func TestFunctions(t *testing.T) {
 		"QUOTA_TOKENS_PATH", "QUOTA_ALARM_THRESHOLD_KIND"}
 	for id, extra := range map[string][]string{
 		"MonitorFunction": {"QUOTA_SCHEDULE", "QUOTA_WAKE_QUEUE_URL"},
-		"WebhookFunction": {"CHATWORK_WEBHOOK_TOKEN_PARAMETER", "CHATWORK_ROOM_ID", "QUOTA_ALARM_NAME",
+		"WebhookFunction": {"CHATWORK_WEBHOOK_TOKEN_PARAMETER", "CHATWORK_ROOM_ID", "QUOTA_ALARM_NAME", "QUOTA_PACE_ALARM_NAME",
 			"QUOTA_ERRORS_ALARM_NAME", "QUOTA_HEARTBEAT_ALARM_NAME", "QUOTA_STATE_TABLE", "QUOTA_ADMIN_ACCOUNT_IDS"},
 	} {
 		fn, ok := fns[id]
