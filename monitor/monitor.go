@@ -24,6 +24,20 @@
 // defaults), every window seen, and no multi-minute sleep. The rules are in
 // decide, a pure function applied to each token with that token's memory;
 // TestStrategy lists them one a row.
+//
+// # Projection
+//
+// Every reading with figures is projected (sample.Record.Project) before it
+// is recorded, from an earlier reading of the same window: one this
+// container took (it keeps the readings of each token's current window and
+// forgets them at the first reading of another reset), or, for a container
+// that has not run for a tick period, the log group's newest monitor record
+// that the tick asks for anyway. Config.RecentPace chooses which of them
+// gives the pace. A reading with no earlier one in its window at least
+// sample.MinPaceSpan older has no projection; so has a final reading taken
+// by a wake-up in a container that did not read the window before, as a
+// wake-up asks the log group nothing. Projection reads nothing and changes
+// no decision: when and how often the monitor reads stays decide's.
 package monitor
 
 import (
@@ -98,7 +112,18 @@ type Config struct {
 	// for a tick period (a new one, or one kept from an earlier window) knows
 	// nothing of this window, so before spending a call it asks, once a tick
 	// for all tokens, whether the tick before arranged the final reading.
+	//
+	// The same answer serves the projection: a record of the window being
+	// read is an earlier reading of it.
 	Latest func(ctx context.Context) (map[string]sample.Record, error)
+	// RecentPace chooses the earlier reading a projection takes its pace
+	// from. False (the default): the window's first reading known (this
+	// container's, or the log's newest record when the container knows
+	// nothing older), so the pace is the average since then and a short
+	// burst weighs little. True: the newest reading at least
+	// sample.MinPaceSpan older, so the pace is the recent one and a load
+	// that grows is seen sooner, at the price of alarming on bursts.
+	RecentPace bool
 	// Current, when set, is the token list as it stands, without a new
 	// listing (a fleet's Current): a wake-up's final readings are due within
 	// WakeLead, no time to list a registry. Default: New's token list.
@@ -164,7 +189,15 @@ type memory struct {
 	// this container knows (its own readings, or the log's newest record
 	// when it was stale); zero once a success has declared the recovery.
 	failed time.Time
+	// window is the readings with figures this container knows of the
+	// token's current window (one Reset), oldest first: the earlier
+	// readings a new reading is projected from. See note.
+	window []sample.Record
 }
+
+// windowReadings bounds memory.window: the window's first reading and the
+// newest ones are kept. A 5-minute window read once a minute has 7 at most.
+const windowReadings = 16
 
 // errorsPeriod is the period of the alarm on the errors metric (the
 // token-errors alarm in template.yaml).
@@ -426,7 +459,7 @@ func (m *Monitor) step(ctx context.Context, t Token, latest func() map[string]sa
 		if work.Err() != nil {
 			return step{unread: true}
 		}
-		rec, err := m.read(ctx, t, 0)
+		rec, err := m.read(ctx, t, 0, f.latest)
 		s.recs = []sample.Record{rec}
 		if s.err = err; err != nil {
 			return s
@@ -558,6 +591,52 @@ func (m *Monitor) recovering(label string, rec sample.Record) bool {
 	return recovering
 }
 
+// project sets rec's projection from an earlier reading of its window, and
+// notes rec in label's memory. The earlier readings are those the memory
+// holds of rec's window (readings of another reset are forgotten), and
+// latest, the log group's newest record of the token, when it is of the
+// same window and older than rec. Of those that sample.Record.Project
+// accepts, it takes the oldest, or with Config.RecentPace the newest.
+func (m *Monitor) project(label string, rec *sample.Record, latest *sample.Record) {
+	if !rec.HasQuota {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r := m.mem(label)
+	if len(r.window) > 0 && r.window[0].Reset != rec.Reset {
+		r.window = nil
+	}
+	if latest != nil && latest.HasQuota && latest.Reset == rec.Reset && latest.Time.Before(rec.Time) {
+		r.note(*latest)
+	}
+	earlier := slices.Clone(r.window)
+	if m.cfg.RecentPace {
+		slices.Reverse(earlier)
+	}
+	for _, e := range earlier {
+		if rec.Project(e) {
+			break
+		}
+	}
+	r.note(*rec)
+}
+
+// note adds x, a reading of the window r.window holds (or of a new one
+// when it holds none), in time order; a reading already there (same time)
+// is not added twice. Past windowReadings it forgets the oldest but the
+// first.
+func (r *memory) note(x sample.Record) {
+	i, found := slices.BinarySearchFunc(r.window, x.Time, func(e sample.Record, t time.Time) int { return e.Time.Compare(t) })
+	if found {
+		return
+	}
+	r.window = slices.Insert(r.window, i, x)
+	if len(r.window) > windowReadings {
+		r.window = slices.Delete(r.window, 1, 2)
+	}
+}
+
 // Wake handles a wake-up arranged by an earlier tick: the final readings of
 // the tokens it names, together.
 func (m *Monitor) Wake(ctx context.Context, w WakeRequest) (Result, error) {
@@ -608,22 +687,23 @@ func (m *Monitor) final(ctx context.Context, res *Result, g *finals) error {
 	errs := make([]error, len(g.toks))
 	// All at once, not InFlight at a time: a final reading is worth taking
 	// only in its window's last second, and the fleet is at most 100.
-	m.cfg.Each(len(g.toks), len(g.toks), func(i int) { recs[i], errs[i] = m.read(ctx, g.toks[i], g.reset) })
+	m.cfg.Each(len(g.toks), len(g.toks), func(i int) { recs[i], errs[i] = m.read(ctx, g.toks[i], g.reset, nil) })
 	res.add(recs...)
 	return errors.Join(errs...)
 }
 
-// read takes one reading of t and records it, failures included; the
-// record's Calls are the calls it spent. It returns an error for failures
-// an operator must act on; an exhausted quota is data. finalReset is the reset
-// of the window whose final reading this is (0 for a tick): a reading that
-// retries pushed past that reset belongs to the next window and is not
-// marked final.
+// read takes one reading of t, projects it (see project) and records it,
+// failures included; the record's Calls are the calls it spent. It returns
+// an error for failures an operator must act on; an exhausted quota is
+// data. finalReset is the reset of the window whose final reading this is
+// (0 for a tick): a reading that retries pushed past that reset belongs to
+// the next window and is not marked final. latest is the log group's newest
+// record of t when the tick asked for it (nil otherwise).
 //
 // The reading ends Config.Margin before ctx's deadline, and the record is
 // written with half of that margin, so that a put which hangs still leaves
 // the recorder time to copy the record to stdout.
-func (m *Monitor) read(ctx context.Context, t Token, finalReset int64) (sample.Record, error) {
+func (m *Monitor) read(ctx context.Context, t Token, finalReset int64, latest *sample.Record) (sample.Record, error) {
 	work, cancel := trim(ctx, m.cfg.Margin)
 	defer cancel()
 	was := t.ChatWork.Calls()
@@ -637,6 +717,7 @@ func (m *Monitor) read(ctx context.Context, t Token, finalReset int64) (sample.R
 	rec := sample.FromCall(t.Label, sample.SourceMonitor, at, reading.Quota, err, calls)
 	rec.Final = finalReset != 0 && rec.HasQuota && rec.Reset == finalReset
 	rec.Recovered = m.recovering(t.Label, rec)
+	m.project(t.Label, &rec, latest)
 	var fail error
 	switch {
 	case err == nil && !rec.HasQuota:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -397,5 +398,220 @@ func TestNewLabel(t *testing.T) {
 	}
 	if _, err := New(Config{TokenLabel: "a:b"}, Single("", cw), rec, nil); err == nil || !strings.Contains(err.Error(), `"a:b"`) {
 		t.Fatalf("a label with a colon: err = %v", err)
+	}
+}
+
+// load is a 5-minute window (as window) whose calls spent by the time s
+// seconds into the window are used(s).
+func load(used func(s float64) int) func(time.Time) (chatwork.Reading, error) {
+	return func(now time.Time) (chatwork.Reading, error) {
+		start := now.Truncate(5 * time.Minute)
+		q := &chatwork.Quota{Limit: 300, Remaining: 300 - used(now.Sub(start).Seconds()), Reset: start.Add(5 * time.Minute)}
+		return chatwork.Reading{At: now, Quota: q, AccountID: 42}, nil
+	}
+}
+
+// proj is what a record says of the projection.
+type proj struct {
+	has       bool
+	projected int
+	pace      float64
+}
+
+func projOf(r sample.Record) proj { return proj{r.HasProjection, r.Projected, r.Pace} }
+
+var none = proj{}
+
+// runTicks runs a tick at each of ats (after t0) and delivers the wake-ups
+// they arrange on time, before the next tick.
+func runTicks(t *testing.T, ft *fleetTest, w *fakeWaker, ats ...time.Duration) {
+	t.Helper()
+	ctx := context.Background()
+	deliver := func(before time.Time) {
+		for len(w.at) > 0 && w.at[0].Before(before) {
+			at, body := w.at[0], w.body[0]
+			w.at, w.body = w.at[1:], w.body[1:]
+			ft.clk.t = at
+			if _, err := ft.m.Wake(ctx, wakeRequest(t, body)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, at := range ats {
+		deliver(t0.Add(at))
+		ft.clk.t = t0.Add(at)
+		if _, err := ft.m.Tick(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deliver(t0.Add(time.Hour))
+}
+
+// Each reading is projected from an earlier reading of its window that this
+// container took: the window's first (average pace), or with RecentPace the
+// newest at least sample.MinPaceSpan older. Paces and projections are
+// worked out by hand in the comments.
+func TestProjection(t *testing.T) {
+	// A load that speeds up: a call every 3 s for 90 s, then 2 a second.
+	speedsUp := load(func(s float64) int {
+		if s <= 90 {
+			return int(s / 3)
+		}
+		return 30 + int((s-90)*2)
+	})
+	// A call every 2 s for 200 s, then 2 a second.
+	late := load(func(s float64) int {
+		if s <= 200 {
+			return int(s / 2)
+		}
+		return 100 + int((s-200)*2)
+	})
+	cases := []struct {
+		name   string
+		recent bool
+		read   func(time.Time) (chatwork.Reading, error)
+		ticks  []time.Duration
+		want   []proj // one a record, in order
+		final  int    // how many of the records are final readings, at the end
+	}{
+		// 30 s: 290 left. 90 s: 270 left, 20 in 60 s (20/min), 210 s to go:
+		// 70 more, 200 at the reset.
+		{"the first reading has none, the second one from the first", false, speedsUp,
+			[]time.Duration{30 * time.Second, 90 * time.Second}, []proj{none, {true, 200, 20}}, 0},
+		{"the same with RecentPace", true, speedsUp,
+			[]time.Duration{30 * time.Second, 90 * time.Second}, []proj{none, {true, 200, 20}}, 0},
+		// 150 s: 150 left. From 30 s: 140 in 120 s (70/min), 150 s to go:
+		// 175 more, -25. 153 s: 144 left; from 30 s: 146 in 123 s
+		// (71.2/min), 150 s… 147 s to go: 174.5 more, -31.
+		{"average pace since the window's first reading", false, speedsUp,
+			[]time.Duration{30 * time.Second, 90 * time.Second, 150 * time.Second, 153 * time.Second},
+			[]proj{none, {true, 200, 20}, {true, -25, 70}, {true, -31, 71.2}}, 0},
+		// 150 s from 90 s: 120 in 60 s (120/min), 150 s to go: 300 more,
+		// -150. 153 s: the reading 3 s before is too close; from 90 s: 126
+		// in 63 s (120/min), 147 s to go: 294 more of 144, -150.
+		{"recent pace since the newest reading far enough back", true, speedsUp,
+			[]time.Duration{30 * time.Second, 90 * time.Second, 150 * time.Second, 153 * time.Second},
+			[]proj{none, {true, 200, 20}, {true, -150, 120}, {true, -150, 120}}, 0},
+		// 200 s: 100 left, no earlier reading. 320 s: a new window, whose
+		// first reading it is. 380 s: 60 in 60 s, 220 s to go: 0.
+		{"a reading after the reset does not use the old window", false, window,
+			[]time.Duration{200 * time.Second, 320 * time.Second, 380 * time.Second}, []proj{none, none, {true, 0, 60}}, 0},
+		{"nor with RecentPace", true, window,
+			[]time.Duration{200 * time.Second, 320 * time.Second, 380 * time.Second}, []proj{none, none, {true, 0, 60}}, 0},
+		// 170 s: 215 left. 230 s (arranges the final reading): 140 left, 75
+		// in 60 s, 70 s to go: 87.5 more, 52. 290 s: 20 left, from 170 s 195
+		// in 120 s (97.5/min), 10 s to go: 16.25 more, 3. Final, 299 s: 2
+		// left, from 170 s 213 in 129 s (99.1/min), 1 s to go: 1.7 more, 0.
+		{"final readings too, average pace", false, late,
+			[]time.Duration{170 * time.Second, 230 * time.Second, 290 * time.Second},
+			[]proj{none, {true, 52, 75}, {true, 3, 97.5}, {true, 0, 99.1}}, 1},
+		// 290 s from 230 s: 120 in 60 s, 10 s to go: 20 more, 0. Final from
+		// 290 s: 18 in 9 s, 1 s to go: 0 (from 230 s, should MinPaceSpan
+		// exceed 9 s: 138 in 69 s, the same).
+		{"final readings too, recent pace", true, late,
+			[]time.Duration{170 * time.Second, 230 * time.Second, 290 * time.Second},
+			[]proj{none, {true, 52, 75}, {true, 0, 120}, {true, 0, 120}}, 1},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			w := &fakeWaker{}
+			ft := newFleet(t, t0, w, map[string]func(time.Time) (chatwork.Reading, error){"a": c.read},
+				func(cfg *Config) { cfg.RecentPace = c.recent })
+			runTicks(t, ft, w, c.ticks...)
+			var got []proj
+			finals := 0
+			for i, r := range ft.rec.All() {
+				got = append(got, projOf(r))
+				if r.Final {
+					finals++
+					if i < len(ft.rec.All())-c.final {
+						t.Errorf("record %d is final", i)
+					}
+				}
+			}
+			if !slices.Equal(got, c.want) || finals != c.final {
+				t.Fatalf("projections %+v (%d final), want %+v (%d final)", got, finals, c.want, c.final)
+			}
+		})
+	}
+}
+
+// Projection changes nothing of when and how often the monitor reads: the
+// same ticks over many windows make the same calls at the same times with
+// and without RecentPace, and every reading but a window's first is
+// projected.
+func TestProjectionReadsNothingMore(t *testing.T) {
+	var calls [][]time.Time
+	for _, recent := range []bool{false, true} {
+		w := &fakeWaker{}
+		ft := newFleet(t, t0, w, map[string]func(time.Time) (chatwork.Reading, error){"a": window},
+			func(cfg *Config) { cfg.RecentPace = recent })
+		var ticks []time.Duration
+		for i := range 30 {
+			ticks = append(ticks, 17*time.Second+time.Duration(i)*time.Minute)
+		}
+		runTicks(t, ft, w, ticks...)
+		calls = append(calls, ft.cw["a"].at)
+		seen := map[int64]bool{}
+		for _, r := range ft.rec.All() {
+			// One call a second: every projection lands on 0 at the reset.
+			if want := seen[r.Reset]; r.HasProjection != want || r.HasProjection && (r.Projected != 0 || r.Pace != 60) {
+				t.Fatalf("RecentPace %v: record %+v", recent, r)
+			}
+			seen[r.Reset] = true
+		}
+	}
+	if !slices.EqualFunc(calls[0], calls[1], time.Time.Equal) || len(calls[0]) != 30+6 {
+		t.Fatalf("calls at %v and %v", calls[0], calls[1])
+	}
+}
+
+// A container that has not run for a tick period projects from the log
+// group's newest record of the token, when it is of the same window, with
+// the answer its tick asks for anyway; and keeps it as the window's first
+// reading.
+func TestFreshContainerProjectsFromTheLatestRecord(t *testing.T) {
+	reset := t0.Add(5 * time.Minute)
+	mk := func(at time.Duration, remaining int, reset time.Time) sample.Record {
+		return sample.Record{Time: t0.Add(at), Token: "a", Source: sample.SourceMonitor, HasQuota: true,
+			Remaining: remaining, Limit: 300, Reset: reset.Unix(), Calls: 1}
+	}
+	failed := sample.Record{Time: t0.Add(100 * time.Second), Token: "a", Source: sample.SourceMonitor, Error: "server", Calls: 1}
+	// The ticks read window at 160 s (140 left) and 220 s (80 left).
+	cases := []struct {
+		name   string
+		latest map[string]sample.Record
+		want   [2][]proj // without and with RecentPace
+	}{
+		// 160 s from the record: 120 in 60 s (120/min), 140 s to go: 280
+		// more, -140. 220 s from the record: 180 in 120 s (90/min), 80 s to
+		// go: 120 more, -40; from 160 s: 60 in 60 s, 80 to go, 0.
+		{"the same window", map[string]sample.Record{"a": mk(100*time.Second, 260, reset)},
+			[2][]proj{{{true, -140, 120}, {true, -40, 90}}, {{true, -140, 120}, {true, 0, 60}}}},
+		{"an older window", map[string]sample.Record{"a": mk(-100*time.Second, 200, t0)},
+			[2][]proj{{none, {true, 0, 60}}, {none, {true, 0, 60}}}},
+		{"another token's record", map[string]sample.Record{"b": mk(100*time.Second, 260, reset)},
+			[2][]proj{{none, {true, 0, 60}}, {none, {true, 0, 60}}}},
+		{"a failure without figures", map[string]sample.Record{"a": failed},
+			[2][]proj{{none, {true, 0, 60}}, {none, {true, 0, 60}}}},
+		{"a record after the reading", map[string]sample.Record{"a": mk(170*time.Second, 130, reset)},
+			[2][]proj{{none, {true, 0, 60}}, {none, {true, 0, 60}}}},
+	}
+	for _, c := range cases {
+		for i, recent := range []bool{false, true} {
+			asked := 0
+			ft := newFleet(t, t0, nil, map[string]func(time.Time) (chatwork.Reading, error){"a": window}, func(cfg *Config) {
+				cfg.RecentPace = recent
+				cfg.Latest = func(context.Context) (map[string]sample.Record, error) { asked++; return c.latest, nil }
+			})
+			runTicks(t, ft, &fakeWaker{}, 160*time.Second, 220*time.Second)
+			var got []proj
+			for _, r := range ft.rec.All() {
+				got = append(got, projOf(r))
+			}
+			if !slices.Equal(got, c.want[i]) || asked != 1 {
+				t.Errorf("%s, RecentPace %v: projections %+v, want %+v; asked the log group %d times", c.name, recent, got, c.want[i], asked)
+			}
+		}
 	}
 }

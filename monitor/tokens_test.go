@@ -498,3 +498,42 @@ func TestWakeTakesTheCurrentList(t *testing.T) {
 		t.Fatalf("tick: %v; Current asked %d times, the list %d", err, current.Load(), listed.Load())
 	}
 }
+
+// Each token is projected from its own readings: one whose first reading
+// failed has no projection at its second, though the others' readings of
+// the same window would do.
+func TestProjectionIsPerToken(t *testing.T) {
+	var down atomic.Bool
+	down.Store(true)
+	flaky := func(now time.Time) (chatwork.Reading, error) {
+		if down.Load() {
+			return chatwork.Reading{}, &chatwork.Error{Op: "read quota", Kind: chatwork.KindServer, Status: 503}
+		}
+		return window(now)
+	}
+	ft := newFleet(t, t0.Add(30*time.Second), nil, map[string]func(time.Time) (chatwork.Reading, error){
+		"a": window, "b": halfLoad, "c": phased(4 * time.Minute), "d": flaky,
+	})
+	want := [][]proj{
+		{none, none, none, none},
+		// a: 270 then 210 left, 60/min, 210 s to go: 0. b: 285 then 255, 30
+		// in 60 s, 210 s to go: 105 more, 150. c (reset at 4 min): 210 then
+		// 150, 60/min, 150 s to go: 0. d: its first reading.
+		{{true, 0, 60}, {true, 150, 30}, {true, 0, 60}, none},
+	}
+	for i := range want {
+		ft.clk.t = t0.Add(30*time.Second + time.Duration(i)*time.Minute)
+		res, err := ft.m.Tick(context.Background())
+		if (err != nil) != (i == 0) || len(res.Records) != 4 {
+			t.Fatalf("tick %d: %+v, %v", i, res, err)
+		}
+		var got []proj
+		for _, r := range res.Records {
+			got = append(got, projOf(r))
+		}
+		if !slices.Equal(got, want[i]) {
+			t.Fatalf("tick %d: projections %+v, want %+v", i, got, want[i])
+		}
+		down.Store(false)
+	}
+}
