@@ -7,7 +7,8 @@
 // public Function URL, the monitor's schedule and wake-up queue, the
 // alarms → one EventBridge rule → webhook wiring, and the alarms' and the
 // dashboard's queries against what the code writes (internal/sample's
-// records and heartbeat) and the sandbox evaluates (internal/alarm); the
+// records, projections and heartbeat) and the stand-in evaluates
+// (internal/alarm's rules and shapes); the
 // state table against internal/state (its key schema, TTL attribute, and
 // exactly the item actions of state.DynamoAPI on its ARN), the webhook's
 // housekeeping schedule against webhookfn.Housekeeping, and the ops alarms
