@@ -41,6 +41,13 @@ const (
 	maxReason = 500
 	// maxAlarmName is CloudWatch's own limit on alarm names.
 	maxAlarmName = 255
+	// paceThreshold is the pace alarm's: a projected remaining at the reset
+	// at or under 0 means the quota runs out before the reset.
+	paceThreshold = 0
+	// outcomeJoined settles a transition into ALARM that joined its token's
+	// running episode: nothing was posted, the room heard of the episode
+	// (or will, when a mute held it back).
+	outcomeJoined = "joined"
 )
 
 // HandleAlarm posts one message into Config.RoomID for an EventBridge
@@ -53,6 +60,15 @@ const (
 //     mentions, fresh figures of that token where a reading is affordable
 //     (see alertBody), the threshold, the reset and the dashboard; entering
 //     OK: the recovery, only after an alert the room heard for that token;
+//   - a pace alarm contributor (Config.PaceAlarmName) entering ALARM: "at
+//     this pace the token's quota runs out before the reset", from the
+//     token's recorded figures (see paceBody); entering OK: "the pace came
+//     down";
+//   - the quota and pace alarms of one token are one episode for the room
+//     (see Episode): the second to enter ALARM joins the first's episode
+//     silently, and only the last to leave posts the recovery. The
+//     decisions of one token's episode are serialised across instances
+//     (see lockEpisode);
 //   - a token-errors contributor (Config.ErrorsAlarmName) entering ALARM:
 //     "token X fails: <kind> since <time>", from the token's recorded
 //     failures; entering OK: "token X works again", only after that;
@@ -60,13 +76,13 @@ const (
 //     monitor has stopped reporting", with the latest monitor sample, one
 //     reading of the own token to tell whether ChatWork itself answers, and
 //     where to look; entering OK from ALARM: "the monitor is back";
-//   - the two Metrics Insights alarms' own state changes: logged only, their
+//   - the Metrics Insights alarms' own state changes: logged only, their
 //     contributors' changes carry the news;
 //   - a quota alarm on one metric (no query): ALARM, OK and INSUFFICIENT_DATA
 //     of the own token as the alert, the recovery and the silent monitor;
 //   - any other alarm: a plain message with its name, state and reason.
 //
-// The quota and token-errors alarms' messages for a muted token are not
+// The quota, pace and token-errors alarms' messages for a muted token are not
 // posted, and neither is a state older than the token's last known one;
 // both are logged and settled in the state. Every ChatWork response is
 // recorded. When the state fails, the message is posted anyway (a
@@ -96,7 +112,7 @@ func (b *Bot) HandleAlarm(ctx context.Context, ev alarm.Event) error {
 		b.log.ErrorContext(ctx, "alarm event rejected: nothing posted", append(attrs, "error", err)...)
 		return err
 	}
-	if !contributor && ev.Insights() && (kind == kindQuota || kind == kindErrors) {
+	if !contributor && ev.Insights() && (kind == kindQuota || kind == kindPace || kind == kindErrors) {
 		b.log.InfoContext(ctx, "Metrics Insights alarm state change: its contributors' changes are posted, not this", append(attrs, "reason", truncate(d.State.Reason, maxReason))...)
 		return nil
 	}
@@ -136,31 +152,48 @@ func (b *Bot) lock(key string) func() {
 // expires, so the retry posts). When the state fails, the message is
 // posted unclaimed.
 func (b *Bot) claim(ctx context.Context, key string, attrs []any) (state.Claim, error) {
+	c, err := b.take(ctx, key)
+	switch {
+	case err != nil:
+		b.log.WarnContext(ctx, "state unavailable: posting anyway, the message may be repeated", append(attrs, "error", err)...)
+		return state.Claim{Key: key}, nil
+	case c.Status == state.Held:
+		b.log.WarnContext(ctx, "another instance holds this transition and has not posted it: left to a retry", attrs...)
+		return c, errors.New("alarm message not posted: another instance claimed it and has not posted it (a retry posts it once the claim expires)")
+	}
+	return c, nil
+}
+
+// take claims key in the state, polling a claim another instance holds
+// claimPolls times, claimPoll apart; a claim still held then comes back
+// with Status Held.
+func (b *Bot) take(ctx context.Context, key string) (state.Claim, error) {
 	for i := 0; ; i++ {
 		c, err := b.state.Claim(ctx, key, b.cfg.Now())
-		switch {
-		case err != nil:
-			b.log.WarnContext(ctx, "state unavailable: posting anyway, the message may be repeated", append(attrs, "error", err)...)
-			return state.Claim{Key: key}, nil
-		case c.Status != state.Held:
-			return c, nil
-		case i == claimPolls || b.cfg.Sleep(ctx, claimPoll) != nil:
-			b.log.WarnContext(ctx, "another instance holds this transition and has not posted it: left to a retry", attrs...)
-			return c, errors.New("alarm message not posted: another instance claimed it and has not posted it (a retry posts it once the claim expires)")
+		if err != nil || c.Status != state.Held || i == claimPolls || b.cfg.Sleep(ctx, claimPoll) != nil {
+			return c, err
 		}
 	}
 }
 
-// alarmMessage posts the transition's message, unless its token is muted
-// or a later state is known, and keeps the token's last state. It returns
-// the outcome to settle the transition with: "" releases the claim, along
-// with the error that asks for a retry.
+// alarmMessage posts the transition's message, unless its token is muted,
+// a later state is known or the token's episode says nothing is to be
+// told, and keeps the token's last state. It returns the outcome to settle
+// the transition with: "" releases the claim, along with the error that
+// asks for a retry.
 func (b *Bot) alarmMessage(ctx context.Context, ev alarm.Event, kind alarmKind, attrs []any) (string, error) {
 	d := ev.Detail
 	last := state.Last{Alarm: d.AlarmName, Token: cmp.Or(ev.Token(), b.cfg.TokenLabel), State: d.State.Value, At: stateTime(ev, b.cfg.Now())}
-	// The quota and token-errors alarms are per token: those can be muted,
-	// and their last state says whether an end is a recovery to tell.
-	tracked := kind == kindQuota || kind == kindErrors
+	// The quota, pace and token-errors alarms are per token: those can be
+	// muted, and their last state says whether an end is a recovery to tell.
+	tracked := kind == kindQuota || kind == kindPace || kind == kindErrors
+	if episodic(kind) {
+		release, err := b.lockEpisode(ctx, last.Token, attrs)
+		if err != nil {
+			return "", err
+		}
+		defer release()
+	}
 	var prev state.Last
 	var prevErr error
 	if tracked {
@@ -177,6 +210,11 @@ func (b *Bot) alarmMessage(ctx context.Context, ev alarm.Event, kind alarmKind, 
 			b.setLast(ctx, last, attrs)
 			b.log.InfoContext(ctx, "the token is muted: alarm message not posted", attrs...)
 			return state.Muted, nil
+		}
+	}
+	if episodic(kind) {
+		if outcome, told := b.episode(ctx, ev, kind, last, prev, prevErr, attrs); !told {
+			return outcome, nil
 		}
 	}
 	body, err := b.alarmBody(ctx, ev, kind, prev, prevErr, attrs)
@@ -207,6 +245,8 @@ func (b *Bot) alarmMessage(ctx context.Context, ev alarm.Event, kind alarmKind, 
 
 // alarmBody renders the transition's message; "" when there is none to
 // post. prev is the token's last state (zero when none or unknown: prevErr).
+// For the quota and pace alarms' contributors, the episode has already
+// decided that this message is told (see episode).
 func (b *Bot) alarmBody(ctx context.Context, ev alarm.Event, kind alarmKind, prev state.Last, prevErr error, attrs []any) (string, error) {
 	d := ev.Detail
 	contributor := d.AlarmContributor != nil
@@ -217,16 +257,30 @@ func (b *Bot) alarmBody(ctx context.Context, ev alarm.Event, kind alarmKind, pre
 		return b.silentBody(ctx, ev)
 	case alerting && kind == kindErrors:
 		return b.failingBody(ctx, ev), nil
+	case alerting && kind == kindPace:
+		return b.paceBody(ctx, ev), nil
 	case alerting:
 		tok := b.own()
 		if contributor {
 			tok = b.lookup(ctx, ev.Token())
 		}
 		return b.alertBody(ctx, ev, tok)
+	case kind == kindPace && contributor:
+		return b.paceRecoveryBody(ctx, ev, prev.At), nil
+	case kind == kindPace && d.State.Value == alarm.StateOK && d.PreviousState.Value == alarm.StateAlarm:
+		return b.paceRecoveryBody(ctx, ev, d.PreviousState.Time()), nil
+	case kind == kindPace:
+		// A window with one reading has no projection: a single pace
+		// alarm's INSUFFICIENT_DATA says nothing of the monitor (the
+		// heartbeat alarm does).
+		b.log.InfoContext(ctx, "the pace alarm has no projection to judge: nothing to post", attrs...)
+		return "", nil
 	case kind == kindQuota && !contributor && d.State.Value == alarm.StateOK:
 		return renderRecovery(b.text, b.recoveryView(ctx, ev, kind, d.PreviousState.Time())), nil
 	case kind == kindQuota && !contributor:
 		return b.silentBody(ctx, ev)
+	case kind == kindQuota:
+		return renderRecovery(b.text, b.recoveryView(ctx, ev, kind, prev.At)), nil
 	case kind == kindHeartbeat && d.PreviousState.Value == alarm.StateAlarm:
 		return renderRecovery(b.text, b.recoveryView(ctx, ev, kind, d.PreviousState.Time())), nil
 	case prevErr != nil && kind != kindHeartbeat:
@@ -297,12 +351,13 @@ const (
 	kindQuota
 	kindErrors
 	kindHeartbeat
+	kindPace
 )
 
 // kindOf tells which of the bot's alarms ev is: by its configured name, or,
 // when that name is not configured, by the metric it watches.
 func (b *Bot) kindOf(ev alarm.Event) alarmKind {
-	names := [...]string{kindQuota: b.cfg.AlarmName, kindErrors: b.cfg.ErrorsAlarmName, kindHeartbeat: b.cfg.HeartbeatAlarmName}
+	names := [...]string{kindQuota: b.cfg.AlarmName, kindErrors: b.cfg.ErrorsAlarmName, kindHeartbeat: b.cfg.HeartbeatAlarmName, kindPace: b.cfg.PaceAlarmName}
 	for k, name := range names {
 		if name != "" && name == ev.Detail.AlarmName {
 			return alarmKind(k)
@@ -312,6 +367,7 @@ func (b *Bot) kindOf(ev alarm.Event) alarmKind {
 	k := map[string]alarmKind{
 		sample.MetricRemaining: kindQuota, sample.MetricRemainingPercent: kindQuota,
 		sample.MetricErrors: kindErrors, sample.MetricHeartbeat: kindHeartbeat,
+		sample.MetricProjected: kindPace, sample.MetricProjectedPercent: kindPace,
 	}[metric]
 	if names[k] != "" || token != "" && token != b.cfg.TokenLabel {
 		return kindOther
@@ -333,11 +389,16 @@ func (b *Bot) lookup(ctx context.Context, label string) Token {
 // pointOf reads the alarm's own figures from the event: the datapoint that
 // decided the state and the threshold it was compared with. The event's
 // metric says whether they are counts or percents; the configured threshold
-// stands in when the event carries no reason data.
-func (b *Bot) pointOf(ctx context.Context, ev alarm.Event) alarmPoint {
-	p := alarmPoint{Threshold: level{Value: float64(b.cfg.Threshold), Percent: b.cfg.ThresholdPercent}}
+// (the pace alarm's is paceThreshold) stands in when the event carries no
+// reason data.
+func (b *Bot) pointOf(ctx context.Context, ev alarm.Event, kind alarmKind) alarmPoint {
+	configured := float64(b.cfg.Threshold)
+	if kind == kindPace {
+		configured = paceThreshold
+	}
+	p := alarmPoint{Threshold: level{Value: configured, Percent: b.cfg.ThresholdPercent}}
 	if metric, _ := ev.Watched(); metric != "" {
-		p.Threshold.Percent = metric == sample.MetricRemainingPercent
+		p.Threshold.Percent = metric == sample.MetricRemainingPercent || metric == sample.MetricProjectedPercent
 		for _, m := range ev.Detail.Configuration.Metrics {
 			p.Period = time.Duration(cmp.Or(m.MetricStat.Period, m.Period)) * time.Second
 		}
@@ -352,7 +413,7 @@ func (b *Bot) pointOf(ctx context.Context, ev alarm.Event) alarmPoint {
 		// mismatch means QUOTA_ALARM_THRESHOLD(_KIND) and the alarm drifted.
 		b.log.WarnContext(ctx, "the alarm's threshold differs from the configured one: showing the alarm's",
 			"alarm_threshold", d.Threshold, "alarm_percent", p.Threshold.Percent,
-			"configured_threshold", b.cfg.Threshold, "configured_percent", b.cfg.ThresholdPercent)
+			"configured_threshold", configured, "configured_percent", b.cfg.ThresholdPercent)
 	}
 	p.Threshold.Value = d.Threshold
 	return p
@@ -362,6 +423,7 @@ func (b *Bot) pointOf(ctx context.Context, ev alarm.Event) alarmPoint {
 type recorded struct {
 	OK          bool          // the history could be read
 	Latest      sample.Record // newest record with figures, from any source (HasQuota false: none)
+	Projection  sample.Record // newest record with a projection (HasProjection false: none)
 	Exhausted   bool          // the newest record is a 429 for the token's quota, in a window not yet reset
 	Monitor     sample.Record // newest monitor sample with figures (HasQuota false: none)
 	MonitorFail sample.Record // newest monitor failure, when newer than Monitor (Error empty: none)
@@ -371,6 +433,13 @@ type recorded struct {
 // running at now: those of a window that has reset say nothing of it.
 func (r recorded) current(now time.Time) bool {
 	return r.Latest.HasQuota && r.Latest.ResetTime().After(now)
+}
+
+// pace is the newest record with a projection in the window running at
+// now, if any: the pace of use seen in it and where that pace leads.
+func (r recorded) pace(now time.Time) (sample.Record, bool) {
+	p := r.Projection
+	return p, p.HasProjection && p.ResetTime().After(now)
 }
 
 // history reads the token's recorded samples, bounded by historyTimeout; a
@@ -406,6 +475,9 @@ func scanRecords(recs []sample.Record, now time.Time) recorded {
 		}
 		if rec.HasQuota && rec.Time.After(r.Latest.Time) {
 			r.Latest = rec
+		}
+		if rec.HasProjection && rec.Time.After(r.Projection.Time) {
+			r.Projection = rec
 		}
 		if rec.Source != sample.SourceMonitor {
 			continue
@@ -458,7 +530,7 @@ func nearlyExhausted(p alarmPoint, r recorded, now time.Time) bool {
 func (b *Bot) alertBody(ctx context.Context, ev alarm.Event, tok Token) (string, error) {
 	v := alertView{
 		Mentions: b.mentions(), Label: tok.Label, Loc: b.cfg.Location,
-		Point: b.pointOf(ctx, ev), Dashboard: b.cfg.DashboardURL,
+		Point: b.pointOf(ctx, ev, kindQuota), Dashboard: b.cfg.DashboardURL,
 	}
 	rec := b.recordedOf(ctx, tok.Label, b.cfg.Now())
 	switch {
@@ -485,10 +557,53 @@ func (b *Bot) alertBody(ctx context.Context, ev alarm.Event, tok Token) (string,
 	}
 	v.Now = b.cfg.Now()
 	if v.Stale != staleFresh && rec.current(v.Now) {
-		q := chatwork.Quota{Limit: rec.Latest.Limit, Remaining: rec.Latest.Remaining, Reset: rec.Latest.ResetTime()}
+		q := quotaOf(rec.Latest)
 		v.Figures, v.FiguresAt = &q, rec.Latest.Time
 	}
+	if p, ok := rec.pace(v.Now); ok && p.Projected <= paceThreshold {
+		v.Pace = &p // the pace alarm's case too: one message says both
+	}
 	return renderAlert(b.text, v), nil
+}
+
+// quotaOf is a record's figures as a reading's.
+func quotaOf(r sample.Record) chatwork.Quota {
+	return chatwork.Quota{Limit: r.Limit, Remaining: r.Remaining, Reset: r.ResetTime()}
+}
+
+// paceBody renders the pace alert: "at this pace the token's quota runs
+// out before the reset". Its figures are the newest record with a
+// projection in the running window (the monitor took it; no call is spent
+// on a reading, only the post): the pace, about when the quota runs out
+// and how long before the reset, remaining of the limit and the reset.
+// When they show remaining at or under the quota alarm's threshold too,
+// the one message says both. Without such a record, the alarm's datapoint
+// (the projected remaining) is the only figure, and the message says so.
+func (b *Bot) paceBody(ctx context.Context, ev alarm.Event) string {
+	label := cmp.Or(ev.Token(), b.cfg.TokenLabel)
+	now := b.cfg.Now()
+	v := paceView{
+		Mentions: b.mentions(), Label: label, Now: now, Loc: b.cfg.Location,
+		Threshold: b.threshold(), Point: b.pointOf(ctx, ev, kindPace), Dashboard: b.cfg.DashboardURL,
+	}
+	if p, ok := b.recordedOf(ctx, label, now).pace(now); ok {
+		v.Rec = &p
+	}
+	return renderPace(b.text, v)
+}
+
+// paceRecoveryBody renders "the pace came down", the end of an episode
+// whose last alarm to leave is the pace alarm's (in ALARM since from), with
+// the running window's recorded figures when there are some.
+func (b *Bot) paceRecoveryBody(ctx context.Context, ev alarm.Event, from time.Time) string {
+	v := b.recoveryView(ctx, ev, kindPace, from)
+	rec := b.recordedOf(ctx, v.Label, v.Now)
+	if p, ok := rec.pace(v.Now); ok {
+		v.Figures = &p
+	} else if rec.current(v.Now) {
+		v.Figures = &rec.Latest
+	}
+	return renderRecovery(b.text, v)
 }
 
 // recoveryView describes the end of an alert that began at from. It spends
@@ -505,8 +620,8 @@ func (b *Bot) recoveryView(ctx context.Context, ev alarm.Event, kind alarmKind, 
 		Initial: strings.HasPrefix(d.PreviousState.Reason, "Unchecked"),
 		From:    from, To: d.State.Time(), Dashboard: b.cfg.DashboardURL,
 	}
-	if kind == kindQuota {
-		v.Point = b.pointOf(ctx, ev)
+	if episodic(kind) {
+		v.Point = b.pointOf(ctx, ev, kind)
 	}
 	return v
 }

@@ -134,12 +134,17 @@ type Config struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 
 	// AlarmName is QUOTA_ALARM_NAME: the CloudWatch alarm on the quota,
-	// ErrorsAlarmName QUOTA_ERRORS_ALARM_NAME (failed readings per token)
-	// and HeartbeatAlarmName QUOTA_HEARTBEAT_ALARM_NAME (the monitor's
-	// completed ticks). An empty name takes any alarm on that alarm's
-	// metric in sample.Namespace (for this token label, when it names one)
-	// for it, as the sandbox needs. Other alarms get a plain message.
-	AlarmName, ErrorsAlarmName, HeartbeatAlarmName string
+	// PaceAlarmName QUOTA_PACE_ALARM_NAME (the projected remaining at the
+	// reset, at or under 0: the quota runs out before the reset at the pace
+	// seen), ErrorsAlarmName QUOTA_ERRORS_ALARM_NAME (failed readings per
+	// token) and HeartbeatAlarmName QUOTA_HEARTBEAT_ALARM_NAME (the
+	// monitor's completed ticks). An empty name takes any alarm on that
+	// alarm's metric in sample.Namespace (for this token label, when it
+	// names one) for it, as the sandbox needs. Other alarms get a plain
+	// message. The quota and pace alarms of a token make one episode for
+	// the room (see Episode) only when both names are set: the bot keeps
+	// each alarm's last states under its name.
+	AlarmName, PaceAlarmName, ErrorsAlarmName, HeartbeatAlarmName string
 	// DashboardURL is QUOTA_DASHBOARD_URL, linked from alarm messages when
 	// set. It must be an absolute http(s) URL.
 	DashboardURL string

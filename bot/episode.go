@@ -1,6 +1,12 @@
 package bot
 
-import "github.com/quotabot/chatwork-quota-bot/internal/alarm"
+import (
+	"context"
+	"errors"
+
+	"github.com/quotabot/chatwork-quota-bot/internal/alarm"
+	"github.com/quotabot/chatwork-quota-bot/internal/state"
+)
 
 // Side is what the bot knows of one per-token alarm (the quota alarm or
 // the pace alarm) for one token: its last state and whether the room heard
@@ -39,4 +45,104 @@ func Episode(next string, prev, other Side) (Post, Side) {
 		return PostRecovery, Side{State: next}
 	}
 	return PostNothing, Side{State: next}
+}
+
+// episodic reports whether kind's alarm is one side of a token's episode.
+func episodic(kind alarmKind) bool { return kind == kindQuota || kind == kindPace }
+
+// episodeKey is the state key that serialises the decisions of one
+// token's episode. It cannot be a transition's: those start with an alarm
+// name and a state, and no label holds a "|".
+func episodeKey(label string) string { return "episode|" + label }
+
+// lockEpisode holds the token's episode while one transition of it is
+// decided, posted and recorded, so that the quota alarm entering ALARM in
+// one instance and the pace alarm in another do not both alert: it claims
+// the token's episode key in the state, polled like a transition's, and
+// returns the release. Still held after the polls, it gives up with an
+// error (the transition is then released for Lambda's retry; a claim left
+// by a crash expires). When the state fails, the transition is decided
+// without the lock: a second alert is possible, none is lost.
+func (b *Bot) lockEpisode(ctx context.Context, label string, attrs []any) (func(), error) {
+	c, err := b.take(ctx, episodeKey(label))
+	switch {
+	case err != nil:
+		b.log.WarnContext(ctx, "state unavailable: the token's episode is decided unlocked, the message may be repeated", append(attrs, "error", err)...)
+		return func() {}, nil
+	case c.Status == state.Held:
+		b.log.WarnContext(ctx, "another instance is deciding this token's episode: left to a retry", attrs...)
+		return nil, errors.New("alarm message not posted: another instance holds the token's episode (a retry decides it once released)")
+	case c.Status != state.Claimed:
+		return func() {}, nil // never settled, so never found so
+	}
+	return func() {
+		if err := b.state.Settle(ctx, c, "", b.cfg.Now()); err != nil {
+			b.log.WarnContext(ctx, "state unavailable: the token's episode is not released, it expires", append(attrs, "error", err)...)
+		}
+	}, nil
+}
+
+// episodeAlarm names the alarm on the other side of kind's episode: its
+// configured name, or "" when unknown.
+func (b *Bot) episodeAlarm(kind alarmKind) string {
+	if kind == kindQuota {
+		return b.cfg.PaceAlarmName
+	}
+	return b.cfg.AlarmName
+}
+
+// episode applies Episode to a transition of the quota or pace alarm. It
+// reports told when the transition's own message is to be posted (the
+// alert of a new episode, the recovery of a heard one, or a message that
+// is no part of an episode: a single alarm's INSUFFICIENT_DATA and its
+// end). Otherwise it keeps the token's last state and returns the outcome:
+// an ALARM joining the running episode inherits whether the room heard of
+// it; an alarm leaving while the other holds hands that over to it.
+//
+// A contributor's side is its last state (unknown: taken as a heard ALARM,
+// so that its end is told: a recovery too many is better than a room left
+// waiting for one); a single alarm's recovery is told whenever it leaves
+// ALARM, as its event says.
+func (b *Bot) episode(ctx context.Context, ev alarm.Event, kind alarmKind, last state.Last, prev state.Last, prevErr error, attrs []any) (outcome string, told bool) {
+	d := ev.Detail
+	contributor := d.AlarmContributor != nil
+	var mine Side
+	switch {
+	case d.State.Value == alarm.StateInsufficient, !contributor && d.State.Value == alarm.StateOK && d.PreviousState.Value != alarm.StateAlarm:
+		return "", true
+	case !contributor:
+		mine = Side{State: d.PreviousState.Value, Posted: true}
+	case prevErr != nil:
+		mine = Side{State: alarm.StateAlarm, Posted: true}
+	default:
+		mine = Side{State: prev.State, Posted: prev.Posted}
+	}
+	var other state.Last
+	if name := b.episodeAlarm(kind); name != "" {
+		var err error
+		if other, _, err = b.state.Last(ctx, name, last.Token); err != nil {
+			b.log.WarnContext(ctx, "state unavailable: the token's other alarm is unknown, this one is told alone", append(attrs, "error", err)...)
+		}
+	}
+	post, keep := Episode(d.State.Value, mine, Side{State: other.State, Posted: other.Posted})
+	switch {
+	case post != PostNothing:
+		return "", true
+	case d.State.Value == alarm.StateAlarm:
+		last.Posted = keep.Posted
+		b.setLast(ctx, last, attrs)
+		b.log.InfoContext(ctx, "the token's episode is running under its other alarm: this one joins it, not posted", append(attrs, "episode_alarm", truncate(other.Alarm, maxAlarmName), "heard", keep.Posted)...)
+		return outcomeJoined, false
+	case other.State == alarm.StateAlarm:
+		if mine.Posted && !other.Posted {
+			other.Posted = true
+			b.setLast(ctx, other, attrs)
+		}
+		b.setLast(ctx, last, attrs)
+		b.log.InfoContext(ctx, "the token's episode goes on under its other alarm: this end is not posted", append(attrs, "episode_alarm", truncate(other.Alarm, maxAlarmName))...)
+		return state.Skipped, false
+	}
+	b.setLast(ctx, last, attrs)
+	b.log.InfoContext(ctx, "no alert of this episode was posted here: its end is not posted", attrs...)
+	return state.Skipped, false
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/quotabot/chatwork-quota-bot/internal/alarm"
 	"github.com/quotabot/chatwork-quota-bot/internal/chatwork"
+	"github.com/quotabot/chatwork-quota-bot/internal/sample"
 )
 
 // level is a figure the alarm compares: a count of remaining calls, or a
@@ -50,20 +51,44 @@ type alertView struct {
 	FiguresAt time.Time       // when Figures were taken
 	Stale     staleness
 	Point     alarmPoint
+	// Pace is the running window's newest record with a projection, when
+	// that projection is at or under 0: the quota runs out before the
+	// reset too, and the alert says both.
+	Pace      *sample.Record
+	Dashboard string
+}
+
+// paceView is everything the pace alert shows.
+type paceView struct {
+	Mentions string
+	Label    string
+	Now      time.Time
+	Loc      *time.Location
+	// Rec is the running window's newest record with a projection; nil:
+	// only the alarm's datapoint is known.
+	Rec *sample.Record
+	// Threshold is the quota alarm's: Rec's remaining at or under it makes
+	// the alert say both.
+	Threshold threshold
+	Point     alarmPoint // the pace alarm's datapoint and threshold
 	Dashboard string
 }
 
 // recoveryView is everything the recovery (OK) shows: of the quota, of a
 // failing token (Alarm kindErrors) or of the monitor (kindHeartbeat).
 type recoveryView struct {
-	Label     string
-	Now       time.Time
-	Loc       *time.Location
-	Alarm     alarmKind
-	After     string // the previous state
-	Initial   bool   // the alarm's first evaluation since it was created
-	From, To  time.Time
-	Point     alarmPoint
+	Label    string
+	Now      time.Time
+	Loc      *time.Location
+	Alarm    alarmKind
+	After    string // the previous state
+	Initial  bool   // the alarm's first evaluation since it was created
+	From, To time.Time
+	Point    alarmPoint
+	// Figures are the running window's recorded figures shown by the pace
+	// alarm's recovery (with the pace when they have a projection); nil:
+	// none recorded.
+	Figures   *sample.Record
 	Dashboard string
 }
 
@@ -113,6 +138,9 @@ type alertPhrases struct {
 	silentTitle    string // %s label
 	failingTitle   string // %s label
 	worksTitle     string // %s label
+	paceTitle      string // %s label
+	bothTitle      string // %s label: low, and running out at this pace
+	paceDownTitle  string // %s label
 
 	levelCount string // %s count
 	levelPct   string // %s percent
@@ -123,6 +151,15 @@ type alertPhrases struct {
 	pointOnly  string
 	noFigures  string
 	dashboard  string // %s URL
+
+	pace         string // %s calls per minute
+	paceAt       string // %s calls per minute, %s time recorded
+	projected    string // %s level
+	runsOut      string // %s time, %s duration before the reset
+	ranOut       string // %s time, %s duration before the reset
+	pacePoint    string // %s level, %s period
+	paceNoRecord string
+	paceDown     string
 
 	recovered string
 	lasted    string // %s duration, %s from, %s to
@@ -160,6 +197,9 @@ var jaAlert = alertPhrases{
 	silentTitle:    "⚠ 監視が止まっています（トークン: %s）",
 	failingTitle:   "⚠ ChatWork API トークンの読み取りが失敗しています（トークン: %s）",
 	worksTitle:     "✅ ChatWork API トークンが再び使えます（トークン: %s）",
+	paceTitle:      "⚠ このペースでは ChatWork API の残りがリセット前になくなります（トークン: %s）",
+	bothTitle:      "⚠ ChatWork API の残りが少なく、このペースではリセット前になくなります（トークン: %s）",
+	paceDownTitle:  "✅ ChatWork API の使用ペースが下がりました（トークン: %s）",
 
 	levelCount: "残り %s 回",
 	levelPct:   "残り %s%%",
@@ -170,6 +210,15 @@ var jaAlert = alertPhrases{
 	pointOnly:  "上限とリセット時刻は分かりません。数値はアラームの判定値だけです。",
 	noFigures:  "残りの数値は分かりません。",
 	dashboard:  "ダッシュボード: %s",
+
+	pace:         "使用ペース: 毎分 %s 回",
+	paceAt:       "使用ペース: 毎分 %s 回（%s の記録）",
+	projected:    "このペースでのリセット時の見込み: %s",
+	runsOut:      "このペースでは %s ごろ、リセットの%s前に残りがなくなります。",
+	ranOut:       "このペースでは %s ごろ、リセットの%s前に残りがなくなりました。",
+	pacePoint:    "アラームの判定値: リセット時の見込み %s（%s間の最小値）",
+	paceNoRecord: "実行中の枠のペースを示す記録がないため、数値はアラームの判定値だけです。",
+	paceDown:     "使用ペースが下がり、このペースならリセットまで残りがもちます。",
 
 	recovered: "残りはしきい値を上回っています。",
 	lasted:    "アラートの継続時間: %s（%s〜%s）",
@@ -207,6 +256,9 @@ var enAlert = alertPhrases{
 	silentTitle:    "⚠ The monitor has stopped reporting (token: %s)",
 	failingTitle:   "⚠ A ChatWork API token fails (token: %s)",
 	worksTitle:     "✅ A ChatWork API token works again (token: %s)",
+	paceTitle:      "⚠ At this pace ChatWork API quota runs out before the reset (token: %s)",
+	bothTitle:      "⚠ ChatWork API quota is running low and, at this pace, runs out before the reset (token: %s)",
+	paceDownTitle:  "✅ The pace of ChatWork API use has come down (token: %s)",
 
 	levelCount: "%s remaining",
 	levelPct:   "%s%% remaining",
@@ -217,6 +269,15 @@ var enAlert = alertPhrases{
 	pointOnly:  "The limit and the reset time are unknown: the only figure is the alarm's datapoint.",
 	noFigures:  "No figures are available.",
 	dashboard:  "Dashboard: %s",
+
+	pace:         "Pace of use: %s calls per minute",
+	paceAt:       "Pace of use: %s calls per minute (recorded at %s)",
+	projected:    "Expected at the reset at this pace: %s",
+	runsOut:      "At this pace it runs out at about %s, %s before the reset.",
+	ranOut:       "At this pace it ran out at about %s, %s before the reset.",
+	pacePoint:    "The alarm's datapoint: %s expected at the reset (the lowest in %s)",
+	paceNoRecord: "No record of the running window shows the pace: the only figure is the alarm's datapoint.",
+	paceDown:     "The pace of use has come down: at this pace the quota lasts until the reset.",
 
 	recovered: "Remaining is above the threshold again.",
 	lasted:    "The alert lasted %s (%s to %s).",
@@ -247,9 +308,10 @@ var enAlert = alertPhrases{
 }
 
 // renderAlert renders the low-quota alert: mentions first, then one info
-// block.
+// block. With a pace running out before the reset, it says that too.
 func renderAlert(p *phrases, v alertView) string {
 	a := &p.alert
+	title := a.alertTitle
 	var lines []string
 	if q := v.Figures; q != nil {
 		lines = append(lines,
@@ -257,6 +319,10 @@ func renderAlert(p *phrases, v alertView) string {
 			fmt.Sprintf(p.used, q.Used()),
 			resetText(p, q.Reset, v.Now, v.Loc),
 		)
+	}
+	if v.Pace != nil {
+		title = a.bothTitle
+		lines = append(lines, paceLines(p, *v.Pace, true, v.Now, v.Loc)...)
 	}
 	lines = append(lines, pointLines(p, v.Point)...)
 	if v.Stale != staleFresh {
@@ -274,7 +340,73 @@ func renderAlert(p *phrases, v alertView) string {
 		lines = append(lines, why, source)
 	}
 	lines = appendDashboard(p, lines, v.Dashboard)
-	return v.Mentions + info(replyTo{}, fmt.Sprintf(a.alertTitle, v.Label), strings.Join(lines, "\n"))
+	return v.Mentions + info(replyTo{}, fmt.Sprintf(title, v.Label), strings.Join(lines, "\n"))
+}
+
+// renderPace renders the pace alert: mentions first, then one info block
+// with the recorded figures, or the alarm's datapoint alone.
+func renderPace(p *phrases, v paceView) string {
+	a := &p.alert
+	title := a.paceTitle
+	var lines []string
+	switch r := v.Rec; {
+	case r != nil:
+		q := quotaOf(*r)
+		lines = append(lines, fmt.Sprintf(p.remaining, q.Remaining, q.Limit, percent(q.Remaining, q.Limit)))
+		lines = append(lines, paceLines(p, *r, false, v.Now, v.Loc)...)
+		lines = append(lines, resetText(p, q.Reset, v.Now, v.Loc))
+		if v.Threshold.reached(q) {
+			title = a.bothTitle
+			lines = append(lines, p.reached, fmt.Sprintf(p.threshold, thresholdValue(p, v.Threshold)))
+		}
+		lines = append(lines, fmt.Sprintf(a.fromSample, clock(r.Time, v.Now, v.Loc)))
+	case v.Point.HasValue:
+		lines = append(lines, pacePointLine(p, v.Point), a.paceNoRecord)
+	default:
+		lines = append(lines, a.noFigures)
+	}
+	lines = appendDashboard(p, lines, v.Dashboard)
+	return v.Mentions + info(replyTo{}, fmt.Sprintf(title, v.Label), strings.Join(lines, "\n"))
+}
+
+// paceLines are what r's projection says: the pace of use (with when r was
+// recorded, if at), the remaining expected at the reset, and about when the
+// quota runs out when that is before the reset.
+func paceLines(p *phrases, r sample.Record, at bool, now time.Time, loc *time.Location) []string {
+	a := &p.alert
+	pace := strconv.FormatFloat(r.Pace, 'f', -1, 64)
+	line := fmt.Sprintf(a.pace, pace)
+	if at {
+		line = fmt.Sprintf(a.paceAt, pace, clock(r.Time, now, loc))
+	}
+	lines := []string{line, fmt.Sprintf(a.projected, levelText(p, level{Value: float64(r.Projected)}))}
+	if out, ok := runOut(r); ok {
+		format := a.runsOut
+		if out.Before(now) {
+			format = a.ranOut
+		}
+		lines = append(lines, fmt.Sprintf(format, clock(out, now, loc), p.duration(r.ResetTime().Sub(out).Truncate(time.Second))))
+	}
+	return lines
+}
+
+// runOut is about when r's remaining reaches 0 at r's pace; ok is false
+// unless that is at least a second before r's reset.
+func runOut(r sample.Record) (time.Time, bool) {
+	out := r.Time
+	switch {
+	case r.Remaining <= 0:
+	case r.Pace > 0:
+		out = out.Add(time.Duration(float64(r.Remaining) / r.Pace * float64(time.Minute)))
+	default:
+		return time.Time{}, false
+	}
+	return out, r.ResetTime().Sub(out) >= time.Second
+}
+
+// pacePointLine is the pace alarm's datapoint: the projected remaining.
+func pacePointLine(p *phrases, pt alarmPoint) string {
+	return fmt.Sprintf(p.alert.pacePoint, levelText(p, level{pt.Value, pt.Threshold.Percent}), p.duration(cmp.Or(pt.Period, alarm.Period)))
 }
 
 // renderRecovery renders the OK message. How long the previous state lasted
@@ -290,6 +422,9 @@ func renderRecovery(p *phrases, v recoveryView) string {
 	}
 	title, lines := a.recoveredTitle, []string{a.recovered}
 	switch {
+	case v.Alarm == kindPace:
+		title, lines = a.paceDownTitle, append([]string{a.paceDown}, span(a.lasted)...)
+		lines = append(lines, paceFigures(p, v)...)
 	case v.Alarm == kindErrors:
 		title, lines = a.worksTitle, append([]string{fmt.Sprintf(a.works, v.Label)}, span(a.lasted)...)
 	case v.Alarm == kindHeartbeat:
@@ -306,6 +441,24 @@ func renderRecovery(p *phrases, v recoveryView) string {
 	}
 	lines = appendDashboard(p, lines, v.Dashboard)
 	return info(replyTo{}, fmt.Sprintf(title, v.Label), strings.Join(lines, "\n"))
+}
+
+// paceFigures are the pace recovery's figures: the recorded ones, else
+// the alarm's datapoint.
+func paceFigures(p *phrases, v recoveryView) []string {
+	r := v.Figures
+	if r == nil {
+		if v.Point.HasValue {
+			return []string{pacePointLine(p, v.Point)}
+		}
+		return nil
+	}
+	q := quotaOf(*r)
+	lines := []string{fmt.Sprintf(p.remaining, q.Remaining, q.Limit, percent(q.Remaining, q.Limit))}
+	if r.HasProjection {
+		lines = append(lines, paceLines(p, *r, false, v.Now, v.Loc)...)
+	}
+	return append(lines, resetText(p, q.Reset, v.Now, v.Loc), fmt.Sprintf(p.alert.fromSample, clock(r.Time, v.Now, v.Loc)))
 }
 
 // renderFailing renders "token X fails: <kind> since <time>": mentions

@@ -35,6 +35,7 @@ type Settings struct {
 	Threshold          int           // QUOTA_ALARM_THRESHOLD
 	ThresholdPercent   bool          // QUOTA_ALARM_THRESHOLD_KIND=percent
 	AlarmName          string        // QUOTA_ALARM_NAME
+	PaceAlarmName      string        // QUOTA_PACE_ALARM_NAME
 	ErrorsAlarmName    string        // QUOTA_ERRORS_ALARM_NAME
 	HeartbeatAlarmName string        // QUOTA_HEARTBEAT_ALARM_NAME
 	TokensPath         string        // QUOTA_TOKENS_PATH, ending in "/" (empty: only the bot's own token)
@@ -59,6 +60,7 @@ func Load(getenv Getenv) (Settings, error) {
 		TimeZone:           strings.TrimSpace(getenv("QUOTA_TIME_ZONE")),
 		WakeQueueURL:       strings.TrimSpace(getenv("QUOTA_WAKE_QUEUE_URL")),
 		AlarmName:          getenv("QUOTA_ALARM_NAME"),
+		PaceAlarmName:      getenv("QUOTA_PACE_ALARM_NAME"),
 		ErrorsAlarmName:    getenv("QUOTA_ERRORS_ALARM_NAME"),
 		HeartbeatAlarmName: getenv("QUOTA_HEARTBEAT_ALARM_NAME"),
 		DashboardURL:       getenv("QUOTA_DASHBOARD_URL"),

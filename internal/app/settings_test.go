@@ -52,9 +52,10 @@ func TestLoadFleetSettings(t *testing.T) {
 			"QUOTA_TOKENS_PATH":          path,
 			"QUOTA_ERRORS_ALARM_NAME":    "stack-token-errors",
 			"QUOTA_HEARTBEAT_ALARM_NAME": "stack-monitor-heartbeat",
+			"QUOTA_PACE_ALARM_NAME":      "stack-quota-pace",
 		}))
 		if err != nil || s.TokensPath != "/quotabot/tokens/" || s.ErrorsAlarmName != "stack-token-errors" ||
-			s.HeartbeatAlarmName != "stack-monitor-heartbeat" {
+			s.HeartbeatAlarmName != "stack-monitor-heartbeat" || s.PaceAlarmName != "stack-quota-pace" {
 			t.Errorf("QUOTA_TOKENS_PATH=%q: %+v, %v", path, s, err)
 		}
 	}

@@ -58,6 +58,12 @@ func TestBotConfigNamesTheVariable(t *testing.T) {
 	if cfg, err := botConfig(s); err != nil || cfg.ErrorsAlarmName != "stack-token-errors" || cfg.HeartbeatAlarmName != "stack-monitor-heartbeat" {
 		t.Fatalf("alarm names: %+v, %v", cfg, err)
 	}
+	if cfg, err := botConfig(settings("QUOTA_PACE_ALARM_NAME", "stack-quota-pace")); err != nil || cfg.PaceAlarmName != "stack-quota-pace" {
+		t.Fatalf("QUOTA_PACE_ALARM_NAME: %+v, %v", cfg, err)
+	}
+	if cfg, err := botConfig(settings("QUOTA_PACE_ALARM_NAME", "")); err != nil || cfg.PaceAlarmName != "" {
+		t.Fatalf("no QUOTA_PACE_ALARM_NAME: %+v, %v", cfg, err)
+	}
 	if cfg, err := botConfig(settings("QUOTA_ADMIN_ACCOUNT_IDS", "12, 13")); err != nil || len(cfg.AdminAccountIDs) != 2 || cfg.AdminAccountIDs[1] != 13 {
 		t.Fatalf("admins: %+v, %v", cfg.AdminAccountIDs, err)
 	}

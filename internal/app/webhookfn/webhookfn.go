@@ -160,6 +160,7 @@ func botConfig(s app.Settings) (bot.Config, error) {
 		ThresholdPercent:   s.ThresholdPercent,
 		MonitorInterval:    s.Interval,
 		AlarmName:          s.AlarmName,
+		PaceAlarmName:      s.PaceAlarmName,
 		ErrorsAlarmName:    s.ErrorsAlarmName,
 		HeartbeatAlarmName: s.HeartbeatAlarmName,
 		DashboardURL:       s.DashboardURL,
