@@ -38,12 +38,33 @@ const (
 	// window (one every 250 ms) and nothing else: the low point comes in
 	// the window's last second.
 	LastBurst
+	// Overload is a runaway program: after a quiet spell of 30 minutes
+	// plus U[0, 5 min) (whole seconds), 400 calls per window at a constant
+	// pace (one every 750 ms) for 15 minutes, then quiet again, and so on.
+	// Every window it fully covers runs dry about 225 s in.
+	Overload
+	// Ramp is a program whose pace doubles each minute: after a quiet
+	// spell as Overload's, 2 calls in the first minute, 4 in the second,
+	// and so on up to 256 in the eighth (254 calls in 7 minutes), 256 a
+	// minute for one more minute, then quiet again. Each minute's calls are
+	// evenly spaced from the minute's start.
+	Ramp
+	// Sustained is one long episode: 280 calls per window (one every
+	// 300/280 s) for an hour, so that every window ends with about 14
+	// left, under the alarm threshold but not dry; then an hour plus
+	// U[0, 5 min) of 150 per window (one every 2 s); and so on, starting
+	// with the normal hour.
+	Sustained
 )
 
-// Loads is every load, in table order.
+// Loads is every load of the coverage tables, in table order.
 var Loads = []Load{Steady, Bursts, LastBurst}
 
-var loadNames = [...]string{"steady 250/window", "random bursts", "last-30s burst"}
+// WarnLoads is every load of the lead-time tables, in table order.
+var WarnLoads = []Load{Steady, Bursts, LastBurst, Overload, Ramp, Sustained}
+
+var loadNames = [...]string{"steady 250/window", "random bursts", "last-30s burst",
+	"overload 400/window", "ramp ×2/min", "sustained episode"}
 
 func (l Load) String() string {
 	if l >= 0 && int(l) < len(loadNames) {
@@ -257,6 +278,7 @@ type run struct {
 
 	rngAWS *rand.Rand // ticks, SQS lag
 	toks   []token
+	trace  *trace // nil: not traced
 
 	idle    []*container
 	best    map[window]int           // least remaining recorded
@@ -302,13 +324,18 @@ func seedOf(parts ...string) uint64 {
 
 // Run simulates design d under load l with window mode mode.
 func Run(d Design, l Load, mode chatworksim.WindowMode, p Params) (Result, error) {
+	return simulate(d, l, mode, p, nil)
+}
+
+// simulate is Run, also filling tr when it is not nil.
+func simulate(d Design, l Load, mode chatworksim.WindowMode, p Params, trc *trace) (Result, error) {
 	clock := chatworksim.NewFakeClock(start)
 	sim := chatworksim.New(chatworksim.Config{Clock: clock, Mode: mode})
 	defer sim.Close()
 	if d.Seed {
 		p.Tokens = 1
 	}
-	r := &run{d: d, p: p, s: newSched(clock), sim: sim, best: map[window]int{}, latest: map[string]sample.Record{}}
+	r := &run{d: d, p: p, s: newSched(clock), sim: sim, best: map[window]int{}, latest: map[string]sample.Record{}, trace: trc}
 	r.rngAWS = rand.New(rand.NewPCG(p.Seed, seedOf("aws", d.Name, l.String(), mode.String())))
 	for k := range max(p.Tokens, 1) {
 		t := token{label: sample.DefaultLabel, sim: simToken, rng: rand.New(rand.NewPCG(p.Seed, seedOf("load", l.String(), mode.String())))}
@@ -335,7 +362,7 @@ func Run(d Design, l Load, mode chatworksim.WindowMode, p Params) (Result, error
 		defer tr.CloseIdleConnections()
 		base, r.url = tr, ts.URL+"/v2"
 	}
-	r.rt = latencyTransport{s: r.s, base: base, latency: p.Latency}
+	r.rt = latencyTransport{s: r.s, base: base, latency: p.Latency, counted: r.watch}
 
 	for _, t := range r.toks {
 		r.startLoad(l, t)
@@ -390,6 +417,9 @@ func Run(d Design, l Load, mode chatworksim.WindowMode, p Params) (Result, error
 			}
 		}
 		res.PerToken = append(res.PerToken, tr)
+		if trc != nil {
+			trc.windows[t.label] = ws
+		}
 		res.Windows += tr.Windows
 		res.Seen += tr.Seen
 		res.Calls += tr.Calls
@@ -411,6 +441,9 @@ func Run(d Design, l Load, mode chatworksim.WindowMode, p Params) (Result, error
 	}
 	res.Resets = len(resets)
 	res.Span = to.Sub(from)
+	if trc != nil {
+		trc.from, trc.to = from, to
+	}
 	for _, inv := range r.invokes {
 		if !inv.start.Before(from) && inv.start.Before(to) {
 			res.Invocations++
@@ -425,8 +458,11 @@ func Run(d Design, l Load, mode chatworksim.WindowMode, p Params) (Result, error
 
 // resetSecond is w's reset as ChatWork's header gives it: whole seconds,
 // rounded up.
-func resetSecond(w chatworksim.WindowStat) int64 {
-	return int64(math.Ceil(float64(w.Reset.UnixNano()) / 1e9))
+func resetSecond(w chatworksim.WindowStat) int64 { return ceilSecond(w.Reset) }
+
+// ceilSecond is t in Unix seconds, rounded up.
+func ceilSecond(t time.Time) int64 {
+	return int64(math.Ceil(float64(t.UnixNano()) / 1e9))
 }
 
 // RunSweep is Run at p.Phases schedule phases spread evenly over a window,
@@ -633,6 +669,9 @@ func (rec recorder) Record(_ context.Context, s sample.Record) error {
 	if s.Source == sample.SourceMonitor {
 		rec.r.latest[s.Token] = s
 	}
+	if tr := rec.r.trace; tr != nil {
+		tr.records = append(tr.records, s)
+	}
 	return nil
 }
 
@@ -669,7 +708,7 @@ func (r *run) startLoad(l Load, t token) {
 		const every = 1200 * time.Millisecond
 		var call func()
 		call = func() {
-			sim.Spend(t.sim, 1)
+			r.spend(t, 1)
 			s.at(s.now().Add(every), call)
 		}
 		s.at(begin.Add(370*time.Millisecond), call)
@@ -680,7 +719,7 @@ func (r *run) startLoad(l Load, t token) {
 			return from.Add(time.Duration(t.rng.ExpFloat64() * float64(meanGap)))
 		}
 		burst = func() {
-			sim.Spend(t.sim, 1+t.rng.IntN(60))
+			r.spend(t, 1+t.rng.IntN(60))
 			s.at(next(s.now()), burst)
 		}
 		s.at(next(begin), burst)
@@ -700,10 +739,111 @@ func (r *run) startLoad(l Load, t token) {
 				s.at(burstAt, call)
 				return
 			}
-			sim.Spend(t.sim, 1)
+			r.spend(t, 1)
 			s.at(now.Add(every), call)
 		}
 		s.at(begin.Add(time.Second), call)
+	case Overload:
+		const (
+			on    = 15 * time.Minute
+			every = 750 * time.Millisecond // 400 per window
+		)
+		r.cycles(t, begin, 30*time.Minute, 0, func(from time.Time, again func()) {
+			r.paced(t, from, from.Add(on), every, again)
+		})
+	case Ramp:
+		const (
+			first, most = 2, 256 // calls in the first minute, and at most
+			hold        = 1      // minutes at most after the first one
+		)
+		r.cycles(t, begin, 30*time.Minute, 0, func(from time.Time, again func()) {
+			var minute func(n, left int)
+			minute = func(n, left int) {
+				if left < 0 {
+					again()
+					return
+				}
+				next := func() {
+					if n == most {
+						minute(n, left-1)
+						return
+					}
+					minute(min(2*n, most), left)
+				}
+				now := s.now()
+				r.paced(t, now, now.Add(time.Minute), time.Minute/time.Duration(n), next)
+			}
+			s.at(from, func() { minute(first, hold) })
+		})
+	case Sustained:
+		const (
+			heavy  = 300 * time.Second / 280 // 280 per window
+			normal = 2 * time.Second         // 150 per window
+		)
+		r.cycles(t, begin, time.Hour, normal, func(from time.Time, again func()) {
+			r.paced(t, from, from.Add(time.Hour), heavy, again)
+		})
+	}
+}
+
+// cycles runs a load of episodes on t from begin: a spell between them of
+// rest plus U[0, 5 min) (whole seconds, t's randomness), with one call
+// every gap (0: quiet), then active from the spell's end, which calls
+// again when its episode is over. The episodes' starts are traced.
+func (r *run) cycles(t token, begin time.Time, rest, gap time.Duration, active func(from time.Time, again func())) {
+	var cycle func()
+	cycle = func() {
+		now := r.s.now()
+		from := now.Add(rest + time.Duration(t.rng.IntN(300))*time.Second)
+		if r.trace != nil {
+			r.trace.cycles[t.label] = append(r.trace.cycles[t.label], from)
+		}
+		if gap > 0 {
+			r.paced(t, now, from, gap, func() { active(from, cycle) })
+			return
+		}
+		active(from, cycle)
+	}
+	r.s.at(begin, cycle)
+}
+
+// paced spends one call on t every every from from until before until,
+// then calls then at until.
+func (r *run) paced(t token, from, until time.Time, every time.Duration, then func()) {
+	var call func()
+	call = func() {
+		now := r.s.now()
+		if !now.Before(until) {
+			then()
+			return
+		}
+		r.spend(t, 1)
+		next := now.Add(every)
+		if next.After(until) {
+			next = until
+		}
+		r.s.at(next, call)
+	}
+	r.s.at(from, call)
+}
+
+// spend makes n calls on t for other programs, now.
+func (r *run) spend(t token, n int) {
+	r.sim.Spend(t.sim, n)
+	r.watch()
+}
+
+// watch notes, when the run is traced, where every token's window stands
+// after a call was counted: the moments it came to the alarm threshold and
+// ran dry.
+func (r *run) watch() {
+	if r.trace == nil {
+		return
+	}
+	now := r.s.now()
+	for _, t := range r.toks {
+		_, remaining, reset := r.sim.Quota(t.sim)
+		r.trace.note(window{t.label, ceilSecond(reset)}, remaining, now)
 	}
 }
 
@@ -714,11 +854,13 @@ type latencyTransport struct {
 	s       *sched
 	base    http.RoundTripper
 	latency time.Duration
+	counted func() // after the simulator counted the request
 }
 
 func (t latencyTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	_ = t.s.sleep(req.Context(), t.latency/2)
 	resp, err := t.base.RoundTrip(req)
+	t.counted()
 	_ = t.s.sleep(req.Context(), t.latency-t.latency/2)
 	return resp, err
 }

@@ -1,0 +1,221 @@
+package bench
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"reflect"
+	"strconv"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/quotabot/chatwork-quota-bot/internal/chatworksim"
+)
+
+var flagWarnWindows = flag.Int("warn.windows", 2000, "BenchmarkLeadTime: windows per load, mode and pace base")
+
+// warnCases is every load in both window modes with both pace bases.
+func warnCases(loads []Load, modes []chatworksim.WindowMode) []WarnCase {
+	var cs []WarnCase
+	for _, mode := range modes {
+		for _, l := range loads {
+			for _, recent := range []bool{false, true} {
+				cs = append(cs, WarnCase{Load: l, Mode: mode, RecentPace: recent})
+			}
+		}
+	}
+	return cs
+}
+
+// BenchmarkLeadTime is the lead-time tables of BENCHMARKS.md. Run it once:
+//
+//	go test ./bench -run '^$' -bench LeadTime -benchtime 1x
+func BenchmarkLeadTime(b *testing.B) {
+	p := DefaultParams()
+	p.Windows = *flagWarnWindows
+	designs := append([]Alarms{TodayAlarms(), NewAlarms()}, AltAlarms()...)
+	as := Assumptions()
+	cases := warnCases(WarnLoads, Modes)
+	for b.Loop() {
+		began := time.Now()
+		res, err := RunWarnAll(cases, p, designs, as)
+		if err != nil {
+			b.Fatal(err)
+		}
+		elapsed := time.Since(began)
+		// Main: today and new, as stated; today's rows once (the pace base
+		// changes no reading).
+		var main, alt, doubled []Warning
+		for i, c := range cases {
+			for d := range designs {
+				switch {
+				case d == 0 && !c.RecentPace, d == 1:
+					main = append(main, res[i][d][0])
+				case d > 1 && c.Mode == chatworksim.WindowFixed:
+					alt = append(alt, res[i][d][0])
+				}
+				if d <= 1 && (d == 1 || !c.RecentPace) && (c.Load == Overload || c.Load == Ramp || c.Load == Sustained) && c.Mode == chatworksim.WindowFixed {
+					doubled = append(doubled, res[i][d][1:]...)
+				}
+			}
+		}
+		fmt.Printf("\n%d windows per load, mode and pace base; %v wall time\n\n%s\nalternative shapes (fixed windows):\n\n%s\nassumptions doubled (fixed windows):\n\n%s\n",
+			p.Windows, elapsed.Round(time.Millisecond), WarnTable(main), WarnTable(alt), WarnTable(doubled))
+		for _, w := range main {
+			if w.Alarms != NewAlarms().Name {
+				continue
+			}
+			if err := CheckWarnGoals(w); err != nil {
+				fmt.Printf("goal missed: %v\n", err)
+			}
+		}
+	}
+}
+
+// TestThresholdsMatchTemplate: the model's thresholds are the template's.
+func TestThresholdsMatchTemplate(t *testing.T) {
+	raw, err := os.ReadFile("../template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	get := func(path ...string) string {
+		n := doc.Content[0]
+		for _, key := range path {
+			var next *yaml.Node
+			for i := 0; n != nil && n.Kind == yaml.MappingNode && i+1 < len(n.Content); i += 2 {
+				if n.Content[i].Value == key {
+					next = n.Content[i+1]
+				}
+			}
+			if next == nil {
+				t.Fatalf("template.yaml has no %v", path)
+			}
+			n = next
+		}
+		return n.Value
+	}
+	if got := get("Parameters", "AlarmThreshold", "Default"); got != strconv.Itoa(AlarmThreshold) {
+		t.Errorf("template's AlarmThreshold default %s, the model's %d", got, AlarmThreshold)
+	}
+	if got := get("Parameters", "AlarmThresholdKind", "Default"); got != "count" {
+		t.Errorf("template's AlarmThresholdKind default %s, the model counts", got)
+	}
+	if got := get("Resources", "PaceAlarm", "Properties", "Threshold"); got != strconv.Itoa(PaceThreshold) {
+		t.Errorf("template's pace alarm threshold %s, the model's %d", got, PaceThreshold)
+	}
+}
+
+// traced simulates the monitor under l on fixed windows, one schedule
+// phase, traced.
+func traced(t *testing.T, l Load, windows int, recent bool) *trace {
+	t.Helper()
+	p := DefaultParams()
+	p.Windows, p.InProcess = windows, true
+	d := MonitorDesign()
+	d.Monitor.RecentPace = recent
+	tr := newTrace()
+	if _, err := simulate(d, l, chatworksim.WindowFixed, p, tr); err != nil {
+		t.Fatal(err)
+	}
+	return tr
+}
+
+// TestLeadTime is the quick version of BenchmarkLeadTime: the model's
+// invariants on a few hours of the overload and of the sustained episode,
+// and the new design beating today's where the issue wants it to.
+func TestLeadTime(t *testing.T) {
+	const label = "default"
+	cw := DefaultCloudWatch()
+	today, news := TodayAlarms(), NewAlarms()
+	type run struct {
+		tr    *trace
+		warns map[string]Warning // by design
+	}
+	measure := func(l Load, windows int, recent bool) run {
+		tr := traced(t, l, windows, recent)
+		r := run{tr, map[string]Warning{}}
+		for _, a := range []Alarms{today, news} {
+			trans, msgs := a.replay(tr.records, label, cw, tr.to.Add(time.Hour))
+			w := warning(tr, label, trans, msgs)
+			if !w.Alternating {
+				t.Errorf("%s / %s: the room heard two alerts or two recoveries in a row", a.Name, l)
+			}
+			for _, d := range w.Dry {
+				if !d.Heard {
+					t.Errorf("%s / %s: a window ran dry and no alert ever came", a.Name, l)
+				}
+			}
+			if a.Pace.Period == 0 {
+				// The quota alarm needs a reading at the threshold or under,
+				// taken at the crossing or later: nothing is faster than the
+				// pipeline.
+				for _, d := range w.Delays {
+					if d < cw.EMFDelay+cw.hearing() {
+						t.Errorf("%s / %s: an alert %v after the crossing, faster than the pipeline's %v", a.Name, l, d, cw.EMFDelay+cw.hearing())
+					}
+				}
+			}
+			r.warns[a.Name] = w
+		}
+		return r
+	}
+
+	over := measure(Overload, 150, false)
+	// The trace's ground truth agrees with the simulator's windows.
+	dry, low := 0, 0
+	for _, w := range over.tr.windows[label] {
+		key := window{label, resetSecond(w)}
+		at, isDry := over.tr.dry[key]
+		if isDry != (w.Low == 0) || isDry && (at.Before(w.Start) || !at.Before(w.Reset)) {
+			t.Errorf("window %v–%v, low %d: dry at %v (%v)", w.Start, w.Reset, w.Low, at, isDry)
+		}
+		at, isLow := over.tr.low[key]
+		if isLow != (w.Low <= AlarmThreshold) || isLow && (at.Before(w.Start) || !at.Before(w.Reset)) {
+			t.Errorf("window %v–%v, low %d: at the threshold at %v (%v)", w.Start, w.Reset, w.Low, at, isLow)
+		}
+		if isDry {
+			dry++
+		}
+		if isLow {
+			low++
+		}
+	}
+	if dry < 20 || low < dry {
+		t.Fatalf("overload: %d of %d windows dry, %d at the threshold: the load does not do what it says", dry, len(over.tr.windows[label]), low)
+	}
+
+	// The projection changes no reading: today's alarm hears the same with
+	// either pace base.
+	recent := measure(Overload, 150, true)
+	if a, b := over.warns[today.Name], recent.warns[today.Name]; !reflect.DeepEqual(a, b) {
+		t.Errorf("today's design heard differently with RecentPace: %+v and %+v", a, b)
+	}
+
+	for _, r := range []run{over, recent} {
+		old, nu := r.warns[today.Name], r.warns[news.Name]
+		oldLead, _, _ := old.LeadQuantile(0.5, true)
+		newLead, _, _ := nu.LeadQuantile(0.5, true)
+		t.Logf("overload: warned before dry %.0f%% → %.0f%% (first of episode %.0f%% → %.0f%%, median lead %v → %v)",
+			100*old.WarnedShare(false), 100*nu.WarnedShare(false), 100*old.WarnedShare(true), 100*nu.WarnedShare(true), oldLead, newLead)
+		if !(nu.WarnedShare(false) > old.WarnedShare(false)) || !(nu.WarnedShare(true) > old.WarnedShare(true)) || newLead <= oldLead {
+			t.Errorf("overload: the new design does not warn earlier than today's")
+		}
+	}
+
+	sus := measure(Sustained, 150, false)
+	oldMean, oldMost, ok1 := sus.warns[today.Name].EpisodeMessages()
+	newMean, newMost, ok2 := sus.warns[news.Name].EpisodeMessages()
+	t.Logf("sustained episode: messages per episode %.2f (most %d) → %.2f (most %d)", oldMean, oldMost, newMean, newMost)
+	switch {
+	case !ok1 || !ok2:
+		t.Fatal("sustained episode: no whole episode measured")
+	case newMost > GoalEpisodeMessages || newMean >= oldMean:
+		t.Errorf("sustained episode: the new design posts %.2f messages per episode (most %d), today's %.2f", newMean, newMost, oldMean)
+	}
+}
