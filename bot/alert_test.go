@@ -189,6 +189,46 @@ func alarmScenarios() []alarmScenario {
 				}
 				e.setHistory(recs...)
 			}},
+		{name: "alert_with_pace", event: fixture("alarm-state-alarm.json"), now: alarmAt, reads: 1,
+			setup: func(e *env) {
+				setWindow(e, alarmAt, 38, alarmReset)
+				e.setHistory(projected(monitorHistory(alarmAt.Add(-22*time.Second), alarmReset, 80, 60, 42))...)
+			}},
+		{name: "pace_alert", now: alarmAt, reads: 0,
+			event: func(t testing.TB) alarm.Event { return paceOf(t, "contributor-quota-alarm.json", "default", "", -83) },
+			setup: func(e *env) {
+				e.setHistory(projected(monitorHistory(alarmAt.Add(-22*time.Second), alarmReset, 200, 130, 72))...)
+			}},
+		{name: "pace_alert_low", now: alarmAt, reads: 0,
+			event: func(t testing.TB) alarm.Event { return paceOf(t, "contributor-quota-alarm.json", "default", "", -113) },
+			setup: func(e *env) {
+				e.setHistory(projected(monitorHistory(alarmAt.Add(-22*time.Second), alarmReset, 150, 100, 42))...)
+			}},
+		{name: "pace_alert_mention_all", now: alarmAt, reads: 0,
+			mod:   func(c *Config, _ *Deps) { c.MentionAll = true },
+			event: func(t testing.TB) alarm.Event { return paceOf(t, "contributor-quota-alarm.json", "default", "", -83) },
+			setup: func(e *env) {
+				e.setHistory(projected(monitorHistory(alarmAt.Add(-22*time.Second), alarmReset, 200, 130, 72))...)
+			}},
+		{name: "pace_alert_datapoint_only", now: alarmAt, reads: 0,
+			event: func(t testing.TB) alarm.Event { return paceOf(t, "contributor-quota-alarm.json", "default", "", -83) },
+			setup: func(e *env) { e.hist.Err = errors.New(leakyCause) }},
+		{name: "pace_alert_window_reset", now: alarmAt, reads: 0,
+			// The projection belongs to a window that has reset since.
+			event: func(t testing.TB) alarm.Event { return paceOf(t, "contributor-quota-alarm.json", "default", "", -40) },
+			setup: func(e *env) {
+				e.setHistory(projected(monitorHistory(alarmAt.Add(-2*time.Minute), alarmAt.Add(-time.Second), 200, 130, 72))...)
+			}},
+		{name: "pace_recovery", now: okAt, reads: 0,
+			event: func(t testing.TB) alarm.Event { return paceOf(t, "contributor-quota-ok.json", "default", "", 260) },
+			setup: func(e *env) {
+				paceAlarm := paceOf(e.t, "contributor-quota-alarm.json", "default", "", -83)
+				if err := e.bot.state.SetLast(context.Background(), state.Last{Alarm: paceAlarm.Detail.AlarmName, Token: "default", State: alarm.StateAlarm, At: paceAlarm.Detail.State.Time(), Posted: true}, okAt); err != nil {
+					e.t.Fatal(err)
+				}
+				reset := okAt.Add(90 * time.Second)
+				e.setHistory(projected(monitorHistory(okAt.Add(-22*time.Second), reset, 280, 275, 270))...)
+			}},
 		{name: "other_alarm", event: fixture("alarm-state-other.json"), now: otherAt, reads: 0},
 		{name: "other_alarm_unsafe", now: otherAt, reads: 0,
 			event: func(t testing.TB) alarm.Event {
@@ -275,7 +315,7 @@ func TestAlarmMessages(t *testing.T) {
 					t.Errorf("posted to room %d, want %d", post.Room, testRoom)
 				}
 				checkGolden(t, "alarm_"+sc.name+"_"+lang+".txt", post.Body)
-				checkAlarmMessage(t, post.Body, sc.name == "alert_mention_all")
+				checkAlarmMessage(t, post.Body, strings.HasSuffix(sc.name, "mention_all"))
 				// Every response's quota is recorded: the reading's (sample
 				// or failure) and the post's.
 				if recs := e.rec.All(); len(recs) != e.cw.calls() {

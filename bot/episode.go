@@ -10,10 +10,12 @@ import (
 
 // Side is what the bot knows of one per-token alarm (the quota alarm or
 // the pace alarm) for one token: its last state and whether the room heard
-// of the episode that state belongs to.
+// of the episode that state belongs to, or was kept from hearing of it by
+// a mute (the end of the mute tells it).
 type Side struct {
 	State  string // alarm.StateAlarm, alarm.StateOK, or "" when unknown
 	Posted bool
+	Muted  bool
 }
 
 // Post is what a transition puts in the room.
@@ -32,10 +34,12 @@ const (
 // its last known side and other the other alarm's. It returns what to post
 // and, when nothing is posted, the side to keep for this alarm: an ALARM
 // joining a running episode inherits whether the room heard of it, so that
-// whichever alarm leaves last posts the recovery.
+// whichever alarm leaves last posts the recovery. An episode whose alert
+// was neither posted nor muted (the post failed) is not joined: this
+// alarm's alert is posted, as an alert lost is worse than one repeated.
 func Episode(next string, prev, other Side) (Post, Side) {
 	switch {
-	case next == alarm.StateAlarm && other.State == alarm.StateAlarm:
+	case next == alarm.StateAlarm && other.State == alarm.StateAlarm && (other.Posted || other.Muted):
 		return PostNothing, Side{State: next, Posted: other.Posted}
 	case next == alarm.StateAlarm:
 		return PostAlert, Side{State: next}
@@ -82,13 +86,22 @@ func (b *Bot) lockEpisode(ctx context.Context, label string, attrs []any) (func(
 	}, nil
 }
 
-// episodeAlarm names the alarm on the other side of kind's episode: its
-// configured name, or "" when unknown.
-func (b *Bot) episodeAlarm(kind alarmKind) string {
+// otherSide is the last state of the token's other episode alarm (the pace
+// alarm's for the quota alarm, and the other way round): zero when unknown,
+// which its configured name being empty makes it.
+func (b *Bot) otherSide(ctx context.Context, kind alarmKind, token string, attrs []any) state.Last {
+	name := b.cfg.AlarmName
 	if kind == kindQuota {
-		return b.cfg.PaceAlarmName
+		name = b.cfg.PaceAlarmName
 	}
-	return b.cfg.AlarmName
+	if name == "" {
+		return state.Last{}
+	}
+	l, _, err := b.state.Last(ctx, name, token)
+	if err != nil {
+		b.log.WarnContext(ctx, "state unavailable: the token's other alarm is unknown, this one is told alone", append(attrs, "error", err)...)
+	}
+	return l
 }
 
 // episode applies Episode to a transition of the quota or pace alarm. It
@@ -117,14 +130,8 @@ func (b *Bot) episode(ctx context.Context, ev alarm.Event, kind alarmKind, last 
 	default:
 		mine = Side{State: prev.State, Posted: prev.Posted}
 	}
-	var other state.Last
-	if name := b.episodeAlarm(kind); name != "" {
-		var err error
-		if other, _, err = b.state.Last(ctx, name, last.Token); err != nil {
-			b.log.WarnContext(ctx, "state unavailable: the token's other alarm is unknown, this one is told alone", append(attrs, "error", err)...)
-		}
-	}
-	post, keep := Episode(d.State.Value, mine, Side{State: other.State, Posted: other.Posted})
+	other := b.otherSide(ctx, kind, last.Token, attrs)
+	post, keep := Episode(d.State.Value, mine, Side{State: other.State, Posted: other.Posted, Muted: other.Muted})
 	switch {
 	case post != PostNothing:
 		return "", true

@@ -299,7 +299,10 @@ func (b *Bot) Housekeeping(ctx context.Context) error {
 }
 
 // unmuted tells the room of an alarm a mute held back, once (claimed as
-// the transition's own "unmuted" key).
+// the transition's own "unmuted" key). Of a token's episode (the quota and
+// pace alarms) the room hears once: an alarm whose other one the room has
+// heard of since joins that episode silently, and the one told makes the
+// other, held back too, told.
 func (b *Bot) unmuted(ctx context.Context, l state.Last) error {
 	var ev alarm.Event
 	if err := json.Unmarshal([]byte(l.Event), &ev); err != nil || ev.Detail.AlarmName == "" {
@@ -317,6 +320,22 @@ func (b *Bot) unmuted(ctx context.Context, l state.Last) error {
 	case c.Status == state.Settled:
 		return nil
 	}
+	var other state.Last
+	if episodic(kind) {
+		release, err := b.lockEpisode(ctx, l.Token, attrs)
+		if err != nil {
+			b.settle(ctx, c, "", attrs)
+			return err
+		}
+		defer release()
+		if other = b.otherSide(ctx, kind, l.Token, attrs); other.State == alarm.StateAlarm && other.Posted {
+			b.log.InfoContext(ctx, "alarm held back by a mute joins its token's episode, which the room heard of: not posted", attrs...)
+			l.Posted, l.Muted = true, false
+			b.setLast(ctx, l, attrs)
+			b.settle(ctx, c, outcomeJoined, attrs)
+			return nil
+		}
+	}
 	body, err := b.alarmBody(ctx, ev, kind, state.Last{}, nil, attrs)
 	outcome := state.Posted
 	if err == nil {
@@ -329,11 +348,21 @@ func (b *Bot) unmuted(ctx context.Context, l state.Last) error {
 		b.log.InfoContext(ctx, "alarm held back by a mute posted", attrs...)
 		l.Posted, l.Muted = true, false
 		b.setLast(ctx, l, attrs)
+		if other.State == alarm.StateAlarm && !other.Posted {
+			other.Posted, other.Muted = true, false
+			b.setLast(ctx, other, attrs)
+		}
 	}
+	b.settle(ctx, c, outcome, attrs)
+	return err
+}
+
+// settle records the outcome of a claim that unmuted holds; a failure is
+// logged.
+func (b *Bot) settle(ctx context.Context, c state.Claim, outcome string, attrs []any) {
 	if serr := b.state.Settle(ctx, c, outcome, b.cfg.Now()); serr != nil {
 		b.log.WarnContext(ctx, "state unavailable: the transition is not settled", append(attrs, "error", serr)...)
 	}
-	return err
 }
 
 // labelList names at most maxLabels labels.

@@ -352,9 +352,8 @@ func renderPace(p *phrases, v paceView) string {
 	switch r := v.Rec; {
 	case r != nil:
 		q := quotaOf(*r)
-		lines = append(lines, fmt.Sprintf(p.remaining, q.Remaining, q.Limit, percent(q.Remaining, q.Limit)))
+		lines = append(lines, fmt.Sprintf(p.remaining, q.Remaining, q.Limit, percent(q.Remaining, q.Limit)), resetText(p, q.Reset, v.Now, v.Loc))
 		lines = append(lines, paceLines(p, *r, false, v.Now, v.Loc)...)
-		lines = append(lines, resetText(p, q.Reset, v.Now, v.Loc))
 		if v.Threshold.reached(q) {
 			title = a.bothTitle
 			lines = append(lines, p.reached, fmt.Sprintf(p.threshold, thresholdValue(p, v.Threshold)))
@@ -454,11 +453,11 @@ func paceFigures(p *phrases, v recoveryView) []string {
 		return nil
 	}
 	q := quotaOf(*r)
-	lines := []string{fmt.Sprintf(p.remaining, q.Remaining, q.Limit, percent(q.Remaining, q.Limit))}
+	lines := []string{fmt.Sprintf(p.remaining, q.Remaining, q.Limit, percent(q.Remaining, q.Limit)), resetText(p, q.Reset, v.Now, v.Loc)}
 	if r.HasProjection {
 		lines = append(lines, paceLines(p, *r, false, v.Now, v.Loc)...)
 	}
-	return append(lines, resetText(p, q.Reset, v.Now, v.Loc), fmt.Sprintf(p.alert.fromSample, clock(r.Time, v.Now, v.Loc)))
+	return append(lines, fmt.Sprintf(p.alert.fromSample, clock(r.Time, v.Now, v.Loc)))
 }
 
 // renderFailing renders "token X fails: <kind> since <time>": mentions
