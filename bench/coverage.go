@@ -471,16 +471,8 @@ func ceilSecond(t time.Time) int64 {
 func RunSweep(d Design, l Load, mode chatworksim.WindowMode, p Params) (Result, error) {
 	n := max(p.Phases, 1)
 	var sum Result
-	total := p.Windows
 	for i := range n {
-		q := p
-		q.Windows = total / n
-		if i < total%n {
-			q.Windows++
-		}
-		q.Phase = time.Duration(i)*(5*time.Minute/time.Duration(n)) + 7300*time.Millisecond
-		q.Seed = p.Seed + uint64(i)
-		r, err := Run(d, l, mode, q)
+		r, err := Run(d, l, mode, p.sweep(i))
 		if err != nil {
 			return Result{}, err
 		}
@@ -507,6 +499,20 @@ func RunSweep(d Design, l Load, mode chatworksim.WindowMode, p Params) (Result, 
 		}
 	}
 	return sum, nil
+}
+
+// sweep is run i of p's sweep: its share of the windows, its phase and
+// its seed.
+func (p Params) sweep(i int) Params {
+	n := max(p.Phases, 1)
+	q := p
+	q.Windows = p.Windows / n
+	if i < p.Windows%n {
+		q.Windows++
+	}
+	q.Phase = time.Duration(i)*(5*time.Minute/time.Duration(n)) + 7300*time.Millisecond
+	q.Seed = p.Seed + uint64(i)
+	return q
 }
 
 // schedule arranges the scheduled invocations from first on, one period
