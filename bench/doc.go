@@ -13,6 +13,13 @@
 // processes of the loop (monitor.Config.Each). Lambda billing is modelled
 // per invocation; see Params.
 //
+// The lead-time benchmarks (RunWarn) add CloudWatch's part: the records a
+// run wrote become datapoints after an EMF delay, the alarms' stand-in
+// (alarm.Evaluator, as in the sandbox) evaluates them every minute, and a
+// state change reaches the room after EventBridge and the webhook
+// function, told as bot.Episode tells it; the simulator says when each
+// window came to the threshold and ran dry. See CloudWatch and Alarms.
+//
 // BENCHMARKS.md at the repository root has the commands, the figures and
 // what they mean.
 package bench
