@@ -115,8 +115,8 @@ func TestThresholdsMatchTemplate(t *testing.T) {
 
 // TestLeadTime is the quick version of BenchmarkLeadTime: the model's
 // invariants on a few hours of the overload and of the sustained episode
-// at a few schedule phases, and the new design beating today's where the
-// issue wants it to.
+// at a few schedule phases, and the new design beating today's on the
+// overload's lead time and the sustained episode's messages.
 func TestLeadTime(t *testing.T) {
 	const label = "default"
 	cw := DefaultCloudWatch()
