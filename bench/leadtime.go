@@ -62,7 +62,8 @@ func DefaultCloudWatch() CloudWatch {
 // hearing is from a state change to the room.
 func (cw CloudWatch) hearing() time.Duration { return cw.EventBridge + cw.Function }
 
-// Assumption is the model with one figure changed, named for the tables.
+// Assumption is the model with some of its figures changed, named for the
+// tables.
 type Assumption struct {
 	Name string
 	CW   CloudWatch
