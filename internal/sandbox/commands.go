@@ -90,6 +90,28 @@ func (s *session) command(ctx context.Context, line string) bool {
 			whose = fmt.Sprintf(s.ph.burnedOf, a.label)
 		}
 		s.out.Event(time.Now(), s.ph.burned, n, whose, refused, s.quotaLine(a))
+	case "!pace":
+		rate, label, _ := strings.Cut(arg, " ")
+		perSecond, err := parsePace(rate)
+		if err != nil {
+			s.out.Println(s.ph.paceUsage)
+			return true
+		}
+		a, ok := s.account(label)
+		if !ok {
+			return true
+		}
+		s.pacers.set(a.token, perSecond)
+		whose := ""
+		if a.id != BotID {
+			whose = fmt.Sprintf(s.ph.burnedOf, a.label)
+		}
+		if perSecond == 0 {
+			s.out.Event(time.Now(), s.ph.paceOff, whose)
+		} else {
+			perWindow := perSecond * s.cfg.Window.Seconds()
+			s.out.Event(time.Now(), s.ph.paceOn, strconv.FormatFloat(perSecond, 'f', -1, 64), whose, perWindow, s.cfg.Window, s.quotaLine(a))
+		}
 	case "!wait":
 		s.wait(ctx, arg)
 	case "!status":
@@ -98,7 +120,12 @@ func (s *session) command(ctx context.Context, line string) bool {
 			if len(s.tokens) > 1 {
 				prefix = a.label + ": "
 			}
-			s.out.Event(time.Now(), s.ph.status, prefix+s.quotaLine(a), cmp.Or(s.alarm.TokenState(a.label), s.alarm.State()))
+			line := prefix + s.quotaLine(a)
+			if p := s.pacers.pace(a.token); p > 0 {
+				line += fmt.Sprintf(s.ph.paceRunning, strconv.FormatFloat(p, 'f', -1, 64))
+			}
+			s.out.Event(time.Now(), s.ph.status, line, cmp.Or(s.alarm.TokenState(a.label), s.alarm.State()),
+				cmp.Or(s.pace.TokenState(a.label), s.pace.State()))
 		}
 	case "!quit", "!exit":
 		s.quit = true

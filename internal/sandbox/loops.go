@@ -119,7 +119,8 @@ func (s *session) evaluate(ctx, deliver context.Context) {
 		return
 	}
 	now := time.Now()
-	events := append(s.alarm.Evaluate(now), s.errors.Evaluate(now)...)
+	events := append(s.alarm.Evaluate(now), s.pace.Evaluate(now)...)
+	events = append(events, s.errors.Evaluate(now)...)
 	if ev, changed := s.beat.Evaluate(now); changed {
 		events = append(events, ev)
 	}

@@ -48,6 +48,7 @@ const (
 	// The stand-in alarms' names, as the template names its own in a stack
 	// called sandbox.
 	AlarmName          = "sandbox-quota-low"
+	PaceAlarmName      = "sandbox-quota-pace"
 	ErrorsAlarmName    = "sandbox-token-errors"
 	HeartbeatAlarmName = "sandbox-monitor-heartbeat"
 )
@@ -135,9 +136,11 @@ type session struct {
 	tokens  []account // the bot's own first, then Config.Tokens by label
 	store   *localstore.Store
 	alarm   *alarm.Evaluator // the stand-ins for the CloudWatch alarms: the quota's,
+	pace    *alarm.Evaluator // the pace's,
 	errors  *alarm.Evaluator // the failing tokens'
 	beat    *alarm.Heartbeat // and the monitor's heartbeat
 	mon     *monitor.Monitor
+	pacers  *pacers // !pace's background loads
 	bot     *bot.Bot
 	simURL  string
 	hookURL string
@@ -253,10 +256,13 @@ func (s *session) run(ctx context.Context, in io.Reader) (err error) {
 		monTokens = append(monTokens, monitor.Token{Label: a.label, ChatWork: c})
 	}
 	s.store.Metrics = sample.Metrics{Percent: cfg.ThresholdPercent}
-	s.alarm = alarm.NewEvaluator(alarm.Rule{Percent: cfg.ThresholdPercent, Threshold: float64(cfg.Threshold), Shape: alarm.Shape{Period: cfg.Window}}, AlarmName)
-	s.errors = alarm.NewEvaluator(alarm.Rule{Errors: true, Threshold: alarm.ErrorsThreshold, Shape: alarm.Shape{Period: cfg.Window}}, ErrorsAlarmName)
+	// The template's alarm shapes, shrunk by the ratio of the sandbox's
+	// window to ChatWork's 5 minutes.
+	s.alarm = alarm.NewEvaluator(alarm.Rule{Percent: cfg.ThresholdPercent, Threshold: float64(cfg.Threshold), Shape: alarm.QuotaShape.Scaled(cfg.Window)}, AlarmName)
+	s.pace = alarm.NewEvaluator(alarm.Rule{Pace: true, Percent: cfg.ThresholdPercent, Shape: alarm.PaceShape.Scaled(cfg.Window)}, PaceAlarmName)
+	s.errors = alarm.NewEvaluator(alarm.Rule{Errors: true, Threshold: alarm.ErrorsThreshold, Shape: alarm.ErrorsShape.Scaled(cfg.Window)}, ErrorsAlarmName)
 	s.beat = alarm.NewHeartbeat(HeartbeatAlarmName, cfg.Window, time.Now())
-	rec := &recorder{store: s.store, alarms: []*alarm.Evaluator{s.alarm, s.errors}, first: make(chan struct{})}
+	rec := &recorder{store: s.store, alarms: []*alarm.Evaluator{s.alarm, s.pace, s.errors}, first: make(chan struct{})}
 	verifier, err := chatwork.NewVerifier(webhookToken)
 	if err != nil {
 		return fmt.Errorf("create the webhook verifier: %w", err)
@@ -272,6 +278,7 @@ func (s *session) run(ctx context.Context, in io.Reader) (err error) {
 		ThresholdPercent:   cfg.ThresholdPercent,
 		MonitorInterval:    cfg.Interval,
 		AlarmName:          AlarmName,
+		PaceAlarmName:      PaceAlarmName,
 		ErrorsAlarmName:    ErrorsAlarmName,
 		HeartbeatAlarmName: HeartbeatAlarmName,
 	}, bot.Deps{
@@ -331,6 +338,8 @@ func (s *session) run(ctx context.Context, in io.Reader) (err error) {
 		workers.Wait()
 	}
 	defer stopWorkers()
+	s.pacers = newPacers(work, func(token string, n int) { s.sim.Spend(token, n) })
+	defer s.pacers.wait()
 	workers.Go(func() { s.monitorLoop(work) })
 	workers.Go(func() { s.alarmLoop(work, serveCtx) })
 	workers.Go(func() { s.roomLoop(work) })
@@ -374,7 +383,7 @@ func (s *session) summary() {
 		threshold = fmt.Sprintf(s.ph.thresholdPercent, s.cfg.Threshold)
 	}
 	s.out.Printf(s.ph.banner, s.simURL, RoomID, HumanID, BotID, s.hookURL, s.store.Path(), s.logPath,
-		s.cfg.Limit, s.cfg.Window, s.cfg.Interval, threshold, s.labels())
+		s.cfg.Limit, s.cfg.Window, s.cfg.Interval, threshold, s.labels(), alarm.QuotaShape.Scaled(s.cfg.Window).Span())
 	if s.cfg.Interactive {
 		s.out.Println(s.ph.ctrlC)
 	}

@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -165,7 +166,7 @@ func TestSessionUnpostedReplyAndQuit(t *testing.T) {
 	got := out.String()
 	for _, want := range []string{
 		"quotabot サンドボックス: ",
-		"アラーム                 5s 間の最小値が残り 60 回以下",
+		"アラーム                 残り 60 回以下で発報。ペース: ",
 		"別のクライアントが 300 回使いました",
 		"残り 0 / 300 回（0%）",
 		"Quota Bot のメッセージは投稿されませんでした: トークンの残りが ",
@@ -247,5 +248,59 @@ func TestConfigValidate(t *testing.T) {
 	var zero Config
 	if err := zero.Validate(); err != nil || zero.Window != 0 {
 		t.Errorf("Validate changed its receiver or failed: %v", err)
+	}
+}
+
+// A steady background pace that would run the window dry: the pace alarm's
+// warning reaches the room while calls remain, saying when they run out
+// before the reset, and the episode's low-quota alarm adds no second
+// message.
+func TestSessionPaceWarnsBeforeTheQuotaRunsOut(t *testing.T) {
+	testproc.SkipShort(t, "half a minute of rate-limit windows")
+	t.Parallel()
+	inR, inW := io.Pipe()
+	out := &testproc.Buffer{}
+	// 20 calls a second is 400 in a 20 s window: dry 15 s into it. The
+	// second reading (5 s in, sample.MinPaceSpan) projects the shortfall.
+	cfg := Config{Window: 20 * time.Second, Interval: time.Second, Limit: 300, Threshold: 60, Language: "en", Dir: t.TempDir()}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, cfg, inR, out) }()
+	say := func(line string) {
+		t.Helper()
+		if _, err := io.WriteString(inW, line+"\n"); err != nil {
+			t.Fatalf("write %q: %v", line, err)
+		}
+	}
+	waitFor(t, out, "summary", time.Minute, func(s string) bool { return strings.Contains(s, "!help lists more") })
+	say("!wait reset")
+	say("!pace 20/s")
+	const title = "At this pace ChatWork API quota runs out before the reset (token: default)"
+	waitFor(t, out, "pace warning", time.Minute, func(s string) bool { return strings.Contains(s, title) })
+	say("!status")
+	waitFor(t, out, "status", time.Minute, func(s string) bool { return strings.Contains(s, "background pace 20/s") })
+	say("!pace 0")
+	waitFor(t, out, "pace stopped", time.Minute, func(s string) bool { return strings.Contains(s, "the background calls stopped") })
+	inW.Close()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	got := out.String()
+	msg := got[strings.Index(got, title):]
+	if i := strings.Index(msg, "Dashboard"); i > 0 {
+		msg = msg[:i] // the message's end, as the console shows it
+	}
+	var remaining int
+	if i := strings.Index(msg, "Remaining: "); i < 0 {
+		t.Fatalf("the pace warning shows no remaining count:\n%s", msg)
+	} else if _, err := fmt.Sscanf(msg[i:], "Remaining: %d of 300", &remaining); err != nil || remaining <= 0 {
+		t.Errorf("the pace warning came with %d remaining (%v), want some left:\n%s", remaining, err, msg)
+	}
+	if !strings.Contains(msg, "before the reset.") || strings.Contains(msg, "ran out") {
+		t.Errorf("the pace warning does not say when the quota runs out before the reset:\n%s", msg)
+	}
+	if n := strings.Count(got, "⚠"); n != 1 {
+		t.Errorf("%d alerts in one episode, want 1:\n%s", n, got)
 	}
 }
