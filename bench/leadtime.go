@@ -530,7 +530,7 @@ type WarnCase struct {
 	RecentPace bool
 }
 
-// RunWarn simulates the monitor (with Config.RecentPace as c says) under
+// RunWarn simulates the monitor (with Config.AveragePace as c.RecentPace says) under
 // c's load and window mode at p.Phases schedule phases, like RunSweep, and
 // measures what the room hears of each run under every alarm design and
 // assumption that want accepts (nil: all): every design sees the same
@@ -542,7 +542,7 @@ func RunWarn(c WarnCase, p Params, designs []Alarms, as []Assumption, want func(
 	}
 	n := max(p.Phases, 1)
 	d := MonitorDesign()
-	d.Monitor = monitor.Config{RecentPace: c.RecentPace}
+	d.Monitor = monitor.Config{AveragePace: !c.RecentPace}
 	out := make([][]Warning, len(designs))
 	for i, a := range designs {
 		out[i] = make([]Warning, len(as))

@@ -129,7 +129,7 @@ func TestLeadTime(t *testing.T) {
 		p := DefaultParams()
 		p.Windows, p.Phases = windows, phases
 		d := MonitorDesign()
-		d.Monitor.RecentPace = recent
+		d.Monitor.AveragePace = !recent
 		r := run{warns: map[string]Warning{}}
 		for k := range phases {
 			q := p.sweep(k)

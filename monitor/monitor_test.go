@@ -448,8 +448,8 @@ func runTicks(t *testing.T, ft *fleetTest, w *fakeWaker, ats ...time.Duration) {
 }
 
 // Each reading is projected from an earlier reading of its window that this
-// container took: the window's first (average pace), or with RecentPace the
-// newest at least sample.MinPaceSpan older. Paces and projections are
+// container took: the newest at least sample.MinPaceSpan older (the recent
+// pace, the default), or with AveragePace the window's first. Paces and projections are
 // worked out by hand in the comments.
 func TestProjection(t *testing.T) {
 	// A load that speeds up: a call every 3 s for 90 s, then 2 a second.
@@ -478,7 +478,7 @@ func TestProjection(t *testing.T) {
 		// 70 more, 200 at the reset.
 		{"the first reading has none, the second one from the first", false, speedsUp,
 			[]time.Duration{30 * time.Second, 90 * time.Second}, []proj{none, {true, 200, 20}}, 0},
-		{"the same with RecentPace", true, speedsUp,
+		{"the same with the recent pace", true, speedsUp,
 			[]time.Duration{30 * time.Second, 90 * time.Second}, []proj{none, {true, 200, 20}}, 0},
 		// 150 s: 150 left. From 30 s: 140 in 120 s (70/min), 150 s to go:
 		// 175 more, -25. 153 s: 144 left; from 30 s: 146 in 123 s
@@ -496,7 +496,7 @@ func TestProjection(t *testing.T) {
 		// first reading it is. 380 s: 60 in 60 s, 220 s to go: 0.
 		{"a reading after the reset does not use the old window", false, window,
 			[]time.Duration{200 * time.Second, 320 * time.Second, 380 * time.Second}, []proj{none, none, {true, 0, 60}}, 0},
-		{"nor with RecentPace", true, window,
+		{"nor with the recent pace", true, window,
 			[]time.Duration{200 * time.Second, 320 * time.Second, 380 * time.Second}, []proj{none, none, {true, 0, 60}}, 0},
 		// 170 s: 215 left. 230 s (arranges the final reading): 140 left, 75
 		// in 60 s, 70 s to go: 87.5 more, 52. 290 s: 20 left, from 170 s 195
@@ -516,7 +516,7 @@ func TestProjection(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			w := &fakeWaker{}
 			ft := newFleet(t, t0, w, map[string]func(time.Time) (chatwork.Reading, error){"a": c.read},
-				func(cfg *Config) { cfg.RecentPace = c.recent })
+				func(cfg *Config) { cfg.AveragePace = !c.recent })
 			runTicks(t, ft, w, c.ticks...)
 			var got []proj
 			finals := 0
@@ -538,14 +538,14 @@ func TestProjection(t *testing.T) {
 
 // Projection changes nothing of when and how often the monitor reads: the
 // same ticks over many windows make the same calls at the same times with
-// and without RecentPace, and every reading but a window's first is
+// and without AveragePace, and every reading but a window's first is
 // projected.
 func TestProjectionReadsNothingMore(t *testing.T) {
 	var calls [][]time.Time
 	for _, recent := range []bool{false, true} {
 		w := &fakeWaker{}
 		ft := newFleet(t, t0, w, map[string]func(time.Time) (chatwork.Reading, error){"a": window},
-			func(cfg *Config) { cfg.RecentPace = recent })
+			func(cfg *Config) { cfg.AveragePace = !recent })
 		var ticks []time.Duration
 		for i := range 30 {
 			ticks = append(ticks, 17*time.Second+time.Duration(i)*time.Minute)
@@ -556,7 +556,7 @@ func TestProjectionReadsNothingMore(t *testing.T) {
 		for _, r := range ft.rec.All() {
 			// One call a second: every projection lands on 0 at the reset.
 			if want := seen[r.Reset]; r.HasProjection != want || r.HasProjection && (r.Projected != 0 || r.Pace != 60) {
-				t.Fatalf("RecentPace %v: record %+v", recent, r)
+				t.Fatalf("recent pace %v: record %+v", recent, r)
 			}
 			seen[r.Reset] = true
 		}
@@ -581,7 +581,7 @@ func TestFreshContainerProjectsFromTheLatestRecord(t *testing.T) {
 	cases := []struct {
 		name   string
 		latest map[string]sample.Record
-		want   [2][]proj // without and with RecentPace
+		want   [2][]proj // the average pace and the recent one
 	}{
 		// 160 s from the record: 120 in 60 s (120/min), 140 s to go: 280
 		// more, -140. 220 s from the record: 180 in 120 s (90/min), 80 s to
@@ -601,7 +601,7 @@ func TestFreshContainerProjectsFromTheLatestRecord(t *testing.T) {
 		for i, recent := range []bool{false, true} {
 			asked := 0
 			ft := newFleet(t, t0, nil, map[string]func(time.Time) (chatwork.Reading, error){"a": window}, func(cfg *Config) {
-				cfg.RecentPace = recent
+				cfg.AveragePace = !recent
 				cfg.Latest = func(context.Context) (map[string]sample.Record, error) { asked++; return c.latest, nil }
 			})
 			runTicks(t, ft, &fakeWaker{}, 160*time.Second, 220*time.Second)
@@ -610,7 +610,7 @@ func TestFreshContainerProjectsFromTheLatestRecord(t *testing.T) {
 				got = append(got, projOf(r))
 			}
 			if !slices.Equal(got, c.want[i]) || asked != 1 {
-				t.Errorf("%s, RecentPace %v: projections %+v, want %+v; asked the log group %d times", c.name, recent, got, c.want[i], asked)
+				t.Errorf("%s, recent pace %v: projections %+v, want %+v; asked the log group %d times", c.name, recent, got, c.want[i], asked)
 			}
 		}
 	}
