@@ -547,6 +547,9 @@ func TestWhichAlarmIsOurs(t *testing.T) {
 	}
 	standIn := evs[0]
 	contributor, errs, heartbeat := loadEvent(t, "contributor-quota-alarm.json"), loadEvent(t, "contributor-errors-alarm.json"), loadEvent(t, "heartbeat-alarm.json")
+	pace := paceOf(t, "contributor-quota-alarm.json", "deploy", "", -10)
+	pacePercent := paceOf(t, "contributor-quota-alarm.json", "deploy", "", -10)
+	pacePercent.Detail.Configuration.Metrics[0].Expression = strings.Replace(pacePercent.Detail.Configuration.Metrics[0].Expression, sample.MetricProjected, sample.MetricProjectedPercent, 1)
 	named := func(c *Config) {
 		c.ErrorsAlarmName, c.HeartbeatAlarmName = "quotabot-token-errors", "quotabot-monitor-heartbeat"
 	}
@@ -571,6 +574,11 @@ func TestWhichAlarmIsOurs(t *testing.T) {
 		{fixtureAlarm, heartbeat, nil, kindHeartbeat},
 		{fixtureAlarm, heartbeat, named, kindHeartbeat},
 		{fixtureAlarm, heartbeat, func(c *Config) { c.HeartbeatAlarmName = "x-heartbeat" }, kindOther},
+		{fixtureAlarm, pace, nil, kindPace},
+		{"", pace, nil, kindPace},
+		{fixtureAlarm, pacePercent, nil, kindPace},
+		{fixtureAlarm, pace, func(c *Config) { c.PaceAlarmName = testPaceAlarm }, kindPace},
+		{fixtureAlarm, pace, func(c *Config) { c.PaceAlarmName = "x-quota-pace" }, kindOther},
 	}
 	for _, c := range cases {
 		e := alarmEnv(t, alarmAt, func(cfg *Config, _ *Deps) {
