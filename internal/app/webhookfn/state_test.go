@@ -182,3 +182,58 @@ func TestFailingTableStillPosts(t *testing.T) {
 		t.Error("an unknown scheduled action is not an error")
 	}
 }
+
+// paceFixture is a quota contributor fixture turned into the pace alarm's
+// (QUOTA_PACE_ALARM_NAME), its state at timestamp.
+func paceFixture(t *testing.T, name, alarmName, timestamp string) json.RawMessage {
+	t.Helper()
+	var ev alarm.Event
+	if err := json.Unmarshal(fixture(t, name), &ev); err != nil {
+		t.Fatal(err)
+	}
+	ev.ID += "-pace"
+	ev.Detail.AlarmName = alarmName
+	ev.Detail.AlarmContributor.ID = "7ac3deploy"
+	ev.Detail.Configuration.Metrics[0].Expression = `SELECT MIN(projected_remaining) FROM SCHEMA("ChatWorkQuota", Token) GROUP BY Token ORDER BY MIN() ASC`
+	ev.Detail.State.Reason = "Threshold Crossed: 1 datapoint was less than or equal to the threshold (0.0). The most recent datapoint which crossed the threshold: [-40.0 (24/11/26 03:00:00)]."
+	ev.Detail.State.Timestamp = timestamp
+	raw, err := json.Marshal(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
+// Two instances sharing the table: a token's quota alarm entering ALARM
+// delivered to one and its pace alarm to the other, at once, are one
+// episode: one alert; its end, each alarm's OK to the other instance, one
+// recovery.
+func TestEpisodeSharesTheTable(t *testing.T) {
+	e := setup(t)
+	const paceAlarm = "quotabot-quota-pace"
+	e.vars["QUOTA_PACE_ALARM_NAME"] = paceAlarm
+	hs := instances(t, e, 2)
+	var wg sync.WaitGroup
+	for i, raw := range []json.RawMessage{fixture(t, "contributor-quota-alarm.json"), paceFixture(t, "contributor-quota-alarm.json", paceAlarm, "2026-11-24T03:05:10.100+0000")} {
+		wg.Go(func() {
+			if _, err := hs[i](context.Background(), raw); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if p := e.posts(t, 1); !strings.Contains(p[0], "(token: deploy)") {
+		t.Fatalf("not deploy's alert: %s", p[0])
+	}
+	if _, err := hs[1](context.Background(), fixture(t, "contributor-quota-ok.json")); err != nil {
+		t.Fatal(err)
+	}
+	e.posts(t, 1) // the pace alarm holds the episode
+	if _, err := hs[0](context.Background(), paceFixture(t, "contributor-quota-ok.json", paceAlarm, "2026-11-24T03:35:10.000+0000")); err != nil {
+		t.Fatal(err)
+	}
+	if p := e.posts(t, 2); !strings.Contains(p[1], "pace of ChatWork API use has come down (token: deploy)") {
+		t.Fatalf("not the episode's end: %s", p[1])
+	}
+	e.noSecret(t)
+}
