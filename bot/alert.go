@@ -82,17 +82,17 @@ const (
 //     of the own token as the alert, the recovery and the silent monitor;
 //   - any other alarm: a plain message with its name, state and reason.
 //
-// The quota, pace and token-errors alarms' messages for a muted token are not
-// posted, and neither is a state older than the token's last known one;
+// The quota, pace and token-errors alarms' messages for a muted token are
+// not posted, and neither is a state older than the token's last known one;
 // both are logged and settled in the state. Every ChatWork response is
 // recorded. When the state fails, the message is posted anyway (a
 // duplicate is then possible): an alert lost is worse than one repeated.
 //
 // The error is non-nil only when nothing was posted and the event is
 // unusable (no alarm name, an unknown state), another instance holds the
-// transition without having posted it, or a retry can help (the API token
-// rejected or unreadable, ChatWork unreachable): Lambda's asynchronous
-// invocation then retries, so the claim is released (a post whose answer
+// transition (or the token's episode) without having posted it, or a
+// retry can help (the API token rejected or unreadable, ChatWork
+// unreachable): Lambda's asynchronous invocation then retries, so the claim is released (a post whose answer
 // was lost may then appear twice: better twice than never). Other failures
 // (quota exhausted, the per-room limit after one wait, a server error) are
 // logged, counted in the alert_post_failures metric, and return nil: a retry
@@ -561,7 +561,7 @@ func (b *Bot) alertBody(ctx context.Context, ev alarm.Event, tok Token) (string,
 		v.Figures, v.FiguresAt = &q, rec.Latest.Time
 	}
 	if p, ok := rec.pace(v.Now); ok && p.Projected <= paceThreshold {
-		v.Pace = &p // the pace alarm's case too: one message says both
+		v.Pace = &p // running out before the reset too: the one alert says both
 	}
 	return renderAlert(b.text, v), nil
 }

@@ -141,9 +141,9 @@ type Config struct {
 	// monitor's completed ticks). An empty name takes any alarm on that
 	// alarm's metric in sample.Namespace (for this token label, when it
 	// names one) for it, as the sandbox needs. Other alarms get a plain
-	// message. The quota and pace alarms of a token make one episode for
-	// the room (see Episode) only when both names are set: the bot keeps
-	// each alarm's last states under its name.
+	// message. The quota and pace alarms of a token are one episode for
+	// the room (see Episode) when both names are set: each finds the
+	// other's last state under the other's name.
 	AlarmName, PaceAlarmName, ErrorsAlarmName, HeartbeatAlarmName string
 	// DashboardURL is QUOTA_DASHBOARD_URL, linked from alarm messages when
 	// set. It must be an absolute http(s) URL.

@@ -15,7 +15,7 @@ import (
 	"github.com/quotabot/chatwork-quota-bot/internal/state"
 )
 
-// Mutes: the room silences the quota and token-errors alarms of a token it
+// Mutes: the room silences the quota, pace and token-errors alarms of a token it
 // already knows about, or of every token, for 10 minutes to 7 days. The
 // transitions held back are recorded as muted; when a mute ends while its
 // token is still in ALARM, housekeeping tells the room once.
@@ -253,8 +253,9 @@ func (b *Bot) muted(ctx context.Context, label string, now time.Time) bool {
 // Housekeeping handles the scheduled payload {"action":"housekeeping"}
 // (every 5 minutes): for each mute that has ended, a token it held back
 // that is still in ALARM (and no running mute holds) is told to the room,
-// once, as its alert with a first line saying why it comes now; then the
-// ended mutes are dropped. A post that fails keeps the mutes for the next
+// once (a token's episode of the quota and pace alarms once), as its alert
+// with a first line saying why it comes now; then the ended mutes are
+// dropped. A post that fails keeps the mutes for the next
 // run, which tries again.
 func (b *Bot) Housekeeping(ctx context.Context) error {
 	ctx, cancel := withBudget(ctx, ctx, workBudget)
