@@ -22,7 +22,7 @@ import (
 // the pace alarm's, a projection at or under 0.
 const (
 	AlarmThreshold = 60
-	PaceThreshold  = 0
+	PaceThreshold  = alarm.PaceThreshold
 )
 
 // CloudWatch is the model of what lies between a record the monitor writes

@@ -41,9 +41,6 @@ const (
 	maxReason = 500
 	// maxAlarmName is CloudWatch's own limit on alarm names.
 	maxAlarmName = 255
-	// paceThreshold is the pace alarm's: a projected remaining at the reset
-	// at or under 0 means the quota runs out before the reset.
-	paceThreshold = 0
 	// outcomeJoined settles a transition into ALARM that joined its token's
 	// running episode: nothing was posted, the room heard of the episode
 	// (or will, when a mute held it back).
@@ -389,12 +386,12 @@ func (b *Bot) lookup(ctx context.Context, label string) Token {
 // pointOf reads the alarm's own figures from the event: the datapoint that
 // decided the state and the threshold it was compared with. The event's
 // metric says whether they are counts or percents; the configured threshold
-// (the pace alarm's is paceThreshold) stands in when the event carries no
+// (the pace alarm's is alarm.PaceThreshold) stands in when the event carries no
 // reason data.
 func (b *Bot) pointOf(ctx context.Context, ev alarm.Event, kind alarmKind) alarmPoint {
 	configured := float64(b.cfg.Threshold)
 	if kind == kindPace {
-		configured = paceThreshold
+		configured = alarm.PaceThreshold
 	}
 	p := alarmPoint{Threshold: level{Value: configured, Percent: b.cfg.ThresholdPercent}}
 	if metric, _ := ev.Watched(); metric != "" {
@@ -560,7 +557,7 @@ func (b *Bot) alertBody(ctx context.Context, ev alarm.Event, tok Token) (string,
 		q := quotaOf(rec.Latest)
 		v.Figures, v.FiguresAt = &q, rec.Latest.Time
 	}
-	if p, ok := rec.pace(v.Now); ok && p.Projected <= paceThreshold {
+	if p, ok := rec.pace(v.Now); ok && p.Projected <= alarm.PaceThreshold {
 		v.Pace = &p // running out before the reset too: the one alert says both
 	}
 	return renderAlert(b.text, v), nil

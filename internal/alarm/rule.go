@@ -28,6 +28,9 @@ const (
 	// ErrorsThreshold is the token-errors alarm's: a revoked token fails
 	// every reading of a window, one network blip fails one.
 	ErrorsThreshold = 3
+	// PaceThreshold is the pace alarm's: a projected remaining at the
+	// reset at or under 0 means the quota runs out before the reset.
+	PaceThreshold = 0
 	// HeartbeatPeriods is how many periods without a heartbeat put the
 	// heartbeat alarm in ALARM (its EvaluationPeriods and DatapointsToAlarm).
 	HeartbeatPeriods = 2

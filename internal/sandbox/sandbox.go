@@ -259,7 +259,7 @@ func (s *session) run(ctx context.Context, in io.Reader) (err error) {
 	// The template's alarm shapes, shrunk by the ratio of the sandbox's
 	// window to ChatWork's 5 minutes.
 	s.alarm = alarm.NewEvaluator(alarm.Rule{Percent: cfg.ThresholdPercent, Threshold: float64(cfg.Threshold), Shape: alarm.QuotaShape.Scaled(cfg.Window)}, AlarmName)
-	s.pace = alarm.NewEvaluator(alarm.Rule{Pace: true, Percent: cfg.ThresholdPercent, Shape: alarm.PaceShape.Scaled(cfg.Window)}, PaceAlarmName)
+	s.pace = alarm.NewEvaluator(alarm.Rule{Pace: true, Percent: cfg.ThresholdPercent, Threshold: alarm.PaceThreshold, Shape: alarm.PaceShape.Scaled(cfg.Window)}, PaceAlarmName)
 	s.errors = alarm.NewEvaluator(alarm.Rule{Errors: true, Threshold: alarm.ErrorsThreshold, Shape: alarm.ErrorsShape.Scaled(cfg.Window)}, ErrorsAlarmName)
 	s.beat = alarm.NewHeartbeat(HeartbeatAlarmName, cfg.Window, time.Now())
 	rec := &recorder{store: s.store, alarms: []*alarm.Evaluator{s.alarm, s.pace, s.errors}, first: make(chan struct{})}

@@ -205,7 +205,7 @@ func TestPaceAlarm(t *testing.T) {
 			}
 			expectShape(t, "PaceAlarm", props, query, alarm.PaceShape)
 			expectProps(t, "PaceAlarm", props, map[string]any{
-				"ComparisonOperator": alarm.Comparison, "Threshold": 0, "TreatMissingData": alarm.TreatMissingData,
+				"ComparisonOperator": alarm.Comparison, "Threshold": alarm.PaceThreshold, "TreatMissingData": alarm.TreatMissingData,
 				"AlarmActions": nil, "OKActions": nil,
 			})
 			if d, _ := props["AlarmDescription"].(string); !strings.Contains(d, "runs out before the reset") {
