@@ -30,7 +30,9 @@ func TestSandboxScript(t *testing.T) {
 		"!status",
 		"!wait 2s",
 		"!wait reset",
-		"!wait 6s",
+		// The quota alarm clears after 10 of its periods without a low
+		// reading: 8 s in a 4 s window (alarm.QuotaShape, scaled).
+		"!wait 11s",
 		"!help",
 		"!quit",
 	}, "\n")
@@ -112,7 +114,7 @@ func TestSandboxScriptThreeTokens(t *testing.T) {
 		"!status",
 		"!wait 2s",
 		"!wait reset notify",
-		"!wait 6s",
+		"!wait 11s",
 		"!quit",
 	}, "\n")
 	r := runWith(t, nil, strings.NewReader(script),
