@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/quotabot/chatwork-quota-bot/internal/alarm"
+	"github.com/quotabot/chatwork-quota-bot/internal/chart"
 	"github.com/quotabot/chatwork-quota-bot/internal/chatwork"
 	"github.com/quotabot/chatwork-quota-bot/internal/sample"
 	"github.com/quotabot/chatwork-quota-bot/internal/state"
@@ -36,6 +37,9 @@ import (
 type ChatWork interface {
 	Reader
 	Post(ctx context.Context, roomID int64, body string) (chatwork.Posted, error)
+	// Upload posts a file (a chart) with its message, in one call that
+	// counts toward the room's posting limit like a post.
+	Upload(ctx context.Context, roomID int64, f chatwork.File) (chatwork.Uploaded, error)
 }
 
 // Reader reads one token's quota. *chatwork.Client implements it.
@@ -93,6 +97,10 @@ type Deps struct {
 	// State is the bot's memory (QUOTA_STATE_TABLE); nil keeps it in this
 	// process.
 	State State
+	// Charts gives the low points the bot's charts draw (CloudWatch's
+	// metrics on AWS, the records file in the sandbox); nil: no charts,
+	// alerts are posted as text.
+	Charts chart.Source
 	// Metrics gets the EMF line of each alarm message the bot gives up
 	// posting (the function's stdout, where CloudWatch extracts it); nil
 	// drops them.

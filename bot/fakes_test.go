@@ -3,6 +3,7 @@ package bot
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -51,6 +52,7 @@ type fakeChatWork struct {
 	mu       sync.Mutex
 	reads    int
 	posts    []fakePost
+	uploads  []chatwork.File
 	reading  chatwork.Reading
 	readErr  error
 	postErrs []error
@@ -103,6 +105,23 @@ func (f *fakeChatWork) Post(ctx context.Context, roomID int64, body string) (cha
 		}
 	}
 	return chatwork.Posted{At: testNow.Add(time.Second), MessageID: "1000000000000000001", Quota: f.postQ}, nil
+}
+
+// Upload records the file and, like ChatWork, posts its message: the
+// message is in posts too.
+func (f *fakeChatWork) Upload(ctx context.Context, roomID int64, file chatwork.File) (chatwork.Uploaded, error) {
+	f.mu.Lock()
+	f.uploads = append(f.uploads, file)
+	f.mu.Unlock()
+	posted, err := f.Post(ctx, roomID, file.Message)
+	if err != nil {
+		var ce *chatwork.Error
+		if errors.As(err, &ce) {
+			ce.Op = "upload file"
+		}
+		return chatwork.Uploaded{}, err
+	}
+	return chatwork.Uploaded{At: posted.At, FileID: 7001, Quota: posted.Quota}, nil
 }
 
 func (f *fakeChatWork) calls() int {
