@@ -34,13 +34,15 @@ const (
 // its last known side and other the other alarm's. It returns what to post
 // and, when nothing is posted, the side to keep for this alarm: an ALARM
 // joining a running episode inherits whether the room heard of it, so that
-// whichever alarm leaves last posts the recovery. An episode whose alert
-// was neither posted nor muted (the post failed) is not joined: this
+// whichever alarm leaves last posts the recovery, and whether a mute held
+// its alert back, so that the housekeeping after the mute tells it even
+// when the alarm that was held back has left meanwhile. An episode whose
+// alert was neither posted nor muted (the post failed) is not joined: this
 // alarm's alert is posted, as an alert lost is worse than one repeated.
 func Episode(next string, prev, other Side) (Post, Side) {
 	switch {
 	case next == alarm.StateAlarm && other.State == alarm.StateAlarm && (other.Posted || other.Muted):
-		return PostNothing, Side{State: next, Posted: other.Posted}
+		return PostNothing, Side{State: next, Posted: other.Posted, Muted: other.Muted && !other.Posted}
 	case next == alarm.StateAlarm:
 		return PostAlert, Side{State: next}
 	case other.State == alarm.StateAlarm:
@@ -137,6 +139,11 @@ func (b *Bot) episode(ctx context.Context, ev alarm.Event, kind alarmKind, last 
 		return "", true
 	case d.State.Value == alarm.StateAlarm:
 		last.Posted = keep.Posted
+		if keep.Muted {
+			// Held back with the episode: the housekeeping after the
+			// mute renders this event if it is still in ALARM then.
+			last.Muted, last.Event = true, eventJSON(ev)
+		}
 		b.setLast(ctx, last, attrs)
 		b.log.InfoContext(ctx, "the token's episode is running under its other alarm: this one joins it, not posted", append(attrs, "episode_alarm", truncate(other.Alarm, maxAlarmName), "heard", keep.Posted)...)
 		return outcomeJoined, false

@@ -462,3 +462,29 @@ func TestEpisodeRaceAcrossInstances(t *testing.T) {
 		}
 	}
 }
+
+// A mute holds back the pace alarm's alert; it ends, the quota alarm joins
+// the episode, and the pace alarm leaves before the housekeeping runs: the
+// housekeeping still tells the episode (through the quota alarm, which
+// joined it held back), once, and its end is told.
+func TestEpisodeMutedAlarmLeavesBeforeHousekeeping(t *testing.T) {
+	r := episodeRoom(t, nil)
+	r.say("/quota mute 10m deploy")
+	r.alarm(paceAlarmOf(t, "deploy"))
+	r.now = alarmAt.Add(11 * time.Minute) // the mute has ended, housekeeping has not run
+	r.alarm(quotaAlarmOf(t, "deploy"))
+	r.alarm(paceOKOf(t, "deploy"))
+	if p := r.cw.postBodies(); len(p) != 1 {
+		t.Fatalf("before housekeeping, want the mute's reply alone:\n%s", strings.Join(p, "\n---\n"))
+	}
+	r.housekeeping()
+	r.housekeeping()
+	p := r.cw.postBodies()
+	if len(p) != 2 || !strings.HasPrefix(p[1], enMute.resumed+"\n") {
+		t.Fatalf("after housekeeping, want the held-back episode told once:\n%s", strings.Join(p, "\n---\n"))
+	}
+	r.alarm(quotaOKOf(t, "deploy"))
+	if p := r.cw.postBodies(); len(p) != 3 || !strings.Contains(p[2], quotaOKSays) {
+		t.Fatalf("the episode's end:\n%s", strings.Join(p, "\n---\n"))
+	}
+}
