@@ -15,9 +15,15 @@
 //	GET  /v2/me                       the token owner, as ChatWork's /me
 //	POST /v2/rooms/{room_id}/messages form field body (1..65535 characters), self_unread 0/1
 //	GET  /v2/rooms/{room_id}/messages force=0 (unread since this account's last read) or 1 (latest 100); 204 when empty
+//	POST /v2/rooms/{room_id}/files    multipart/form-data: file (required, 1 byte to chatwork.MaxFileBytes), message (optional); {"file_id":N}
 //
 // Errors are always {"errors":["..."]}: 401 for a missing or unknown token,
-// 404 for an unknown room or route, 400 for bad input, 405 for a wrong method.
+// 404 for an unknown room or route, 400 for bad input (a file over the limit
+// included), 405 for a wrong method (listing files is not modelled).
+//
+// An upload is kept whole (Files, for tests to decode) and lands as a room
+// message that names it with ChatWork's [download:ID] tag after the upload's
+// message, so readers and webhooks see it like any post.
 //
 // # Rate limits
 //
@@ -49,8 +55,9 @@
 //
 // The per-room posting limit (Config.RoomPostLimit per Config.RoomPostWindow,
 // 10 per 10 s) is a sliding window over accepted API posts to the room from
-// all tokens; messages typed with Say do not count, and a post refused by the
-// room limit is not a post. The refused request still spends one request of
+// all tokens, uploads included (whether ChatWork counts them is unconfirmed;
+// counting them is the stricter model); messages typed with Say do not count,
+// and a post refused by the room limit, or as bad input, is not a post. The refused request still spends one request of
 // the token's quota (every request does), and its 429
 // {"errors":["Rate limit for message posting per room exceeded."]} carries
 // the rate-limit headers unless Config.RoomLimitNoHeaders is set: ChatWork's

@@ -31,6 +31,7 @@ type room struct {
 	// accepted API posts; next is the slot of the oldest once full.
 	posts []int64
 	next  int
+	files []File // oldest first; see appendKeep
 }
 
 // AddRoom creates a room; adding an existing room does nothing.

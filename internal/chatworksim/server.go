@@ -57,6 +57,9 @@ type Config struct {
 	WindowHistory int
 	// MessageHistory is how many messages each room keeps; default 10000.
 	MessageHistory int
+	// FileHistory is how many uploaded files each room keeps; default 100
+	// (files are up to 5 MB each).
+	FileHistory int
 	// DeliveryHistory is how many deliveries Deliveries keeps; default 10000.
 	DeliveryHistory int
 	// WebhookClient delivers webhooks; default a client with WebhookTimeout.
@@ -72,6 +75,7 @@ func (c Config) withDefaults() Config {
 	orPositive(&c.RoomPostWindow, 10*time.Second)
 	orPositive(&c.WindowHistory, 1<<17)
 	orPositive(&c.MessageHistory, 10000)
+	orPositive(&c.FileHistory, 100)
 	orPositive(&c.DeliveryHistory, 10000)
 	orPositive(&c.WebhookTimeout, 10*time.Second)
 	if c.Clock == nil {
@@ -116,6 +120,7 @@ type Server struct {
 	unknown  map[string]int // calls with tokens nobody registered
 	rooms    map[int64]*room
 	lastMsg  int64
+	lastFile int64
 	faults   []*Fault
 	hooks    []*hook
 	nextHook int
@@ -147,9 +152,11 @@ func New(cfg Config) *Server {
 		// Message ids exceed 53 bits, like ChatWork's, so a client that
 		// parses them as numbers (float64 in JSON) breaks in tests.
 		lastMsg: 1_000_000_000_000_000_000,
-		idle:    idle,
-		ctx:     ctx,
-		cancel:  cancel,
+		// File ids have ten digits, like ChatWork's.
+		lastFile: 1_000_000_000,
+		idle:     idle,
+		ctx:      ctx,
+		cancel:   cancel,
 	}
 }
 
@@ -347,17 +354,20 @@ func (s *Server) route(r *http.Request, a *account, now time.Time) reply {
 		return replyNotFound
 	}
 	idText, sub, _ := strings.Cut(rest, "/")
-	if sub != "messages" {
+	if sub != "messages" && sub != "files" {
 		return replyNotFound
 	}
 	roomID, err := strconv.ParseInt(idText, 10, 64)
 	if err != nil || roomID <= 0 {
 		return errorReply(http.StatusBadRequest, "Invalid room_id")
 	}
-	switch r.Method {
-	case http.MethodPost:
+	switch {
+	case sub == "files" && r.Method == http.MethodPost:
+		return s.uploadFile(r, a, roomID, now)
+	case sub == "files": // listing files is not modelled
+	case r.Method == http.MethodPost:
 		return s.postMessage(r, a, roomID, now)
-	case http.MethodGet:
+	case r.Method == http.MethodGet:
 		return s.getMessages(r, a, roomID)
 	}
 	return replyBadMethod
