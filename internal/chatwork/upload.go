@@ -19,8 +19,10 @@ import (
 	gochatwork "github.com/griffin-stewie/go-chatwork"
 )
 
-// MaxFileBytes is the largest file ChatWork accepts in an upload (5 MB).
-const MaxFileBytes = 5 << 20
+// MaxFileBytes is the largest file ChatWork accepts in an upload. Its
+// documentation says 5 MB without saying which megabyte; 5,000,000 bytes is
+// the reading that neither kind of server refuses.
+const MaxFileBytes = 5_000_000
 
 // File is a file to upload into a room, with the message that goes with it.
 type File struct {
@@ -41,8 +43,9 @@ type Uploaded struct {
 // extension) and, when f.Message is set, the field message. Like Post it
 // sends one request and never retries. It does not use go-chatwork's
 // PostRoomFile, which HTML-escapes the message (so that ChatWork's [info]
-// and [To:id] markup would arrive as text), types every file
-// application/octet-stream and returns the answer unread.
+// and [To:id] markup would arrive as text), sends the message field even
+// when it is empty, types every file application/octet-stream and returns
+// the answer unread (upload_test.go shows each).
 func (c *Client) Upload(ctx context.Context, roomID int64, f File) (Uploaded, error) {
 	const op = "upload file"
 	bad := func(err error) (Uploaded, error) { return Uploaded{}, &Error{Op: op, Kind: KindBadRequest, Err: err} }
@@ -51,7 +54,7 @@ func (c *Client) Upload(ctx context.Context, roomID int64, f File) (Uploaded, er
 		return bad(fmt.Errorf("invalid room id %d", roomID))
 	case len(f.Data) == 0 || len(f.Data) > MaxFileBytes:
 		return bad(fmt.Errorf("file has %d bytes, want 1 to %d", len(f.Data), MaxFileBytes))
-	case f.Name == "" || strings.ContainsAny(f.Name, "/\\\"\r\n") || !utf8.ValidString(f.Name):
+	case !plainName(f.Name):
 		return bad(errors.New("file name must be a plain, non-empty name"))
 	case !utf8.ValidString(f.Message) || utf8.RuneCountInString(f.Message) > MaxMessageRunes:
 		return bad(fmt.Errorf("message must be valid UTF-8 of at most %d characters", MaxMessageRunes))
@@ -115,6 +118,22 @@ func multipartBody(f File) ([]byte, string, error) {
 		return nil, "", fmt.Errorf("encode the upload: %w", err)
 	}
 	return buf.Bytes(), w.FormDataContentType(), nil
+}
+
+// plainName reports whether name can be sent as it is in the quoted
+// filename of a Content-Disposition header: valid UTF-8 of printable
+// characters (so %q writes it unescaped), without a quote, a backslash or a
+// slash (a server may cut a path down to its last element).
+func plainName(name string) bool {
+	if name == "" || !utf8.ValidString(name) || strings.ContainsAny(name, `"\/`) {
+		return false
+	}
+	for _, r := range name {
+		if !strconv.IsPrint(r) {
+			return false
+		}
+	}
+	return true
 }
 
 // contentTypeOf types a file by its name's extension, as ChatWork shows a
