@@ -40,12 +40,10 @@ func (s *Server) Files(roomID int64) []File {
 	return append([]File(nil), r.files...)
 }
 
-const (
-	// maxUploadBody bounds an upload's request body: the largest file, a
-	// message of maxBodyChars characters of up to 4 UTF-8 bytes, and the
-	// multipart framing.
-	maxUploadBody = chatwork.MaxFileBytes + 4*maxBodyChars + 64<<10
-)
+// maxUploadBody bounds an upload's request body: the largest file, a
+// message of maxBodyChars characters of up to 4 UTF-8 bytes, and the
+// multipart framing.
+const maxUploadBody = chatwork.MaxFileBytes + 4*maxBodyChars + 64<<10
 
 // upload is what an upload request carried, or why it was refused.
 type upload struct {
