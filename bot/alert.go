@@ -129,6 +129,7 @@ func (b *Bot) HandleAlarm(ctx context.Context, ev alarm.Event) error {
 	mctx, mcancel := shorten(ctx, 2*stateTimeout)
 	defer mcancel()
 	outcome, err := b.alarmMessage(mctx, ev, kind, attrs)
+	c.Token = ev.Token() // kept with the outcome, for the digest
 	if serr := b.state.Settle(ctx, c, outcome, b.cfg.Now()); serr != nil {
 		b.log.WarnContext(ctx, "state unavailable: the transition is not settled, a redelivery may post it again", append(attrs, "outcome", outcome, "error", serr)...)
 	}
@@ -222,9 +223,9 @@ func (b *Bot) alarmMessage(ctx context.Context, ev alarm.Event, kind alarmKind, 
 		return state.Skipped, nil
 	}
 	if err == nil {
-		var posted chatwork.Posted
-		if posted, err = b.send(ctx, b.cfg.RoomID, body); err == nil {
-			b.log.InfoContext(ctx, "alarm message posted", append(attrs, "room_id", b.cfg.RoomID, "message_id", posted.MessageID)...)
+		var made []any
+		if made, err = b.sendAlarm(ctx, ev, kind, body, attrs); err == nil {
+			b.log.InfoContext(ctx, "alarm message posted", append(append(attrs, "room_id", b.cfg.RoomID), made...)...)
 			if last.Posted = true; tracked {
 				b.setLast(ctx, last, attrs)
 			}

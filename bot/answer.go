@@ -51,6 +51,8 @@ func (b *Bot) run(ctx context.Context, cmd command, to replyTo) {
 	switch cmd.kind {
 	case cmdMute, cmdUnmute, cmdMutes:
 		b.post(ctx, to.Room, b.runMute(ctx, cmd, to, tokens))
+	case cmdChart:
+		b.answerChart(ctx, cmd, to, tokens)
 	case cmdHelp:
 		b.post(ctx, to.Room, renderHelp(b.text, to, b.threshold(), len(tokens) > 1))
 	case cmdUnknown:
@@ -256,9 +258,21 @@ func lower(cur, l low) low {
 // returned: the webhook answers 200 regardless.
 func (b *Bot) post(ctx context.Context, room int64, body string) {
 	posted, err := b.send(ctx, room, body)
+	b.replied(ctx, room, err, "message_id", posted.MessageID)
+}
+
+// postFile uploads a reply (a chart) into room, like post.
+func (b *Bot) postFile(ctx context.Context, room int64, f chatwork.File) {
+	up, err := b.upload(ctx, room, f)
+	b.replied(ctx, room, err, "file_id", up.FileID)
+}
+
+// replied logs how a reply into room went; id names what ChatWork made of
+// it.
+func (b *Bot) replied(ctx context.Context, room int64, err error, id ...any) {
 	switch {
 	case err == nil:
-		b.log.InfoContext(ctx, "replied", "room_id", room, "message_id", posted.MessageID)
+		b.log.InfoContext(ctx, "replied", append([]any{"room_id", room}, id...)...)
 	case chatwork.KindOf(err) == chatwork.KindQuotaExhausted:
 		b.log.WarnContext(ctx, "quota exhausted: reply dropped", append([]any{"room_id", room}, quotaAttrs(chatwork.QuotaOf(err))...)...)
 	default:
@@ -266,15 +280,39 @@ func (b *Bot) post(ctx context.Context, room int64, body string) {
 	}
 }
 
-// send posts body to room and records every response. On the per-room limit
-// it waits once, for the room's window or as much of it as the deadline
-// allows, and tries again; on the token's quota nothing can be posted. The
-// error is the last attempt's.
+// send posts body to room (see inRoom).
 func (b *Bot) send(ctx context.Context, room int64, body string) (chatwork.Posted, error) {
-	posted, err := b.cw.Post(ctx, room, body)
-	b.recordCall(ctx, b.cfg.TokenLabel, posted.At, posted.Quota, err)
+	var posted chatwork.Posted
+	err := b.inRoom(ctx, room, func() (time.Time, *chatwork.Quota, error) {
+		var err error
+		posted, err = b.cw.Post(ctx, room, body)
+		return posted.At, posted.Quota, err
+	})
+	return posted, err
+}
+
+// upload posts the file f, with its message, into room in one call that
+// counts toward the room's posting limit like a post (see inRoom).
+func (b *Bot) upload(ctx context.Context, room int64, f chatwork.File) (chatwork.Uploaded, error) {
+	var up chatwork.Uploaded
+	err := b.inRoom(ctx, room, func() (time.Time, *chatwork.Quota, error) {
+		var err error
+		up, err = b.cw.Upload(ctx, room, f)
+		return up.At, up.Quota, err
+	})
+	return up, err
+}
+
+// inRoom makes call, which posts into room (a message or a file), and
+// records every response. On the per-room limit it waits once, for the
+// room's window or as much of it as the deadline allows, and calls again;
+// on the token's quota nothing can be posted. The error is the last
+// attempt's.
+func (b *Bot) inRoom(ctx context.Context, room int64, call func() (time.Time, *chatwork.Quota, error)) error {
+	at, q, err := call()
+	b.recordCall(ctx, b.cfg.TokenLabel, at, q, err)
 	if chatwork.KindOf(err) != chatwork.KindRoomLimit {
-		return posted, err
+		return err
 	}
 	wait := roomWindow
 	if dl, ok := ctx.Deadline(); ok {
@@ -282,16 +320,16 @@ func (b *Bot) send(ctx context.Context, room int64, body string) (chatwork.Poste
 	}
 	if wait < minRoomWait {
 		b.log.WarnContext(ctx, "per-room posting limit and no time left to wait", "room_id", room)
-		return posted, err
+		return err
 	}
 	b.log.InfoContext(ctx, "per-room posting limit: waiting once", "room_id", room, "wait", wait.String())
 	if serr := b.cfg.Sleep(ctx, wait); serr != nil {
 		b.log.WarnContext(ctx, "wait for the per-room limit cut short", "room_id", room, "error", serr)
-		return posted, err
+		return err
 	}
-	posted, err = b.cw.Post(ctx, room, body)
-	b.recordCall(ctx, b.cfg.TokenLabel, posted.At, posted.Quota, err)
-	return posted, err
+	at, q, err = call()
+	b.recordCall(ctx, b.cfg.TokenLabel, at, q, err)
+	return err
 }
 
 // recordCall records what one call of the token labelled label said (see

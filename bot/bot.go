@@ -260,6 +260,7 @@ type Bot struct {
 	verifier Verifier
 	log      *slog.Logger
 	state    State
+	charts   chart.Source
 	metrics  io.Writer
 
 	// self is the bot's own account id: Config.BotAccountID, or learned from
@@ -305,6 +306,7 @@ func New(cfg Config, deps Deps) (*Bot, error) {
 		log:      log,
 		verifier: deps.Verifier,
 		state:    timedState{cmp.Or[State](deps.State, &state.Memory{})},
+		charts:   deps.Charts,
 		metrics:  cmp.Or[io.Writer](deps.Metrics, io.Discard),
 		seed:     maphash.MakeSeed(),
 	}

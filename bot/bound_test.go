@@ -9,14 +9,15 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/quotabot/chatwork-quota-bot/internal/chart"
 	"github.com/quotabot/chatwork-quota-bot/internal/chatwork"
 	"github.com/quotabot/chatwork-quota-bot/internal/chatworksim"
 	"github.com/quotabot/chatwork-quota-bot/internal/recordtest"
 	"github.com/quotabot/chatwork-quota-bot/internal/sample"
 )
 
-// hangingStore is a log group that never answers: every write and query
-// waits for its context.
+// hangingStore is a log group (or CloudWatch's metrics) that never
+// answers: every write and query waits for its context.
 type hangingStore struct{}
 
 func (hangingStore) Record(ctx context.Context, _ sample.Record) error {
@@ -25,6 +26,11 @@ func (hangingStore) Record(ctx context.Context, _ sample.Record) error {
 }
 
 func (hangingStore) Samples(ctx context.Context, _ string, _, _ time.Time) ([]sample.Record, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+func (hangingStore) Lows(ctx context.Context, _ chart.Query) ([]chart.Series, error) {
 	<-ctx.Done()
 	return nil, ctx.Err()
 }
@@ -40,8 +46,9 @@ func (hangingSource) Token(ctx context.Context) (string, error) {
 // TestDeliveryAnsweredWithin10s measures the worst case of a delivery in
 // virtual time (testing/synctest, no wall clock): ChatWork slow (every
 // answer a minute late), hanging, refusing posts with the per-room limit,
-// or dropping connections; the state table, the log group and SSM healthy
-// or never answering; /quota for one token and for 100, and /quota mute.
+// or dropping connections; the state table, the log group, CloudWatch's
+// metrics and SSM healthy or never answering; /quota and /quota chart for
+// one token and for 100, /quota mute and /quota help.
 // The bot is wired as the webhook function wires it (5 s attempts, one
 // retry of a reading). Every delivery is answered within answerWithin (9 s),
 // a second under the 10 s promised, for Lambda's own overhead.
@@ -60,9 +67,9 @@ func TestDeliveryAnsweredWithin10s(t *testing.T) {
 	var worst time.Duration
 	for _, cw := range chatworks {
 		for _, aws := range []string{"AWS healthy", "AWS hanging"} {
-			for _, cmd := range []string{"/quota", "/quota mute 1h", "/quota help"} {
+			for _, cmd := range []string{"/quota", "/quota mute 1h", "/quota help", "/quota chart 7d"} {
 				for _, tokens := range []int{1, 100} {
-					if tokens > 1 && cmd != "/quota" {
+					if tokens > 1 && cmd != "/quota" && cmd != "/quota chart 7d" {
 						continue
 					}
 					name := fmt.Sprintf("%s, %s, %s, %d tokens", cw.name, aws, cmd, tokens)
@@ -133,9 +140,9 @@ func deliverOnce(t *testing.T, latency time.Duration, fault *chatworksim.Fault, 
 		t.Fatal(err)
 	}
 	deps := Deps{ChatWork: client(apiToken), Recorder: &recordtest.Memory{}, History: hangingStore{}, Verifier: v,
-		Tokens: func(context.Context) []Token { return others }}
+		Tokens: func(context.Context) []Token { return others }, Charts: &fakeCharts{}}
 	if awsHangs {
-		deps.Recorder, deps.State = hangingStore{}, brokenState{hang: true}
+		deps.Recorder, deps.State, deps.Charts = hangingStore{}, brokenState{hang: true}, hangingStore{}
 	} else {
 		deps.History = memoryOf(t)
 	}

@@ -18,10 +18,11 @@ const (
 	cmdMute                   // "/quota mute DURATION [LABEL|all]"
 	cmdUnmute                 // "/quota unmute [LABEL|all]"
 	cmdMutes                  // "/quota mutes"
+	cmdChart                  // "/quota chart [LABEL] [3h|24h|7d]"
 )
 
 func (k cmdKind) String() string {
-	return [...]string{"none", "quota", "help", "unknown", "mute", "unmute", "mutes"}[k]
+	return [...]string{"none", "quota", "help", "unknown", "mute", "unmute", "mutes", "chart"}[k]
 }
 
 // command is a parsed message.
@@ -33,7 +34,8 @@ type command struct {
 	// word is the one word after /quota, as typed (full-width folded): a
 	// token's label, perhaps. Never echoed.
 	word string
-	// args are the words after mute or unmute, as typed, one space apart.
+	// args are the words after mute, unmute or chart, as typed, one space
+	// apart.
 	args string
 }
 
@@ -69,6 +71,8 @@ func parseCommand(body string) command {
 		return command{kind: cmdMute, args: strings.Join(args[1:], " ")}
 	case strings.EqualFold(args[0], "unmute"):
 		return command{kind: cmdUnmute, args: strings.Join(args[1:], " ")}
+	case strings.EqualFold(args[0], "chart"):
+		return command{kind: cmdChart, args: strings.Join(args[1:], " ")}
 	case len(args) == 1:
 		return command{kind: cmdUnknown, arg: safeArg(args[0]), word: args[0]}
 	}

@@ -86,6 +86,11 @@ func TestParseCommand(t *testing.T) {
 		{"[piconname:9001]さん /quota help", cmdHelp, ""},
 		{"hello\n/quota", cmdNone, ""},
 		{"/quota xyz", cmdUnknown, "xyz"},
+		{"/quota chart", cmdChart, ""},
+		{"/quota CHART 7d deploy", cmdChart, ""},
+		{"／ｑｕｏｔａ　ｃｈａｒｔ　３ｈ", cmdChart, ""},
+		{"[To:1]Bot\n/quota chart [toall]\nthanks", cmdChart, ""},
+		{"/quota charts", cmdUnknown, "charts"},
 		{"/quota help me", cmdUnknown, ""},
 		{"/quota [toall]", cmdUnknown, ""},
 		{"/quota ﾃｽﾄ", cmdUnknown, ""},
@@ -104,6 +109,23 @@ func TestParseCommand(t *testing.T) {
 		got := parseCommand(c.in)
 		if got.kind != c.kind || got.arg != c.arg {
 			t.Errorf("parseCommand(%q) = {%v %q}, want {%v %q}", c.in, got.kind, got.arg, c.kind, c.arg)
+		}
+	}
+}
+
+// The words after /quota chart reach parseChartArgs as typed (full-width
+// folded), one space apart.
+func TestParseChartCommand(t *testing.T) {
+	cases := []struct{ in, args string }{
+		{"/quota chart", ""},
+		{"/quota chart 7d", "7d"},
+		{"/quota  Chart\tDeploy   3H ", "Deploy 3H"},
+		{"／quota　chart　ｄｅｐｌｏｙ　２４ｈ", "deploy 24h"},
+		{"/quota chart 3h\n7d", "3h"},
+	}
+	for _, c := range cases {
+		if got := parseCommand(c.in); got.kind != cmdChart || got.args != c.args {
+			t.Errorf("parseCommand(%q) = {%v %q}, want {chart %q}", c.in, got.kind, got.args, c.args)
 		}
 	}
 }

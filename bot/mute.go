@@ -321,6 +321,7 @@ func (b *Bot) unmuted(ctx context.Context, l state.Last) error {
 	case c.Status == state.Settled:
 		return nil
 	}
+	c.Token = l.Token // kept with the outcome, for the digest
 	var other state.Last
 	if episodic(kind) {
 		release, err := b.lockEpisode(ctx, l.Token, attrs)
@@ -340,7 +341,7 @@ func (b *Bot) unmuted(ctx context.Context, l state.Last) error {
 	body, err := b.alarmBody(ctx, ev, kind, state.Last{}, nil, attrs)
 	outcome := state.Posted
 	if err == nil {
-		_, err = b.send(ctx, b.cfg.RoomID, b.text.mute.resumed+"\n"+body)
+		_, err = b.sendAlarm(ctx, ev, kind, b.text.mute.resumed+"\n"+body, attrs)
 	}
 	if err != nil {
 		b.log.WarnContext(ctx, "alarm held back by a mute not posted: the next housekeeping tries again", append(attrs, "error", err)...)

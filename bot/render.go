@@ -155,6 +155,7 @@ type phrases struct {
 
 	alert alertPhrases // alarm messages (render_alert.go)
 	mute  mutePhrases  // mutes (mute.go)
+	chart chartPhrases // charts (chart.go)
 }
 
 var languages = map[string]*phrases{"ja": &ja, "en": &en}
@@ -195,12 +196,14 @@ var ja = phrases{
 	duration:       durationJA,
 	helpTitle:      "quota bot の使い方",
 	help: "/quota … API の残り回数、リセットまでの時間、過去1時間と24時間の残りの最小値を返信します（API を2回使います）。\n" +
+		"/quota chart [3h|24h|7d] … 残りの推移（5分ごとの枠の残りの最小値）のグラフを画像で返信します。期間を省くと過去24時間です（API を1回使います）。\n" +
 		"/quota help … この説明を返信します（API を1回使います）。\n" +
 		muteHelpJA +
 		"先頭に To や返信を付けても、全角の「／quota」でも使えます。\n" +
 		"残りがしきい値（%s）以下になると、アラートが投稿されます。",
 	helpFleet: "/quota … すべてのトークンの残り回数とリセットまでの時間を、残りの少ない順に1つのメッセージで返信します（トークンごとに API を1回、返信に1回使います）。\n" +
 		"/quota ラベル … そのトークンの残り回数、リセットまでの時間、過去1時間と24時間の残りの最小値を返信します（API を2回使います）。ラベルの大文字と小文字は区別しません。\n" +
+		"/quota chart [ラベル] [3h|24h|7d] … 残りの推移（5分ごとの枠の残りの最小値）のグラフを画像で返信します。ラベルを省くとすべてのトークン（残りの少ない10個まで）、期間を省くと過去24時間です（API を1回使います）。\n" +
 		"/quota help … この説明を返信します（API を1回使います）。\n" +
 		muteHelpJA +
 		"先頭に To や返信を付けても、全角の「／quota」でも使えます。\n" +
@@ -218,6 +221,7 @@ var ja = phrases{
 	answerTitle:     "ChatWork API の残り",
 	alert:           jaAlert,
 	mute:            jaMute,
+	chart:           jaChart,
 }
 
 var en = phrases{
@@ -240,12 +244,14 @@ var en = phrases{
 	duration:       durationEN,
 	helpTitle:      "How to use the quota bot",
 	help: "/quota: replies with the API calls remaining, the time until the reset, and the lowest remaining over the last hour and 24 hours (uses 2 API calls).\n" +
+		"/quota chart [3h|24h|7d]: replies with a chart of the quota over time (the lowest remaining in each 5-minute window), over the last 24 hours unless a period is given (uses 1 API call).\n" +
 		"/quota help: replies with this text (uses 1 API call).\n" +
 		muteHelpEN +
 		"A To or reply tag in front works, and so does the full-width \"／quota\".\n" +
 		"An alert is posted when the quota falls to the threshold (%s).",
 	helpFleet: "/quota: replies with every token's API calls remaining and the time until its reset, lowest first, in one message (uses 1 API call per token and 1 for the reply).\n" +
 		"/quota LABEL: replies with that token's calls remaining, the time until the reset, and the lowest remaining over the last hour and 24 hours (uses 2 API calls). The label's case does not matter.\n" +
+		"/quota chart [LABEL] [3h|24h|7d]: replies with a chart of the quota over time (the lowest remaining in each 5-minute window), of every token (the 10 lowest) unless a label is given, over the last 24 hours unless a period is given (uses 1 API call).\n" +
 		"/quota help: replies with this text (uses 1 API call).\n" +
 		muteHelpEN +
 		"A To or reply tag in front works, and so does the full-width \"／quota\".\n" +
@@ -263,6 +269,7 @@ var en = phrases{
 	answerTitle:     "ChatWork API quota",
 	alert:           enAlert,
 	mute:            enMute,
+	chart:           enChart,
 }
 
 // renderAnswer renders the answer to /quota.

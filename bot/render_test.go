@@ -66,6 +66,20 @@ func TestGolden(t *testing.T) {
 		"unknown":            func(p *phrases) string { return renderUnknown(p, testTo, "xyz") },
 		"unknown_unsafe_arg": func(p *phrases) string { return renderUnknown(p, testTo, "") },
 		"unavailable":        func(p *phrases) string { return renderUnavailable(p, testTo) },
+		"chart": func(p *phrases) string {
+			return renderChartMessage(p, chartView{To: testTo, Period: "24h", Now: testNow, Loc: jst, Threshold: count})
+		},
+		"chart_rest": func(p *phrases) string {
+			return renderChartMessage(p, chartView{To: testTo, Period: "7d", Now: testNow, Loc: tokyo(t), Threshold: count, Rest: manyLabels})
+		},
+		"chart_token_percent": func(p *phrases) string {
+			return renderChartMessage(p, chartView{To: testTo, Label: "deploy", Period: "3h", Now: testNow, Loc: jst, Threshold: threshold{Value: 10, Percent: true}})
+		},
+		"chart_usage": func(p *phrases) string {
+			return renderChartUsage(p, testTo, "2h", []string{"default", "deploy", "notify"})
+		},
+		"chart_usage_any": func(p *phrases) string { return renderChartUsage(p, testTo, "", manyLabels) },
+		"chart_failed":    func(p *phrases) string { return renderChartFailed(p, testTo) },
 	}
 	for name, render := range messages {
 		for lang, p := range languages {
@@ -110,6 +124,16 @@ func checkMessage(t *testing.T, msg string) {
 			t.Errorf("[%s] opened %d times, closed %d times", tag, o, c)
 		}
 	}
+}
+
+// tokyo is the Asia/Tokyo zone from the tz database.
+func tokyo(t *testing.T) *time.Location {
+	t.Helper()
+	loc, err := time.LoadLocation("Asia/Tokyo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loc
 }
 
 func TestSummarize(t *testing.T) {

@@ -16,7 +16,7 @@ var labelRE = regexp.MustCompile(`^[A-Za-z0-9_.\-]{1,64}$`)
 
 // ReservedLabels are the words /quota takes after it (in any case): a token
 // so labelled could never be asked for by name.
-var ReservedLabels = []string{"all", "help", "mute", "mutes", "unmute"}
+var ReservedLabels = []string{"all", "chart", "help", "mute", "mutes", "unmute"}
 
 // CheckLabel reports whether s can label a token: it names a log stream and
 // a metric dimension value, so 1 to 64 letters, digits, '.', '_' or '-', and

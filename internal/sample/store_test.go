@@ -11,7 +11,7 @@ func TestCheckLabel(t *testing.T) {
 			t.Errorf("CheckLabel(%q) = %v, want nil", ok, err)
 		}
 	}
-	for _, bad := range []string{"", strings.Repeat("x", 65), "a b", "a/b", "トークン", "help", "HELP", "Mute", "mutes", "unmute", "all"} {
+	for _, bad := range []string{"", strings.Repeat("x", 65), "a b", "a/b", "トークン", "help", "HELP", "Mute", "mutes", "unmute", "all", "chart", "Chart"} {
 		if err := CheckLabel(bad); err == nil {
 			t.Errorf("CheckLabel(%q) = nil, want an error", bad)
 		}
