@@ -79,6 +79,9 @@ const (
 //     of the own token as the alert, the recovery and the silent monitor;
 //   - any other alarm: a plain message with its name, state and reason.
 //
+// The low-quota and pace alerts carry a chart of their token when
+// Deps.Charts is set, in the same one call (see sendAlarm).
+//
 // The quota, pace and token-errors alarms' messages for a muted token are
 // not posted, and neither is a state older than the token's last known one;
 // both are logged and settled in the state. Every ChatWork response is

@@ -1,6 +1,7 @@
 // Package bot is the webhook side of the quota bot: it verifies ChatWork's
 // signed webhook deliveries, recognises the /quota command in a room, and
-// answers with the token's current quota and its recent history.
+// answers with the token's current quota and its recent history, or with
+// a chart of the tokens' quota over a period.
 //
 // The heart is an http.Handler (Bot.Handler), so the same code serves the
 // Lambda Function URL adapter, the local sandbox and httptest. Every
