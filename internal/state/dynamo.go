@@ -25,7 +25,7 @@ const (
 // Kinds of item (PartitionKey values).
 const (
 	kindMessage    = "message"    // sk room#message-id
-	kindTransition = "transition" // sk alarm|state|timestamp[|contributor-id]
+	kindTransition = "transition" // sk alarm|state|timestamp[|contributor-id], or another claimant's key
 	kindLast       = "last"       // sk alarm|token
 	kindMute       = "mute"       // sk label, or * for every token
 )
@@ -169,13 +169,32 @@ func (d *Dynamo) Settle(ctx context.Context, c Claim, outcome string, now time.T
 		}
 		return nil
 	}
-	_, err := d.put(ctx, with(key(kindTransition, c.Key), item{
-		"status": s("settled"), "outcome": s(outcome), "at": n(now.UnixMilli()), TTLAttribute: ttl(now, TransitionTTL),
-	}), "", nil, nil)
-	if err != nil {
+	it := item{"status": s("settled"), "outcome": s(outcome), "at": n(now.UnixMilli()), TTLAttribute: ttl(now, TransitionTTL)}
+	if c.Token != "" {
+		it["token"] = s(c.Token)
+	}
+	if _, err := d.put(ctx, with(key(kindTransition, c.Key), it), "", nil, nil); err != nil {
 		return d.err("settle a transition", err)
 	}
 	return nil
+}
+
+// Transitions lists the transitions settled in [from, to), in the order
+// they were settled (by key at the same time). The times filter the
+// partition's items: the query reads every transition kept (TransitionTTL),
+// a few thousand small items at most, once a day.
+func (d *Dynamo) Transitions(ctx context.Context, from, to time.Time) ([]Transition, error) {
+	var out []Transition
+	err := d.queryWhere(ctx, kindTransition, "#s = :settled AND #a >= :from AND #a < :to",
+		names{"#s": "status", "#a": "at"}, item{":settled": s("settled"), ":from": n(from.UnixMilli()), ":to": n(to.UnixMilli())},
+		func(it item) {
+			out = append(out, Transition{Key: str(it, SortKey), Token: str(it, "token"), Outcome: str(it, "outcome"), At: time.UnixMilli(num(it, "at"))})
+		})
+	if err != nil {
+		return nil, d.err("list settled transitions", err)
+	}
+	sortTransitions(out)
+	return out, nil
 }
 
 // Last is the last state of the alarm's token; ok is false when none is known.
@@ -261,10 +280,23 @@ func (d *Dynamo) DropMute(ctx context.Context, m Mute) error {
 
 // query reads every item of a kind, page by page.
 func (d *Dynamo) query(ctx context.Context, kind string, each func(item)) error {
+	return d.queryWhere(ctx, kind, "", nil, nil, each)
+}
+
+// queryWhere reads the items of a kind that filter (a filter expression
+// over the placeholders nm and values; "" for all) keeps, page by page.
+func (d *Dynamo) queryWhere(ctx context.Context, kind, filter string, nm names, values item, each func(item)) error {
 	cond := "pk = :kind"
+	vals := item{":kind": s(kind)}
+	for k, v := range values {
+		vals[k] = v
+	}
 	in := &dynamodb.QueryInput{
 		TableName: &d.table, KeyConditionExpression: &cond, ConsistentRead: aws.Bool(true),
-		ExpressionAttributeValues: item{":kind": s(kind)},
+		ExpressionAttributeValues: vals,
+	}
+	if filter != "" {
+		in.FilterExpression, in.ExpressionAttributeNames = &filter, nm
 	}
 	for {
 		out, err := d.api.Query(ctx, in)

@@ -1,6 +1,7 @@
 package state
 
 import (
+	"cmp"
 	"context"
 	"slices"
 	"strconv"
@@ -26,6 +27,7 @@ type Memory struct {
 type memClaim struct {
 	Claim
 	expires time.Time // the claim's end, or the settled transition's
+	settled time.Time // when it was settled
 }
 
 // Answered records that the message is being answered at now, and reports
@@ -56,7 +58,7 @@ func (m *Memory) Claim(_ context.Context, key string, now time.Time) (Claim, err
 	}
 	m.claims = bounded(m.claims, now, func(c memClaim) time.Time { return c.expires })
 	c := Claim{Key: key, Owner: newOwner(), Status: Claimed}
-	m.claims[key] = memClaim{c, now.Add(ClaimFor)}
+	m.claims[key] = memClaim{Claim: c, expires: now.Add(ClaimFor)}
 	return c, nil
 }
 
@@ -72,8 +74,23 @@ func (m *Memory) Settle(_ context.Context, c Claim, outcome string, now time.Tim
 		return nil
 	}
 	m.claims = bounded(m.claims, now, func(c memClaim) time.Time { return c.expires })
-	m.claims[c.Key] = memClaim{Claim{Key: c.Key, Status: Settled, Outcome: outcome}, now.Add(TransitionTTL)}
+	m.claims[c.Key] = memClaim{Claim{Key: c.Key, Status: Settled, Outcome: outcome, Token: c.Token}, now.Add(TransitionTTL), now}
 	return nil
+}
+
+// Transitions lists the transitions settled in [from, to), in the order
+// they were settled (by key at the same time).
+func (m *Memory) Transitions(_ context.Context, from, to time.Time) ([]Transition, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []Transition
+	for _, c := range m.claims {
+		if c.Status == Settled && !c.settled.Before(from) && c.settled.Before(to) {
+			out = append(out, Transition{Key: c.Key, Token: c.Token, Outcome: c.Outcome, At: c.settled})
+		}
+	}
+	sortTransitions(out)
+	return out, nil
 }
 
 // Last is the last state of the alarm's token; ok is false when none is known.
@@ -174,6 +191,12 @@ func sorted[V any](entries map[string]V, key func(V) string) []V {
 	}
 	slices.SortFunc(out, func(a, b V) int { return strings.Compare(key(a), key(b)) })
 	return out
+}
+
+func sortTransitions(ts []Transition) {
+	slices.SortFunc(ts, func(a, b Transition) int {
+		return cmp.Or(a.At.Compare(b.At), strings.Compare(a.Key, b.Key))
+	})
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }

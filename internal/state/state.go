@@ -1,7 +1,9 @@
 // Package state is the webhook bot's memory, shared by every instance of
 // the function when it lives in DynamoDB: the messages answered, the alarm
 // transitions posted (claimed before posting, so that one instance posts),
-// the last state posted per alarm and token, and the room's mutes.
+// the last state posted per alarm and token, and the room's mutes. The
+// settled transitions are listed by when they were settled (Transitions),
+// for the morning digest's "alerts posted and muted".
 //
 // Memory keeps it in one process (the sandbox, tests, a deployment without
 // a table); Dynamo keeps it in a table and decides every "first one wins"
@@ -62,6 +64,18 @@ type Claim struct {
 	Owner   string // this claim's random id: only its owner releases it
 	Status  Status
 	Outcome string // when Settled
+	// Token is the label of the token the transition is about, "" when it
+	// is about none (or the claimant does not say). The claimant sets it
+	// before Settle, which keeps it with the outcome for Transitions.
+	Token string
+}
+
+// Transition is a settled transition, as Transitions lists it.
+type Transition struct {
+	Key     string
+	Token   string // the settled Claim's Token
+	Outcome string
+	At      time.Time // when it was settled
 }
 
 // Last is the last state of an alarm's token (a contributor, or the own

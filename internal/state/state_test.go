@@ -18,8 +18,10 @@ import (
 func TestMain(m *testing.M) { awstest.Main(m) }
 
 var (
-	_ bot.State = (*state.Memory)(nil)
-	_ bot.State = (*state.Dynamo)(nil)
+	_ bot.State         = (*state.Memory)(nil)
+	_ bot.State         = (*state.Dynamo)(nil)
+	_ bot.TransitionLog = (*state.Memory)(nil)
+	_ bot.TransitionLog = (*state.Dynamo)(nil)
 )
 
 var t0 = time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
@@ -42,6 +44,7 @@ func TestContract(t *testing.T) {
 			t.Run("claims", func(t *testing.T) { claims(t, st) })
 			t.Run("last states", func(t *testing.T) { lasts(t, st) })
 			t.Run("mutes", func(t *testing.T) { mutes(t, st) })
+			t.Run("transitions", func(t *testing.T) { transitions(t, st.(loggedState)) })
 		})
 	}
 }
@@ -124,6 +127,51 @@ func claims(t *testing.T, st bot.State) {
 	settle(y, state.Muted, t0.Add(state.ClaimFor+4*time.Millisecond))
 	if c := claim(x.Key, t0.Add(time.Hour), state.Settled); c.Outcome != state.Muted {
 		t.Fatalf("settled as %q, want muted", c.Outcome)
+	}
+}
+
+type loggedState interface {
+	bot.State
+	bot.TransitionLog
+}
+
+// transitions: the settled ones are listed by when they were settled, with
+// their outcome and token, in [from, to); claims held or released are not.
+func transitions(t *testing.T, st loggedState) {
+	ctx := context.Background()
+	day := t0.Add(10 * 24 * time.Hour) // clear of the other subtests' times
+	settle := func(key, token, outcome string, at time.Time) {
+		t.Helper()
+		c, err := st.Claim(ctx, key, at)
+		if err != nil || c.Status != state.Claimed {
+			t.Fatalf("claim %s: %+v, %v", key, c, err)
+		}
+		c.Token = token
+		if err := st.Settle(ctx, c, outcome, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	settle("q-quota-low|ALARM|2026-12-04T01:00:00.000+0000|6d44", "deploy", state.Posted, day.Add(time.Hour))
+	settle("q-quota-low|ALARM|2026-12-04T02:00:00.000+0000|7a1b", "report", state.Muted, day.Add(2*time.Hour))
+	settle("q-monitor-heartbeat|ALARM|2026-12-04T00:30:00.000+0000", "", state.Posted, day.Add(30*time.Minute))
+	settle("q-quota-low|OK|2026-12-04T23:59:59.999+0000|6d44", "deploy", state.Posted, day.Add(24*time.Hour)) // the next day
+	settle("q-quota-low|ALARM|2026-12-03T23:59:59.999+0000|6d44", "deploy", "joined", day.Add(-time.Millisecond))
+	if _, err := st.Claim(ctx, "held|ALARM|x", day.Add(3*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.Transitions(ctx, day, day.Add(24*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []state.Transition{
+		{Key: "q-monitor-heartbeat|ALARM|2026-12-04T00:30:00.000+0000", Outcome: state.Posted, At: day.Add(30 * time.Minute)},
+		{Key: "q-quota-low|ALARM|2026-12-04T01:00:00.000+0000|6d44", Token: "deploy", Outcome: state.Posted, At: day.Add(time.Hour)},
+		{Key: "q-quota-low|ALARM|2026-12-04T02:00:00.000+0000|7a1b", Token: "report", Outcome: state.Muted, At: day.Add(2 * time.Hour)},
+	}
+	if !slices.EqualFunc(got, want, func(a, b state.Transition) bool {
+		return a.Key == b.Key && a.Token == b.Token && a.Outcome == b.Outcome && a.At.Equal(b.At)
+	}) {
+		t.Fatalf("transitions of the day:\n%+v\nwant\n%+v", got, want)
 	}
 }
 
