@@ -23,3 +23,17 @@ func Draw(ctx context.Context, src Source, q Query, s Spec) (png []byte, rest []
 	}
 	return png, rest, nil
 }
+
+// Title is a chart's title: ASCII, as the renderer's font is. label is the
+// one token drawn ("" for a deployment's), span names the range ("24h",
+// a date).
+func Title(label string, percent bool, span string) string {
+	of, pct := "", ""
+	if label != "" {
+		of = " - " + label
+	}
+	if percent {
+		pct = "% of limit "
+	}
+	return fmt.Sprintf("ChatWork API quota%s - lowest %sper 5 min - %s", of, pct, span)
+}

@@ -64,3 +64,20 @@ func TestDraw(t *testing.T) {
 		t.Errorf("a source error: %v", err)
 	}
 }
+
+func TestTitle(t *testing.T) {
+	for _, c := range []struct {
+		label   string
+		percent bool
+		span    string
+		want    string
+	}{
+		{"", false, "24h", "ChatWork API quota - lowest per 5 min - 24h"},
+		{"deploy", true, "3h", "ChatWork API quota - deploy - lowest % of limit per 5 min - 3h"},
+		{"", false, "2026-12-01", "ChatWork API quota - lowest per 5 min - 2026-12-01"},
+	} {
+		if got := Title(c.label, c.percent, c.span); got != c.want {
+			t.Errorf("Title(%q, %v, %q) = %q, want %q", c.label, c.percent, c.span, got, c.want)
+		}
+	}
+}
