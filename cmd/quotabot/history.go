@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -18,6 +19,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 
+	"github.com/quotabot/chatwork-quota-bot/internal/alarm"
+	"github.com/quotabot/chatwork-quota-bot/internal/chart"
 	"github.com/quotabot/chatwork-quota-bot/internal/cwlogs"
 	"github.com/quotabot/chatwork-quota-bot/internal/fanout"
 	"github.com/quotabot/chatwork-quota-bot/internal/localstore"
@@ -62,15 +65,38 @@ func runHistory(ctx context.Context, args []string, e env) int {
 	var label string
 	fs.StringVar(&label, "token", "", "show only the token labelled `LABEL` (default: every token with samples)")
 	fs.StringVar(&label, "token-label", "", "the same as --token")
-	since := 24 * time.Hour
+	since, sinceText := 24*time.Hour, "24h"
 	fs.Func("since", "how far back to look: a `duration` such as 90m or 24h, or days such as 7d (default 24h)", func(v string) (err error) {
 		since, err = parseSince(v)
+		sinceText = v
 		return err
 	})
 	asJSON := fs.Bool("json", false, "print the windows as JSON: an array, one element per token")
+	pngPath := fs.String("png", "", "also write the chart of the tokens' low points per 5 minutes to `FILE` (PNG, as the bot posts it)")
+	threshold := fs.Int("threshold", 0, "the chart's alert threshold line at `N` (default QUOTA_ALARM_THRESHOLD; 0: none)")
+	kind := fs.String("threshold-kind", cmp.Or(e.getenv("QUOTA_ALARM_THRESHOLD_KIND"), "count"), "the chart's figures: count or percent of the limit (QUOTA_ALARM_THRESHOLD_KIND)")
 	fs.BoolVar(&e.verbose, "verbose", false, "with an AWS error, also print the SDK's own message")
-	if code, done := parseFlags(fs, args, e, "(--log-group NAME | --file PATH) [--since 24h] [--token LABEL] [--json] [--verbose]"); done {
+	if code, done := parseFlags(fs, args, e, "(--log-group NAME | --file PATH) [--since 24h] [--token LABEL] [--json] [--png FILE [--threshold N] [--threshold-kind count|percent]] [--verbose]"); done {
 		return code
+	}
+	if !flagSet(fs, "threshold") {
+		if v := e.getenv("QUOTA_ALARM_THRESHOLD"); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return usageError(e, "history", "QUOTA_ALARM_THRESHOLD %q: not a whole number", v)
+			}
+			*threshold = n
+		}
+	}
+	if err := alarm.CheckThreshold(*threshold, *kind == "percent"); err != nil || (*kind != "count" && *kind != "percent") {
+		return usageError(e, "history", "--threshold %d --threshold-kind %q: want a threshold of 0 or more, of count or percent", *threshold, *kind)
+	}
+	loc := time.Local
+	if tz := e.getenv("QUOTA_TIME_ZONE"); tz != "" {
+		var err error
+		if loc, err = time.LoadLocation(tz); err != nil {
+			return usageError(e, "history", "QUOTA_TIME_ZONE %q: %v", tz, err)
+		}
 	}
 	if label != "" {
 		if err := sample.CheckLabel(label); err != nil {
@@ -85,9 +111,11 @@ func runHistory(ctx context.Context, args []string, e env) int {
 	case *file == "" && *group == "":
 		return usageError(e, "history", "no samples to read: give --log-group NAME (or set QUOTA_LOG_GROUP) or --file PATH")
 	}
-	from := time.Now().Add(-since)
+	now := time.Now()
+	from := now.Add(-since)
 	reps := []historyReport{}
-	var skipped int // lines or events that were not records, in all
+	read := memHistory{} // the records read, by token, for the chart
+	var skipped int      // lines or events that were not records, in all
 	if *file != "" {
 		byToken, n, err := readFile(ctx, *file, from)
 		if err != nil {
@@ -100,6 +128,7 @@ func runHistory(ctx context.Context, args []string, e env) int {
 		for _, l := range labels {
 			rep := historyReport{Source: "file " + *file, Token: l, Since: from, Skipped: n}
 			summarize(&rep, byToken[l])
+			read[l] = byToken[l]
 			reps = append(reps, rep)
 		}
 		skipped = n
@@ -117,8 +146,10 @@ func runHistory(ctx context.Context, args []string, e env) int {
 		}
 		reps = make([]historyReport, len(labels))
 		errs := make([]error, len(labels))
+		recs := make([][]sample.Record, len(labels))
 		fanout.Each(len(labels), 8, func(i int) {
 			res, err := h.Read(ctx, labels[i], from, time.Time{})
+			recs[i] = res.Records
 			reps[i] = historyReport{Source: "log group " + *group, Token: labels[i], Since: from, Skipped: res.Skipped, Truncated: res.Truncated}
 			summarize(&reps[i], res.Records)
 			errs[i] = err
@@ -128,6 +159,17 @@ func runHistory(ctx context.Context, args []string, e env) int {
 				return fail(e, "history", errs[i])
 			}
 			skipped += reps[i].Skipped
+		}
+		for i, l := range labels {
+			read[l] = recs[i]
+		}
+	}
+	if *pngPath != "" {
+		if err := writeChart(ctx, e, *pngPath, read, chart.Query{From: from, To: now}, chart.Spec{
+			Title: chart.Title(label, *kind == "percent", sinceText), Loc: loc,
+			Threshold: float64(*threshold), Percent: *kind == "percent",
+		}); err != nil {
+			return fail(e, "history", err)
 		}
 	}
 	if *asJSON {
@@ -297,4 +339,36 @@ func printHistory(w io.Writer, rep historyReport, since time.Duration) {
 	for _, f := range list {
 		fmt.Fprintf(w, "  %s  %-8s %-16s %s\n", f.At.Local().Format(layout), f.Source, f.Kind, f.Detail)
 	}
+}
+
+// memHistory is records already read, by token, as a sample.History: the
+// chart draws from what the report summed up, without reading it again.
+type memHistory map[string][]sample.Record
+
+func (m memHistory) Samples(_ context.Context, token string, since, until time.Time) ([]sample.Record, error) {
+	var out []sample.Record
+	for _, r := range m[token] {
+		if sample.InRange(r.Time, since, until) {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// writeChart draws every token of read (chart.Draw) into the PNG file path
+// and says so, naming the tokens left out.
+func writeChart(ctx context.Context, e env, path string, read memHistory, q chart.Query, s chart.Spec) error {
+	q.Labels = slices.Sorted(maps.Keys(read))
+	img, rest, err := chart.Draw(ctx, chart.FromRecords(read), q, s)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, img, 0o644); err != nil {
+		return fmt.Errorf("write the chart: %w", err)
+	}
+	fmt.Fprintf(e.stdout, "chart of %d tokens written to %s\n", len(q.Labels)-len(rest), path)
+	if len(rest) > 0 {
+		fmt.Fprintf(e.stdout, "(the %d lowest are drawn; left out: %s)\n", chart.MaxLines, strings.Join(rest, ", "))
+	}
+	return nil
 }

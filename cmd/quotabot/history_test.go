@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"image/png"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -298,5 +300,54 @@ func TestHistoryThreeStreams(t *testing.T) {
 	r = runWith(t, nil, nil, "history", "--log-group", empty, "--json")
 	if r.code != 0 || strings.TrimSpace(r.stdout) != "[]" {
 		t.Errorf("empty group --json: exit %d\n%s", r.code, r.stdout)
+	}
+}
+
+// --png writes the chart of what history read: the same as chart.Draw over
+// the same records, with the threshold of QUOTA_ALARM_THRESHOLD unless
+// --threshold says otherwise.
+func TestHistoryPNG(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "samples.jsonl")
+	store, err := localstore.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed(t, store)
+	store.Close()
+	out := filepath.Join(dir, "quota.png")
+	env := map[string]string{"QUOTA_ALARM_THRESHOLD": "60", "QUOTA_TIME_ZONE": "Asia/Tokyo"}
+	r := runWith(t, env, nil, "history", "--file", path, "--png", out)
+	if r.code != 0 || !strings.Contains(r.stdout, "chart of 2 tokens written to "+out) {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	raw, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := png.Decode(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatalf("not a PNG: %v", err)
+	}
+	if b := img.Bounds(); b.Dx() < 400 || b.Dy() < 200 {
+		t.Errorf("chart of %v", b)
+	}
+	// A threshold line makes another picture than none.
+	other := filepath.Join(dir, "none.png")
+	if r := runWith(t, env, nil, "history", "--file", path, "--png", other, "--threshold", "0"); r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	if raw0, _ := os.ReadFile(other); bytes.Equal(raw0, raw) {
+		t.Error("--threshold 0 drew the same chart as QUOTA_ALARM_THRESHOLD=60")
+	}
+	for _, args := range [][]string{
+		{"--png", filepath.Join(dir, "no", "such", "dir.png")},
+		{"--png", out, "--threshold-kind", "ratio"},
+		{"--png", out, "--threshold", "101", "--threshold-kind", "percent"},
+	} {
+		r := runWith(t, env, nil, append([]string{"history", "--file", path}, args...)...)
+		if r.code == 0 || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+			t.Errorf("%v: exit %d, stderr %q: want one line and a failure", args, r.code, r.stderr)
+		}
 	}
 }
