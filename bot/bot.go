@@ -135,6 +135,11 @@ type Config struct {
 	// monitor's). A latest monitor sample older than twice this plus a
 	// minute makes the answer warn that the monitor looks stopped.
 	MonitorInterval time.Duration
+	// Window is the rate-limit window, the period of a chart's low points;
+	// default chart.Window (ChatWork's 5 minutes). A shorter one (the
+	// sandbox's) shortens the charts' periods in proportion: "3h" is 3
+	// hours' worth of windows.
+	Window time.Duration
 	// MaxBody is the largest webhook body accepted; default 64 KiB.
 	MaxBody int64
 	// Now is the clock for messages and records; default time.Now.
@@ -174,6 +179,7 @@ func (c *Config) defaults() {
 	c.Language = cmp.Or(c.Language, DefaultLanguage)
 	c.TokenLabel = cmp.Or(c.TokenLabel, sample.DefaultLabel)
 	c.MonitorInterval = cmp.Or(c.MonitorInterval, defaultMonitorInterval)
+	c.Window = cmp.Or(c.Window, chart.Window)
 	c.MaxBody = cmp.Or(c.MaxBody, defaultMaxBody)
 	if c.Location == nil {
 		c.Location = defaultLocation()

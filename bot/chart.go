@@ -26,9 +26,6 @@ const (
 	// chartTimeout bounds the query and the drawing of an alert's chart:
 	// past it the alert goes out as text.
 	chartTimeout = 5 * time.Second
-	// chartTitle is the chart's own title (ASCII: the renderer's font has
-	// no other letters); the message carries the words of the language.
-	chartTitle = "ChatWork API quota%s - lowest %sper 5 min - %s"
 )
 
 // errNoCharts: the deployment gave the bot no chart source.
@@ -171,25 +168,13 @@ func (b *Bot) drawChart(ctx context.Context, labels []string, label, period stri
 	if err != nil {
 		return drawn{}, err
 	}
-	from := now.Add(-d)
-	series, err := b.charts.Lows(ctx, chart.Query{Labels: labels, From: from, To: now, Period: chart.Window, Percent: b.cfg.ThresholdPercent})
-	if err != nil {
-		return drawn{}, fmt.Errorf("read the tokens' low points: %w", err)
-	}
-	shown, rest := chart.Select(series, chart.MaxLines)
-	var of, pct string
-	if label != "" {
-		of = " - " + label
-	}
-	if b.cfg.ThresholdPercent {
-		pct = "% of limit "
-	}
-	png, err := chart.Render(chart.Spec{
-		Title: fmt.Sprintf(chartTitle, of, pct, period), From: from, To: now, Loc: b.cfg.Location,
-		Threshold: float64(b.cfg.Threshold), Percent: b.cfg.ThresholdPercent, Series: shown,
+	d = d / chart.Window * b.cfg.Window
+	png, rest, err := chart.Draw(ctx, b.charts, chart.Query{Labels: labels, From: now.Add(-d), To: now, Period: b.cfg.Window}, chart.Spec{
+		Title: chart.Title(label, b.cfg.ThresholdPercent, period), Loc: b.cfg.Location,
+		Threshold: float64(b.cfg.Threshold), Percent: b.cfg.ThresholdPercent,
 	})
 	if err != nil {
-		return drawn{}, fmt.Errorf("render the chart: %w", err)
+		return drawn{}, err
 	}
 	return drawn{PNG: png, Rest: rest}, nil
 }

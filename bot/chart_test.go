@@ -176,6 +176,20 @@ func TestChartReply(t *testing.T) {
 	}
 }
 
+// A shorter rate-limit window (the sandbox's) shortens the periods in
+// proportion: 3h of 1-minute windows is 36 minutes, one point a minute.
+func TestChartShortWindow(t *testing.T) {
+	e, src := chartEnv(t, "en", 1, func(c *Config, _ *Deps) { c.Window = time.Minute })
+	e.serve(t, signedRequest(t, message("/quota chart 3h")))
+	if len(e.cw.uploads) != 1 {
+		t.Fatalf("%d uploads", len(e.cw.uploads))
+	}
+	got := src.asked()
+	if len(got) != 1 || !got[0].From.Equal(testNow.Add(-36*time.Minute)) || got[0].Period != time.Minute {
+		t.Errorf("queries %+v, want 36 minutes of 1-minute periods", got)
+	}
+}
+
 // One token and a period, in either order and any case; a percent
 // threshold charts percents.
 func TestChartReplyOneToken(t *testing.T) {
