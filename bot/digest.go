@@ -92,6 +92,12 @@ func (b *Bot) Digest(ctx context.Context, day time.Time) error {
 	return err
 }
 
+// DigestYesterday posts the digest of the day before today (by
+// Config.Now, in Config.Location): the morning schedule's.
+func (b *Bot) DigestYesterday(ctx context.Context) error {
+	return b.Digest(ctx, b.cfg.Now().In(b.cfg.Location).AddDate(0, 0, -1))
+}
+
 // dayOf is the calendar day in loc that contains t: [start, end), 23 or
 // 25 hours on a day the clocks change.
 func dayOf(t time.Time, loc *time.Location) (start, end time.Time) {

@@ -583,3 +583,31 @@ func TestTransitionsKeepTheToken(t *testing.T) {
 		t.Fatalf("transitions:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// The schedule's digest is yesterday's in the configured zone, also just
+// after midnight following a day of 23 hours.
+func TestDigestYesterday(t *testing.T) {
+	ny, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		now  time.Time
+		loc  *time.Location
+		want string
+	}{
+		{testNow, jst, "Sun 2025-06-01"},
+		{time.Date(2025, 6, 2, 0, 0, 1, 0, jst), jst, "Sun 2025-06-01"},
+		{time.Date(2025, 3, 10, 0, 30, 0, 0, ny), ny, "Sun 2025-03-09"}, // clocks went forward on the 9th
+		{time.Date(2025, 11, 3, 0, 30, 0, 0, ny), ny, "Sun 2025-11-02"}, // and back on Nov 2
+	} {
+		e, lows := digestEnv(t, func(cfg *Config, _ *Deps) { cfg.Now = func() time.Time { return c.now }; cfg.Location = c.loc })
+		if err := e.bot.DigestYesterday(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		start, end := lows.queries[0].From, lows.queries[0].To
+		if len(e.cw.uploads) != 1 || !strings.Contains(e.cw.uploads[0].Message, c.want) || start.In(c.loc).Format("Mon 2006-01-02 15:04") != c.want+" 00:00" || !end.Equal(start.AddDate(0, 0, 1)) {
+			t.Errorf("at %v: the day [%v, %v), uploads %d", c.now, start, end, len(e.cw.uploads))
+		}
+	}
+}

@@ -1,8 +1,8 @@
 // Package webhookfn is the webhook Lambda: the bot, wired from the
 // environment, behind one handler that receives ChatWork's webhook
 // deliveries (Function URL requests), the alarms' events (EventBridge's
-// alarm and contributor state changes) and its own schedule's payload
-// (Housekeeping).
+// alarm and contributor state changes) and its own schedules' payloads
+// (Housekeeping, Digest).
 package webhookfn
 
 import (
@@ -17,15 +17,19 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch/schemas"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	"github.com/aws/smithy-go/transport/http/protocol/awsjson"
 
 	"github.com/quotabot/chatwork-quota-bot/bot"
 	"github.com/quotabot/chatwork-quota-bot/internal/alarm"
 	"github.com/quotabot/chatwork-quota-bot/internal/app"
 	"github.com/quotabot/chatwork-quota-bot/internal/chatwork"
 	"github.com/quotabot/chatwork-quota-bot/internal/cwlogs"
+	"github.com/quotabot/chatwork-quota-bot/internal/cwmetrics"
 	"github.com/quotabot/chatwork-quota-bot/internal/funcurl"
 	"github.com/quotabot/chatwork-quota-bot/internal/ssmparam"
 	"github.com/quotabot/chatwork-quota-bot/internal/state"
@@ -84,6 +88,7 @@ func wire(_ context.Context, getenv app.Getenv, awsCfg aws.Config, stdout io.Wri
 		History:  cwlogs.NewHistory(logs, s.LogGroup),
 		Logger:   log,
 		State:    st,
+		Charts:   cwmetrics.New(cloudWatch(awsCfg)),
 		Metrics:  stdout,
 		Tokens: func(ctx context.Context) []bot.Token {
 			ms := tokens.Members(ctx)
@@ -109,6 +114,19 @@ func wire(_ context.Context, getenv app.Getenv, awsCfg aws.Config, stdout io.Wri
 		return nil, err
 	}
 	return Handler(b.Handler(), b, log), nil
+}
+
+// cloudWatch is the CloudWatch client of the charts and the digest, from
+// the same AWS configuration as the other clients (AWS_ENDPOINT_URL
+// included). It speaks CloudWatch's awsJson 1.0 protocol instead of the
+// SDK's default RPC v2 CBOR: CloudWatch serves both, with the same
+// operations and members, and the AWS emulator the tests run against
+// (moto) serves only the former, so the code under test is the code
+// deployed.
+func cloudWatch(awsCfg aws.Config) *cloudwatch.Client {
+	return cloudwatch.NewFromConfig(awsCfg, func(o *cloudwatch.Options) {
+		o.Protocol = awsjson.New10(schemas.GraniteServiceVersion20100801)
+	})
 }
 
 // botConfig names the variables the bot needs and maps the settings onto
@@ -169,11 +187,12 @@ func botConfig(s app.Settings) (bot.Config, error) {
 	}, errors.Join(errs...)
 }
 
-// AlarmHandler posts alarm state changes into the room, and does the
-// scheduled housekeeping.
+// AlarmHandler posts alarm state changes into the room, does the
+// scheduled housekeeping and posts the morning digest of the day before.
 type AlarmHandler interface {
 	HandleAlarm(ctx context.Context, ev alarm.Event) error
 	Housekeeping(ctx context.Context) error
+	DigestYesterday(ctx context.Context) error
 }
 
 // Housekeeping is the payload of the function's own schedule, every 5
@@ -181,12 +200,20 @@ type AlarmHandler interface {
 // the room of alarms held back by mutes that have ended.
 const Housekeeping = `{"action":"` + housekeeping + `"}`
 
-const housekeeping = "housekeeping"
+// Digest is the payload of the morning digest's schedule (DigestSchedule,
+// in the stack's TimeZone): it posts the digest of the day before, in
+// QUOTA_TIME_ZONE.
+const Digest = `{"action":"` + digest + `"}`
+
+const (
+	housekeeping = "housekeeping"
+	digest       = "digest"
+)
 
 // Handler is the webhook Lambda's handler. One function receives three
 // kinds of event, told apart by shape: Function URL requests (ChatWork's
 // webhook deliveries, served by h), EventBridge's alarm events of both
-// detail types, and its schedule's {"action": ...} payloads.
+// detail types, and its schedules' {"action": ...} payloads.
 func Handler(h http.Handler, alarms AlarmHandler, log *slog.Logger) app.Handler[any] {
 	serve := funcurl.Handler(h)
 	return func(ctx context.Context, raw json.RawMessage) (any, error) {
@@ -203,11 +230,14 @@ func Handler(h http.Handler, alarms AlarmHandler, log *slog.Logger) app.Handler[
 			Action *string `json:"action"`
 		}
 		if json.Unmarshal(raw, &scheduled) == nil && scheduled.Action != nil {
-			if *scheduled.Action != housekeeping {
-				log.ErrorContext(ctx, "unknown scheduled action", "action", *scheduled.Action)
-				return nil, errors.New("webhook: unknown scheduled action")
+			switch *scheduled.Action {
+			case housekeeping:
+				return nil, alarms.Housekeeping(ctx)
+			case digest:
+				return nil, alarms.DigestYesterday(ctx)
 			}
-			return nil, alarms.Housekeeping(ctx)
+			log.ErrorContext(ctx, "unknown scheduled action", "action", *scheduled.Action)
+			return nil, errors.New("webhook: unknown scheduled action")
 		}
 		var req events.LambdaFunctionURLRequest
 		if err := json.Unmarshal(raw, &req); err != nil || req.RequestContext.HTTP.Method == "" {
