@@ -292,11 +292,19 @@ func TestEvaluatorPerToken(t *testing.T) {
 	rec(60*time.Second, "notify", 280)
 	step(60 * time.Second) // notify's 5 is still in the period
 	step(72*time.Second, "notify:OK", StateOK)
-	// A token appearing already low alarms at once; a token whose series
-	// stops leaves the result and goes back to OK.
+	// A token appearing already low alarms at once.
 	rec(75*time.Second, "report", 3)
 	step(76*time.Second, "report:ALARM", StateAlarm)
-	step(120*time.Second, "report:OK", StateInsufficient)
+	// The series stop. A period without data is missing, not clean: the
+	// alarm evaluates the most recent real datapoint within its evaluation
+	// range (3 periods), so notify's newest periods being empty brings back
+	// (30 s, 60 s], its 5 at 41 s, and notify goes back to ALARM (what
+	// CloudWatch documents as re-evaluating the last datapoints after a
+	// metric stops); a series leaves the result, and goes back to OK, once
+	// the range holds nothing of it.
+	step(120*time.Second, "notify:ALARM")
+	step(150*time.Second, "notify:OK")
+	step(165*time.Second, "report:OK", StateInsufficient)
 	if e.TokenState("report") != "" {
 		t.Errorf("a token with no series left: %q", e.TokenState("report"))
 	}
@@ -324,7 +332,9 @@ func TestEvaluatorErrorsAndPercent(t *testing.T) {
 	if m, _ := evs[0].Watched(); m != "errors" || e.TokenState("blip") != StateOK || e.TokenState("deploy") != "" {
 		t.Fatalf("watched %q, blip %q, deploy %q", m, e.TokenState("blip"), e.TokenState("deploy"))
 	}
-	// The token works again: no errors in the period, back to OK.
+	// The token works again. The newest period holds no failure, so the
+	// alarm evaluates the most recent real datapoint, (0, 5 min]: 2 failures,
+	// under the threshold, back to OK.
 	evs = e.Evaluate(t0.Add(10 * time.Minute))
 	if len(evs) != 2 || evs[0].Token() != "report" || evs[0].Detail.State.Value != StateOK {
 		t.Fatalf("after the failures stopped: %+v", evs)

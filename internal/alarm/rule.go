@@ -23,8 +23,14 @@ const (
 	// Period is ChatWork's 5-minute window: the period of the token-errors
 	// alarm and of the quota alarm as it was (one period, the lowest
 	// remaining of the last window's worth of samples).
-	Period           = 300 * time.Second
-	TreatMissingData = "missing" // no samples in the period: INSUFFICIENT_DATA
+	Period = 300 * time.Second
+	// TreatMissingData is the quota and pace alarms': a period without
+	// samples is neither breaching nor clean, and CloudWatch evaluates the
+	// real datapoints it finds (see Evaluator).
+	TreatMissingData = "missing"
+	// ErrorsTreatMissingData is the token-errors alarm's: a period without
+	// failed readings is a clean one.
+	ErrorsTreatMissingData = "notBreaching"
 	// ErrorsThreshold is the token-errors alarm's: a revoked token fails
 	// every reading of a window, one network blip fails one.
 	ErrorsThreshold = 3
@@ -38,13 +44,26 @@ const (
 
 // Shape is how an alarm looks at its time series, in CloudWatch's terms:
 // each Period is aggregated into one datapoint, and the alarm is in ALARM
-// while at least Datapoints of the last Evaluations datapoints breach
-// (DatapointsToAlarm out of EvaluationPeriods).
+// while at least Datapoints of the Evaluations datapoints it evaluates
+// breach (DatapointsToAlarm out of EvaluationPeriods). Which datapoints it
+// evaluates is the Evaluator's rule: the most recent real ones within the
+// evaluation range, Range periods.
 type Shape struct {
 	Period      time.Duration
 	Evaluations int // EvaluationPeriods, N
 	Datapoints  int // DatapointsToAlarm, M
+	// Range is the evaluation range in periods, at least Evaluations; 0
+	// is Evaluations + ExtraPeriods.
+	Range int
 }
+
+// ExtraPeriods is how many periods more than EvaluationPeriods CloudWatch
+// retrieves at each evaluation, so that missing datapoints can be replaced
+// by older real ones. AWS documents one case, 5 for 3 evaluation periods
+// of 5 minutes ("5 is the evaluation range for the alarm"), and says the
+// number depends on the period's length and the metric's resolution; the
+// stand-in takes the same two more for every shape.
+const ExtraPeriods = 2
 
 // The alarms' shapes; template.yaml declares the same numbers (a test
 // checks), so changing one is an edit here and there.
@@ -63,8 +82,22 @@ var (
 	LegacyQuotaShape = Shape{Period: Period, Evaluations: 1, Datapoints: 1}
 )
 
-// Span is how far back the alarm looks: Evaluations periods.
+// Span is Evaluations periods: how far back the alarm looks while every
+// period has data.
 func (s Shape) Span() time.Duration { return time.Duration(s.Evaluations) * s.Period }
+
+// EvaluationRange is how many periods the alarm retrieves at each
+// evaluation: Range, or Evaluations + ExtraPeriods.
+func (s Shape) EvaluationRange() int {
+	if s.Range > 0 {
+		return max(s.Range, s.Evaluations)
+	}
+	return s.Evaluations + ExtraPeriods
+}
+
+// Reach is EvaluationRange periods: how far back a datapoint can still be
+// evaluated, when the periods after it have none.
+func (s Shape) Reach() time.Duration { return time.Duration(s.EvaluationRange()) * s.Period }
 
 // Scaled is the shape for a rate-limit window of length window instead of
 // ChatWork's Period (the sandbox's shorter windows): the period in the
@@ -79,10 +112,13 @@ func (s Shape) Scaled(window time.Duration) Shape {
 // refuses M greater than N).
 func (s Shape) normal(def Shape) Shape {
 	if s.Period <= 0 {
-		s = Shape{Period: def.Period, Evaluations: cmp.Or(s.Evaluations, def.Evaluations), Datapoints: cmp.Or(s.Datapoints, def.Datapoints)}
+		s = Shape{Period: def.Period, Evaluations: cmp.Or(s.Evaluations, def.Evaluations), Datapoints: cmp.Or(s.Datapoints, def.Datapoints), Range: cmp.Or(s.Range, def.Range)}
 	}
 	s.Evaluations = max(s.Evaluations, 1)
 	s.Datapoints = min(max(s.Datapoints, 1), s.Evaluations)
+	if s.Range > 0 {
+		s.Range = max(s.Range, s.Evaluations)
+	}
 	return s
 }
 
@@ -167,23 +203,49 @@ func (r Rule) breaches(v float64) bool {
 	return v <= r.Threshold
 }
 
+// TreatMissingData is the rule's missing-data treatment, as template.yaml
+// declares it: notBreaching for the errors, missing for the others.
+func (r Rule) TreatMissingData() string {
+	if r.Errors {
+		return ErrorsTreatMissingData
+	}
+	return TreatMissingData
+}
+
 // Evaluator applies a Rule to samples per token as CloudWatch applies a
 // Metrics Insights alarm to its time series, producing the events
 // CloudWatch would send: a contributor state change per token crossing the
 // threshold either way, and the alarm's own state change. It stands in for
 // the alarm where there is no CloudWatch (the sandbox, the benchmark).
 //
-// Each evaluation looks at a sliding window, CloudWatch's default: the
-// Evaluations most recent periods ending at the evaluation time, each
+// Each evaluation looks at a sliding window, CloudWatch's default: periods
+// ending at the evaluation time, one after the other backwards, each
 // aggregated into one datapoint (MIN, or SUM for the errors), a period
-// without samples giving none. A contributor is ALARM while at least
-// Datapoints of them breach, otherwise OK. The periods end at the
-// evaluation time rather than on CloudWatch's clock-aligned minutes, a
-// simplification that keeps the decisions when evaluations come once a
-// period.
+// without samples giving none (a missing datapoint). AWS's example of a
+// sliding window is an alarm with a one-hour period that evaluates
+// 13:07–14:07 and, at its next evaluation, 13:08–14:08: the periods end
+// at each evaluation whatever their length, so a 5-minute period
+// evaluated every minute covers the last 5 minutes each time. The
+// stand-in ends them at the evaluation time itself, CloudWatch's when the
+// evaluations come at whole minutes (where in the minute CloudWatch
+// evaluates is not documented).
+//
+// Which datapoints decide is CloudWatch's documented evaluation with
+// missing data. It retrieves more periods than it evaluates, the
+// evaluation range (Shape.EvaluationRange), and evaluates the Evaluations
+// most recent real datapoints in it, reaching back past missing ones. When
+// the range holds fewer real datapoints than that, all of them are
+// evaluated and the rest are filled in per the rule's TreatMissingData:
+// notBreaching fills in clean datapoints; missing fills in nothing that
+// counts, so the contributor is ALARM with Datapoints breaching ones, OK
+// with fewer and a clean one among them, and otherwise (breaching ones
+// only, too few) ALARM when the oldest of them is at least Datapoints
+// periods old, CloudWatch's rule against premature alarms, and as it was
+// when it is younger: a contributor has no INSUFFICIENT_DATA, and what
+// CloudWatch does with one there is not documented.
 //
 // A contributor is only ALARM or OK. A token appears as an OK contributor
-// silently; one whose series has no datapoint in any of the periods (the
+// silently; one whose series has no datapoint in the evaluation range (the
 // monitor stopped, or the token works again and reports no errors) leaves
 // the query's result and is taken back to OK. Whether CloudWatch sends that
 // OK is not documented; the stand-in sends it. The alarm itself is ALARM
@@ -218,8 +280,17 @@ type point struct {
 // datapoint is one period's aggregate, n samples in it (none: missing).
 type datapoint struct {
 	end   time.Time // the period's end; its start is one period earlier
+	age   int       // periods back from the evaluation: 1 for the newest
 	value float64
 	n     int
+}
+
+// evaluation is what one evaluation of a series found.
+type evaluation struct {
+	present   int         // real datapoints in the evaluation range
+	evaluated []datapoint // the most recent of them, at most Evaluations, newest first
+	filled    int         // missing datapoints filled in: Evaluations - len(evaluated)
+	breaching int         // of evaluated
 }
 
 // NewEvaluator starts in INSUFFICIENT_DATA, as a new CloudWatch alarm does.
@@ -280,28 +351,18 @@ func (e *Evaluator) Evaluate(now time.Time) []Event {
 	reporting, alarming := 0, 0
 	for _, label := range slices.Sorted(maps.Keys(e.series)) {
 		s := e.series[label]
-		dps := e.datapoints(s, now)
-		breaching, present := 0, 0
-		for _, d := range dps {
-			if d.n > 0 {
-				present++
-				if e.rule.breaches(d.value) {
-					breaching++
-				}
-			}
-		}
-		if present > 0 {
+		ev := e.evaluate(s, now)
+		if ev.present > 0 {
 			reporting++
 		}
-		breach := breaching >= e.rule.Datapoints
-		if breach != s.alarm {
+		if breach, decided := e.decide(ev); decided && breach != s.alarm {
 			s.alarm = breach
-			out = append(out, e.contributorEvent(now, label, breach, dps))
+			out = append(out, e.contributorEvent(now, label, breach, ev))
 		}
-		if breach {
+		if s.alarm {
 			alarming++
 		}
-		if present == 0 && len(s.points) == 0 {
+		if ev.present == 0 && len(s.points) == 0 {
 			delete(e.series, label)
 		}
 	}
@@ -320,19 +381,22 @@ func (e *Evaluator) Evaluate(now time.Time) []Event {
 	return out
 }
 
-// datapoints drops the points older than the evaluated periods and
-// aggregates the rest into the periods' datapoints, newest first: period i
-// is (now-(i+1)·Period, now-i·Period]. Points after now wait for a later evaluation.
-func (e *Evaluator) datapoints(s *series, now time.Time) []datapoint {
+// evaluate drops the points older than the evaluation range, aggregates
+// the rest into the range's datapoints (period i, newest first, is
+// (now-(i+1)·Period, now-i·Period]; points after now wait for a later
+// evaluation) and picks the datapoints evaluated: the most recent real
+// ones, at most Evaluations.
+func (e *Evaluator) evaluate(s *series, now time.Time) evaluation {
 	sh := e.rule.Shape
-	dps := make([]datapoint, sh.Evaluations)
+	dps := make([]datapoint, sh.EvaluationRange())
 	for i := range dps {
 		dps[i].end = now.Add(-time.Duration(i) * sh.Period)
+		dps[i].age = i + 1
 		if !e.rule.Errors {
 			dps[i].value = math.Inf(1)
 		}
 	}
-	from := now.Add(-sh.Span())
+	from := now.Add(-sh.Reach())
 	kept := s.points[:0]
 	for _, p := range s.points {
 		if !p.at.After(from) {
@@ -347,16 +411,50 @@ func (e *Evaluator) datapoints(s *series, now time.Time) []datapoint {
 		d.n++
 	}
 	s.points = kept
-	return dps
+	var ev evaluation
+	for _, d := range dps {
+		if d.n == 0 {
+			continue
+		}
+		ev.present++
+		if len(ev.evaluated) < sh.Evaluations {
+			ev.evaluated = append(ev.evaluated, d)
+			if e.rule.breaches(d.value) {
+				ev.breaching++
+			}
+		}
+	}
+	ev.filled = sh.Evaluations - len(ev.evaluated)
+	return ev
+}
+
+// decide is the contributor's state after ev, ALARM (breach) or OK, or
+// decided false when it stays as it was (breaching datapoints only, too
+// few and too recent, with missing data treated as missing).
+func (e *Evaluator) decide(ev evaluation) (breach, decided bool) {
+	sh := e.rule.Shape
+	switch {
+	case ev.breaching >= sh.Datapoints:
+		return true, true
+	case ev.filled == 0, len(ev.evaluated) == 0, e.rule.TreatMissingData() == ErrorsTreatMissingData:
+		// Enough real datapoints; none at all (the series left); or the
+		// missing ones filled in as clean.
+		return false, true
+	case ev.breaching < len(ev.evaluated): // a clean one
+		return false, true
+	case ev.evaluated[len(ev.evaluated)-1].age >= sh.Datapoints:
+		return true, true
+	}
+	return false, false
 }
 
 // contributorEvent is the contributor's change to ALARM (breach) or OK, its
-// reason in CloudWatch's words from the periods' datapoints.
-func (e *Evaluator) contributorEvent(now time.Time, label string, breach bool, dps []datapoint) Event {
+// reason in CloudWatch's words from the datapoints evaluated.
+func (e *Evaluator) contributorEvent(now time.Time, label string, breach bool, ev evaluation) Event {
 	id := sha256.Sum256([]byte(e.name + "|" + label))
 	return e.event(now, ContributorChange, Detail{
 		AlarmContributor: &Contributor{ID: hex.EncodeToString(id[:8]), Attributes: map[string]string{sample.Dimension: label}},
-		State:            State{Value: map[bool]string{true: StateAlarm, false: StateOK}[breach], Reason: e.contributorReason(breach, dps), Timestamp: stateTime(now)},
+		State:            State{Value: map[bool]string{true: StateAlarm, false: StateOK}[breach], Reason: e.contributorReason(breach, ev), Timestamp: stateTime(now)},
 	})
 }
 
@@ -365,14 +463,22 @@ func (e *Evaluator) contributorEvent(now time.Time, label string, breach bool, d
 // (60.0). The most recent datapoint which crossed the threshold: [12.0
 // (…)]." With more: "2 out of the last 10 datapoints [-12.0 (…), -3.0 (…)]
 // were less than or equal to the threshold (0.0) (minimum 1 datapoint for
-// OK -> ALARM transition).", the datapoints that decided, newest first, so
-// the first one is the figure to show either way.
-func (e *Evaluator) contributorReason(breach bool, dps []datapoint) string {
+// OK -> ALARM transition).", the evaluated datapoints that decided, newest
+// first, so the first one is the figure to show either way. Going OK needs
+// Evaluations - Datapoints + 1 clean datapoints, and CloudWatch's reasons
+// say that number ("(minimum 7 datapoints for ALARM -> OK transition)" of
+// a 2 out of 8 alarm); missing datapoints filled in as clean are counted
+// as its reasons count them ("and 5 missing datapoints were treated as
+// [NonBreaching]").
+func (e *Evaluator) contributorReason(breach bool, ev evaluation) string {
 	sh := e.rule.Shape
+	if len(ev.evaluated) == 0 {
+		return fmt.Sprintf("No datapoints in the last %d seconds: the time series left the query's result.", int(sh.Reach().Seconds()))
+	}
 	list := func(breaching bool) []string {
 		var l []string
-		for _, d := range dps {
-			if d.n > 0 && e.rule.breaches(d.value) == breaching {
+		for _, d := range ev.evaluated {
+			if e.rule.breaches(d.value) == breaching {
 				l = append(l, fmt.Sprintf("%s (%s)", num(d.value), d.end.UTC().Format("02/01/06 15:04:05")))
 			}
 		}
@@ -380,27 +486,34 @@ func (e *Evaluator) contributorReason(breach bool, dps []datapoint) string {
 	}
 	op := map[bool]string{true: "greater than or equal to", false: "less than or equal to"}[e.rule.Errors]
 	threshold := num(e.rule.Threshold)
-	// An OK decided by the breaching datapoints being too few.
-	dir, decided, crossed := "OK -> ALARM", list(breach), breach
+	dir, decided, crossed, need := "OK -> ALARM", list(breach), breach, sh.Datapoints
 	if !breach {
-		dir = "ALARM -> OK"
+		dir, need = "ALARM -> OK", sh.Evaluations-sh.Datapoints+1
 		if len(decided) == 0 {
-			dir, decided, crossed = "OK -> ALARM", list(true), true
+			// An OK decided by the breaching datapoints being too few, the
+			// missing ones filled in as clean.
+			dir, decided, crossed, need = "OK -> ALARM", list(true), true, sh.Datapoints
 		}
 	}
 	switch {
-	case len(decided) == 0:
-		return fmt.Sprintf("No datapoints in the last %d seconds: the time series left the query's result.", int(sh.Span().Seconds()))
 	case sh.Evaluations == 1 && breach:
 		return fmt.Sprintf("Threshold Crossed: 1 datapoint was %s the threshold (%s). The most recent datapoint which crossed the threshold: [%s].", op, threshold, decided[0])
 	case sh.Evaluations == 1:
 		return fmt.Sprintf("Threshold Crossed: 1 datapoint was not %s the threshold (%s). The most recent datapoint: [%s].", op, threshold, decided[0])
 	}
-	was := map[bool]string{true: "was", false: "were"}[len(decided) == 1]
+	plural := func(n int, one, more string) string {
+		if n == 1 {
+			return one
+		}
+		return more
+	}
+	filled := ""
+	if ev.filled > 0 && e.rule.TreatMissingData() == ErrorsTreatMissingData {
+		filled = fmt.Sprintf(" and %d missing %s treated as [NonBreaching]", ev.filled, plural(ev.filled, "datapoint was", "datapoints were"))
+	}
 	not := map[bool]string{true: "", false: "not "}[crossed]
-	need := map[bool]string{true: "datapoint", false: "datapoints"}[sh.Datapoints == 1]
-	return fmt.Sprintf("Threshold Crossed: %d out of the last %d datapoints [%s] %s %s%s the threshold (%s) (minimum %d %s for %s transition).",
-		len(decided), sh.Evaluations, strings.Join(decided, ", "), was, not, op, threshold, sh.Datapoints, need, dir)
+	return fmt.Sprintf("Threshold Crossed: %d out of the last %d datapoints [%s] %s %s%s the threshold (%s)%s (minimum %d %s for %s transition).",
+		len(decided), sh.Evaluations, strings.Join(decided, ", "), plural(len(decided), "was", "were"), not, op, threshold, filled, need, plural(need, "datapoint", "datapoints"), dir)
 }
 
 // event completes d into an event of the alarm, as EventBridge delivers it.
