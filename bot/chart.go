@@ -117,6 +117,26 @@ func periodNames() string {
 	return strings.Join(names, "|")
 }
 
+// Chart draws the chart /quota chart would post for args (its words after
+// "chart": a label, a period, both or none), for a caller outside the room
+// (the sandbox's !chart). rest names the tokens left out.
+func (b *Bot) Chart(ctx context.Context, args string) (png []byte, rest []string, err error) {
+	tokens := b.tokens(ctx)
+	labels := make([]string, len(tokens))
+	for i, t := range tokens {
+		labels[i] = t.Label
+	}
+	a, bad, ok := parseChartArgs(strings.Fields(args), labels)
+	if !ok {
+		return nil, nil, fmt.Errorf("chart: want [LABEL] [%s], a label among %s (%q is neither)", periodNames(), strings.Join(labels, ", "), safeArg(bad))
+	}
+	if a.Label != "" {
+		labels = []string{a.Label}
+	}
+	d, err := b.drawChart(ctx, labels, a.Label, a.Period, b.cfg.Now())
+	return d.PNG, d.Rest, err
+}
+
 // answerChart answers /quota chart with one upload: the chart of the
 // tokens asked for over the period ending now, its message saying what it
 // shows. Words it does not understand, no chart source, or a source or

@@ -6,6 +6,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -112,6 +114,13 @@ func (s *session) command(ctx context.Context, line string) bool {
 			perWindow := perSecond * s.cfg.Window.Seconds()
 			s.out.Event(time.Now(), s.ph.paceOn, strconv.FormatFloat(perSecond, 'f', -1, 64), whose, perWindow, s.cfg.Window, s.quotaLine(a))
 		}
+	case "!chart":
+		s.chart(ctx, arg)
+	case "!digest":
+		if err := s.bot.Digest(ctx, time.Now()); err != nil {
+			s.out.Event(time.Now(), "bot: digest: %v", err)
+		}
+		s.settle(ctx)
 	case "!wait":
 		s.wait(ctx, arg)
 	case "!status":
@@ -198,4 +207,25 @@ func (s *session) quotaLine(a account) string {
 func until(t time.Time) time.Duration {
 	d := max(time.Until(t), 0)
 	return (d + time.Second - 1).Truncate(time.Second)
+}
+
+// chart writes the chart /quota chart would post for arg into the
+// sandbox's directory and prints its path.
+func (s *session) chart(ctx context.Context, arg string) {
+	img, rest, err := s.bot.Chart(ctx, arg)
+	if err != nil {
+		s.out.Event(time.Now(), s.ph.chartFailed, err)
+		return
+	}
+	s.charts++
+	path := filepath.Join(s.dir, fmt.Sprintf("chart-%d.png", s.charts))
+	if err := os.WriteFile(path, img, 0o644); err != nil {
+		s.out.Event(time.Now(), s.ph.chartFailed, err)
+		return
+	}
+	left := ""
+	if len(rest) > 0 {
+		left = fmt.Sprintf(s.ph.chartRest, strings.Join(rest, ", "))
+	}
+	s.out.Event(time.Now(), s.ph.chartWritten, path, left)
 }

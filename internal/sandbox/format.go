@@ -127,6 +127,14 @@ func (f *formatter) tag(closing bool, kind, arg string, name func(int64) string)
 		return false
 	case kind == "qtmeta" && !closing:
 		return true // the quote's author and time: the indentation says enough
+	case kind == "dtext" && !closing:
+		f.text(strings.ReplaceAll(arg, "_", " ")) // [dtext:file_uploaded]: "file uploaded"
+		return true
+	case kind == "download":
+		if !closing {
+			f.text("📎 ")
+		}
+		return true
 	}
 	return false
 }

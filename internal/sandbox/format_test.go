@@ -19,6 +19,8 @@ func TestFormat(t *testing.T) {
 		{"quote", "[qt][qtmeta aid=1 time=2]said[/qt]ok", "  said\nok"},
 		{"unknown tag kept", "[piconname:5] [foo]", "[piconname:5] [foo]"},
 		{"stray brackets", "a [b c", "a [b c"},
+		{"upload", "see\n[info][title][dtext:file_uploaded][/title][download:1000000001]quota-24h.png (4.90 KB)[/download][/info]",
+			"see\n  ■ file uploaded\n  📎 quota-24h.png (4.90 KB)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -175,8 +177,28 @@ func (s *session) showRoom() {
 			continue
 		}
 		body := Format(m.Body, accountName)
+		if path := s.saveUpload(m.ID); path != "" {
+			body += "\n" + fmt.Sprintf(s.ph.savedFile, path)
+		}
 		s.out.Event(time.Unix(m.SendTime, 0), "%s:\n%s", accountName(m.AccountID), indent(body, "          "))
 	}
+}
+
+// saveUpload writes the file the room message messageID shows (an upload:
+// a chart) into the sandbox's directory, where a person can open it, and
+// returns its path; "" for a message without a file.
+func (s *session) saveUpload(messageID string) string {
+	for _, f := range s.sim.Files(RoomID) {
+		if f.MessageID != messageID {
+			continue
+		}
+		path := filepath.Join(s.dir, fmt.Sprintf("upload-%d-%s", f.ID, filepath.Base(f.Name)))
+		if err := os.WriteFile(path, f.Data, 0o644); err != nil {
+			return ""
+		}
+		return path
+	}
+	return ""
 }
 
 func accountName(id int64) string {

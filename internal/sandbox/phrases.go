@@ -16,6 +16,8 @@ type phrases struct {
 	alarmToken                       string
 	paceUsage, paceOn, paceOff       string
 	paceRunning                      string
+	chartWritten, chartRest          string
+	chartFailed, savedFile           string
 	unknown, stopped                 string
 	notPosted, exhausted, roomLimit  string
 	failed                           string
@@ -38,6 +40,9 @@ Type a message for the room: /quota asks the bot, !burn N spends N calls, !help 
   !burn N [T]   spend N API calls as another program using token T would (default: the bot's own)
   !pace N/s [T] keep spending N calls a second (or N/m a minute) on token T in the background; !pace 0 [T] stops
   !wait D       wait for a duration such as 5s or 1m (for scripts); !wait reset [T] waits for T's window to reset
+  !chart [T] [P] write the chart /quota chart posts (token T, or every token; period 3h, 24h or 7d, shortened
+                with the window) to a PNG file and print its path
+  !digest       post today's digest so far (the schedule posts yesterday's each morning on AWS)
   !status       each token's quota right now, from the simulator (spends nothing), and its alarm's state
   !quit         stop (so does Ctrl-C, or the end of the input)
   !help         this list`,
@@ -54,6 +59,10 @@ Type a message for the room: /quota asks the bot, !burn N spends N calls, !help 
 	paceOn:           "another client now spends %s calls a second%s in the background (%.0f per %v window); %s",
 	paceOff:          "the background calls%s stopped",
 	paceRunning:      "; background pace %s/s",
+	chartWritten:     "chart written to %s%s",
+	chartRest:        " (left out: %s)",
+	chartFailed:      "no chart: %v",
+	savedFile:        "(the file is saved as %s)",
 	alarm:            "alarm %s: %s → %s (%s)",
 	alarmToken:       "alarm %s, token %s: %s → %s (%s)",
 	waitUsage:        "!wait takes a duration up to %v, e.g. !wait 10s, or !wait reset",
@@ -82,6 +91,9 @@ var ja = phrases{
   !burn N [T]   トークン T（省略時はボット自身のもの）を使う別のプログラムとして API を N 回使う
   !pace N/s [T] トークン T で毎秒 N 回（N/m なら毎分）API を使い続ける（バックグラウンド）。!pace 0 [T] で止める
   !wait D       5s や 1m などの時間だけ待つ（スクリプト用）。!wait reset [T] は T の枠のリセットまで待つ
+  !chart [T] [P] /quota chart が投稿するグラフ（トークン T、省略時は全トークン。期間 3h、24h、7d は枠の長さに
+                合わせて短縮）を PNG ファイルに書き、そのパスを表示する
+  !digest       今日のここまでのダイジェストを投稿する（AWS では毎朝、前日の分をスケジュールが投稿します）
   !status       シミュレーターが持つ各トークンの今の残り（API は使いません）とアラームの状態
   !quit         終了（Ctrl-C や入力の終わりでも終了します）
   !help         この一覧`,
@@ -98,6 +110,10 @@ var ja = phrases{
 	paceOn:           "別のクライアントが%[2]s バックグラウンドで毎秒 %[1]s 回使い始めました（%[4]v の枠で %.0[3]f 回）。%[5]s",
 	paceOff:          "%s バックグラウンドの呼び出しを止めました",
 	paceRunning:      "、バックグラウンドで毎秒 %s 回",
+	chartWritten:     "グラフを %s に書きました%s",
+	chartRest:        "（省略したトークン: %s）",
+	chartFailed:      "グラフを作れません: %v",
+	savedFile:        "（ファイルを %s に保存しました）",
 	alarm:            "アラーム %s: %s → %s（%s）",
 	alarmToken:       "アラーム %s、トークン %s: %s → %s（%s）",
 	waitUsage:        "!wait には %v までの時間（例: !wait 10s）か reset を指定します",

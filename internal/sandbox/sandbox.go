@@ -30,6 +30,7 @@ import (
 
 	"github.com/quotabot/chatwork-quota-bot/bot"
 	"github.com/quotabot/chatwork-quota-bot/internal/alarm"
+	"github.com/quotabot/chatwork-quota-bot/internal/chart"
 	"github.com/quotabot/chatwork-quota-bot/internal/chatwork"
 	"github.com/quotabot/chatwork-quota-bot/internal/chatworksim"
 	"github.com/quotabot/chatwork-quota-bot/internal/localstore"
@@ -145,10 +146,12 @@ type session struct {
 	simURL  string
 	hookURL string
 	logPath string
+	dir     string // where the records file, the log and the charts go
 	logFile *os.File
 	showMu  sync.Mutex
 	printed int64 // id of the newest room message shown; guarded by showMu
 	quit    bool  // !quit was typed
+	charts  int   // !chart's files written
 }
 
 // Run runs a sandbox until ctx is done (exiting cleanly) or, when the input
@@ -188,6 +191,7 @@ func (s *session) run(ctx context.Context, in io.Reader) (err error) {
 		return err
 	}
 	defer s.store.Close()
+	s.dir = dir
 	s.logPath = filepath.Join(dir, "sandbox.log")
 	s.logFile, err = os.OpenFile(s.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
@@ -277,12 +281,14 @@ func (s *session) run(ctx context.Context, in io.Reader) (err error) {
 		Threshold:          cfg.Threshold,
 		ThresholdPercent:   cfg.ThresholdPercent,
 		MonitorInterval:    cfg.Interval,
+		Window:             cfg.Window,
 		AlarmName:          AlarmName,
 		PaceAlarmName:      PaceAlarmName,
 		ErrorsAlarmName:    ErrorsAlarmName,
 		HeartbeatAlarmName: HeartbeatAlarmName,
 	}, bot.Deps{
 		ChatWork: onScreen{own, s}, Recorder: rec, History: s.store, Verifier: verifier, Logger: logger,
+		Charts: chart.FromRecords(s.store),
 		Tokens: func(context.Context) []bot.Token { return botTokens },
 	})
 	if err != nil {
@@ -411,6 +417,14 @@ func (c onScreen) Post(ctx context.Context, roomID int64, body string) (chatwork
 		c.notPosted(err)
 	}
 	return posted, err
+}
+
+func (c onScreen) Upload(ctx context.Context, roomID int64, f chatwork.File) (chatwork.Uploaded, error) {
+	up, err := c.Client.Upload(ctx, roomID, f)
+	if err != nil {
+		c.notPosted(err)
+	}
+	return up, err
 }
 
 func (c onScreen) notPosted(err error) {

@@ -1,12 +1,15 @@
 package sandbox
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"image/png"
 	"io"
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -303,4 +306,50 @@ func TestSessionPaceWarnsBeforeTheQuotaRunsOut(t *testing.T) {
 	if n := strings.Count(got, "⚠"); n != 1 {
 		t.Errorf("%d alerts in one episode, want 1:\n%s", n, got)
 	}
+}
+
+// !chart writes the chart /quota chart would post to a file and prints its
+// path; !digest posts the day's digest with its chart, once a day; the
+// files the bot uploads are saved beside the records, and their messages
+// say where.
+func TestSessionChartAndDigest(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	out := &testproc.Buffer{}
+	cfg := Config{Window: 5 * time.Second, Interval: time.Second, Language: "en", Dir: dir}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	script := "!wait 2s\n!chart\n!chart 3h default\n!chart bogus\n!digest\n!digest\n!quit\n"
+	if err := Run(ctx, cfg, strings.NewReader(script), out); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	got := out.String()
+	decodes := func(path string) {
+		t.Helper()
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := png.Decode(bytes.NewReader(raw)); err != nil {
+			t.Errorf("%s is not a PNG: %v", path, err)
+		}
+	}
+	for _, name := range []string{"chart-1.png", "chart-2.png"} {
+		path := filepath.Join(dir, name)
+		if !strings.Contains(got, "chart written to "+path) {
+			t.Errorf("output lacks the path %s:\n%s", path, got)
+		}
+		decodes(path)
+	}
+	if !strings.Contains(got, "no chart: chart: want [LABEL] [3h|24h|7d]") {
+		t.Errorf("!chart bogus is not refused:\n%s", got)
+	}
+	if n := strings.Count(got, "ChatWork API quota digest: "); n != 1 {
+		t.Errorf("%d digests for two !digest, want 1:\n%s", n, got)
+	}
+	m := regexp.MustCompile(`\(the file is saved as (\S+upload-\d+-quota-digest-\d{4}-\d\d-\d\d\.png)\)`).FindStringSubmatch(got)
+	if m == nil {
+		t.Fatalf("the digest's chart is not saved:\n%s", got)
+	}
+	decodes(m[1])
 }
