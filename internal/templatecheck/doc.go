@@ -11,7 +11,10 @@
 // (internal/alarm's rules and shapes); the
 // state table against internal/state (its key schema, TTL attribute, and
 // exactly the item actions of state.DynamoAPI on its ARN), the webhook's
-// housekeeping schedule against webhookfn.Housekeeping, and the ops alarms
+// housekeeping schedule against webhookfn.Housekeeping, the morning
+// digest's schedule against webhookfn.Digest (in TimeZone, absent when
+// DigestSchedule is empty), the one grant on "*" (cloudwatch:GetMetricData,
+// which supports no resource scoping), and the ops alarms
 // (each function's errors and throttles, every queue of failures, the
 // failed alarm posts) with OpsTopic, the only thing anything may publish
 // to.

@@ -27,6 +27,7 @@ var functionRoles = map[string]struct {
 	sqsEvents  bool     // has an SQS event source
 	sendsTo    string   // the one queue it may send to
 	table      bool     // uses the state table: exactly stateTableActions on it
+	metrics    bool     // reads the metrics: exactly cloudwatch:GetMetricData on "*"
 }{
 	"MonitorFunctionRole": {
 		function:   "MonitorFunction",
@@ -41,6 +42,7 @@ var functionRoles = map[string]struct {
 		logs:       []string{"logs:CreateLogStream", "logs:FilterLogEvents", "logs:GetLogEvents", "logs:PutLogEvents"},
 		sendsTo:    "WebhookFailedEventsQueue", // its on-failure destination (SAM's grant)
 		table:      true,
+		metrics:    true, // the charts and the digest
 	},
 }
 
@@ -107,9 +109,15 @@ func TestIAMLeastPrivilege(t *testing.T) {
 
 			readParams := map[string]bool{}
 			var logActions, tableActions []string
-			var listings, denies int
+			var listings, denies, metricsReads int
 			for _, st := range inlineStatements(t, roleID, role) {
 				s := st.raw
+				if readsMetrics(s) {
+					// The one statement on "*": GetMetricData supports no
+					// resource scoping.
+					metricsReads++
+					continue
+				}
 				if s["Effect"] != "Allow" {
 					if !checkNoRecursion(t, cfn, s) {
 						t.Errorf("statement %s: the one Deny expected is the tokens path's recursive listing", js(s))
@@ -202,6 +210,9 @@ func TestIAMLeastPrivilege(t *testing.T) {
 					t.Errorf("statement %s: unexpected service %q", js(s), service)
 				}
 			}
+			if want.metrics != (metricsReads == 1) || metricsReads > 1 {
+				t.Errorf("%s reads the metrics in %d statements (cloudwatch:GetMetricData on \"*\"), want %d", want.function, metricsReads, map[bool]int{true: 1}[want.metrics])
+			}
 			if listings != 1 || denies != 1 {
 				t.Errorf("%s lists the tokens path in %d statements and denies its recursion in %d; want one of each", want.function, listings, denies)
 			}
@@ -225,8 +236,18 @@ func TestIAMLeastPrivilege(t *testing.T) {
 	}
 }
 
-// checkSAMEventRole allows the roles SAM makes for event sources: a
-// scheduler role that may only invoke the function its schedule targets.
+// readsMetrics reports whether s is exactly the grant the charts need:
+// Allow cloudwatch:GetMetricData on "*" and nothing else (any other
+// CloudWatch statement is an unexpected service to the caller).
+func readsMetrics(s map[string]any) bool {
+	keys := slices.DeleteFunc(sortedKeys(s), func(k string) bool { return k == "Sid" })
+	return s["Effect"] == "Allow" && slices.Equal(strs(s["Action"]), []string{"cloudwatch:GetMetricData"}) &&
+		js(list(s["Resource"])) == `["*"]` && slices.Equal(keys, []string{"Action", "Effect", "Resource"})
+}
+
+// checkSAMEventRole allows the roles SAM makes for event sources, and the
+// digest schedule's written the same way: a scheduler role that may only
+// invoke the function its schedule targets.
 func checkSAMEventRole(t *testing.T, roleID string, role map[string]any, cfn map[string]any) {
 	t.Helper()
 	trust := js(role["AssumeRolePolicyDocument"])
@@ -259,7 +280,7 @@ func checkSAMEventRole(t *testing.T, roleID string, role map[string]any, cfn map
 	if function == "" || js(s["Action"]) != `"lambda:InvokeFunction"` || js(s["Resource"]) != targets[0] {
 		t.Errorf("scheduler role %s: %s, want lambda:InvokeFunction on its schedule's target function %s only", roleID, js(s), targets[0])
 	}
-	t.Logf("allow-listed, added by SAM: %s (ScheduleV2's role: lambda:InvokeFunction on %s)", roleID, function)
+	t.Logf("allow-listed scheduler role: %s (as SAM makes for ScheduleV2: lambda:InvokeFunction on %s)", roleID, function)
 }
 
 // Only the webhook is public: one Function URL with AuthType NONE (the

@@ -98,13 +98,29 @@ func expand(t testing.TB) map[string]any {
 	return expanded
 }
 
-func runExpand(t testing.TB) (cfn map[string]any, stderr, missing string, err error) {
+// expandWith returns template.yaml transformed by the SAM translator with
+// the parameter values overrides (Name=Value) on top of expand's, in a run
+// of its own.
+func expandWith(t testing.TB, overrides ...string) map[string]any {
+	t.Helper()
+	testproc.SkipShort(t, "python3 with the SAM translator (cfn-lint brings it)")
+	cfn, out, missing, err := runExpand(t, overrides...)
+	switch {
+	case missing != "":
+		testproc.Missing(t, missing, installSAM)
+	case err != nil:
+		t.Fatalf("expand template.yaml with %v: %v\n%s", overrides, err, out)
+	}
+	return cfn
+}
+
+func runExpand(t testing.TB, overrides ...string) (cfn map[string]any, stderr, missing string, err error) {
 	py, lookErr := exec.LookPath("python3")
 	if lookErr != nil {
 		return nil, "", "python3 not found on PATH: the SAM translator runs on it", nil
 	}
 	args := []string{filepath.Join("testdata", "expand.py"), templatePath(t)}
-	args = append(args, parameterValues(t)...)
+	args = append(append(args, parameterValues(t)...), overrides...)
 	ctx, cancel := context.WithTimeout(context.Background(), toolTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, py, args...)

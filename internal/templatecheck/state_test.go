@@ -128,11 +128,13 @@ func TestAdminAccountIdsParameter(t *testing.T) {
 	}
 }
 
-// housekeepingCalls records what the handler routes to housekeeping.
-type housekeepingCalls struct{ n int }
+// scheduledCalls records what the handler routes to housekeeping and to
+// the digest.
+type scheduledCalls struct{ housekeeping, digest int }
 
-func (h *housekeepingCalls) HandleAlarm(context.Context, alarm.Event) error { return nil }
-func (h *housekeepingCalls) Housekeeping(context.Context) error             { h.n++; return nil }
+func (h *scheduledCalls) HandleAlarm(context.Context, alarm.Event) error { return nil }
+func (h *scheduledCalls) Housekeeping(context.Context) error             { h.housekeeping++; return nil }
+func (h *scheduledCalls) DigestYesterday(context.Context) error          { h.digest++; return nil }
 
 // The webhook's own schedule: at least every 5 minutes (a mute that ends
 // with its token in ALARM is told within 5 minutes), with the payload the
@@ -142,29 +144,29 @@ func TestHousekeepingSchedule(t *testing.T) {
 	var found int
 	for id, s := range resources(cfn, "AWS::Scheduler::Schedule") {
 		target, _ := s["Target"].(map[string]any)
-		if js(target["Arn"]) != getAtt("WebhookFunction", "Arn") {
-			continue
+		input, _ := target["Input"].(string)
+		if js(target["Arn"]) != getAtt("WebhookFunction", "Arn") || input == webhookfn.Digest {
+			continue // the digest's: TestDigestSchedule
 		}
 		found++
 		expr, _ := resolve(t, cfn, s["ScheduleExpression"], values(t, cfn, nil)).(string)
 		if every, err := app.ScheduleInterval(expr); err != nil || every > 5*time.Minute {
 			t.Errorf("schedule %s runs %q (every %v, %v), want at least every 5 minutes", id, expr, every, err)
 		}
-		input, _ := target["Input"].(string)
 		if input != webhookfn.Housekeeping {
 			t.Errorf("schedule %s input %q, want webhookfn.Housekeeping %q", id, input, webhookfn.Housekeeping)
 		}
-		var calls housekeepingCalls
+		var calls scheduledCalls
 		h := webhookfn.Handler(http.NotFoundHandler(), &calls, slog.New(slog.NewTextHandler(io.Discard, nil)))
-		if _, err := h(context.Background(), json.RawMessage(input)); err != nil || calls.n != 1 {
-			t.Errorf("schedule %s input %q: the handler ran housekeeping %d times (%v), want once", id, input, calls.n, err)
+		if _, err := h(context.Background(), json.RawMessage(input)); err != nil || calls != (scheduledCalls{housekeeping: 1}) {
+			t.Errorf("schedule %s input %q: the handler ran %+v (%v), want housekeeping once", id, input, calls, err)
 		}
 		if fw, _ := s["FlexibleTimeWindow"].(map[string]any); fw["Mode"] != "OFF" {
 			t.Errorf("schedule %s flexible time window %s: the end of a mute would be told late", id, js(fw))
 		}
 	}
 	if found != 1 {
-		t.Errorf("template has %d schedules targeting WebhookFunction, want 1 (housekeeping)", found)
+		t.Errorf("template has %d schedules targeting WebhookFunction besides the digest's, want 1 (housekeeping)", found)
 	}
 }
 
