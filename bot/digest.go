@@ -296,14 +296,14 @@ func (b *Bot) dayTransitions(ctx context.Context, start, end time.Time) ([]chang
 	if t, ok := inner.(timedState); ok {
 		inner = t.State
 	}
-	log, ok := inner.(TransitionLog)
+	tl, ok := inner.(TransitionLog)
 	if !ok {
 		b.log.WarnContext(ctx, "the state lists no transitions: digest without the alarm messages and the failing tokens")
 		return nil, false
 	}
 	tctx, cancel := timed(ctx)
 	defer cancel()
-	ts, err := log.Transitions(tctx, start.Add(-state.TransitionTTL), end.Add(digestSettleSlack))
+	ts, err := tl.Transitions(tctx, start.Add(-state.TransitionTTL), end.Add(digestSettleSlack))
 	if err != nil {
 		b.log.WarnContext(ctx, "state unavailable: digest without the alarm messages and the failing tokens", "error", err)
 		return nil, false
