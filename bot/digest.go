@@ -30,9 +30,6 @@ const (
 	// maxDigestRows bounds the tokens, the failing tokens and the alarm
 	// messages the digest lists one by one; the rest are counted.
 	maxDigestRows = 20
-	// digestTitle is the chart's own title (ASCII: the renderer's font has
-	// no other letters); the message carries the words of the language.
-	digestTitle = "ChatWork API quota - lowest %sper 5 min - %s"
 )
 
 // TransitionLog lists the alarm transitions settled in [from, to): the
@@ -155,17 +152,21 @@ func (b *Bot) digestView(ctx context.Context, start, end time.Time) (digestView,
 	var png []byte
 	if b.charts == nil {
 		v.Figures = figuresNoSource
-	} else if series, err := b.charts.Lows(ctx, chart.Query{Labels: labels, From: start, To: end, Period: chart.Window, Percent: b.cfg.ThresholdPercent}); err != nil {
+	} else if series, err := b.charts.Lows(ctx, chart.Query{Labels: labels, From: start, To: end, Period: b.cfg.Window, Percent: b.cfg.ThresholdPercent}); err != nil {
 		b.log.WarnContext(ctx, "the tokens' low points are unavailable: digest without its figures", "error", err)
 		v.Figures = figuresFailed
 	} else {
 		v.Tokens = tokenDays(series, start, end, b.cfg.Location, b.cfg.Threshold)
-		shown, _ := chart.Select(series, chart.MaxLines)
-		if png, err = b.drawDay(shown, start, end); err != nil {
+		var rest []string
+		png, rest, err = chart.DrawSeries(series, chart.Spec{
+			Title: chart.Title("", b.cfg.ThresholdPercent, start.Format(time.DateOnly)), From: start, To: end, Loc: b.cfg.Location,
+			Threshold: float64(b.cfg.Threshold), Percent: b.cfg.ThresholdPercent,
+		})
+		if err != nil {
 			b.log.WarnContext(ctx, "digest chart unavailable: posting the digest as text", "error", err)
 			v.Figures = figuresNoChart
 		} else {
-			v.Drawn = len(shown)
+			v.Drawn = len(series) - len(rest)
 		}
 	}
 	changes, alarmsKnown := b.dayTransitions(ctx, start, end)
@@ -181,23 +182,6 @@ func (b *Bot) digestView(ctx context.Context, start, end time.Time) (digestView,
 		v.Failed = b.failures(ctx, changes, lasts, start, end)
 	}
 	return v, png
-}
-
-// drawDay renders the chart of the day: the series shown over [start,
-// end), with the threshold, in the configured zone.
-func (b *Bot) drawDay(shown []chart.Series, start, end time.Time) ([]byte, error) {
-	var pct string
-	if b.cfg.ThresholdPercent {
-		pct = "% of limit "
-	}
-	png, err := chart.Render(chart.Spec{
-		Title: fmt.Sprintf(digestTitle, pct, start.Format(time.DateOnly)), From: start, To: end, Loc: b.cfg.Location,
-		Threshold: float64(b.cfg.Threshold), Percent: b.cfg.ThresholdPercent, Series: shown,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("render the digest chart: %w", err)
-	}
-	return png, nil
 }
 
 // tokenDay is one token's day: its windows' low points summed up.

@@ -16,8 +16,14 @@ func Draw(ctx context.Context, src Source, q Query, s Spec) (png []byte, rest []
 	if err != nil {
 		return nil, nil, fmt.Errorf("read the tokens' low points: %w", err)
 	}
-	s.Series, rest = Select(series, MaxLines)
 	s.From, s.To = q.From, q.To
+	return DrawSeries(series, s)
+}
+
+// DrawSeries is Draw for series already read: the MaxLines lowest of them
+// rendered over s's range.
+func DrawSeries(series []Series, s Spec) (png []byte, rest []string, err error) {
+	s.Series, rest = Select(series, MaxLines)
 	if png, err = Render(s); err != nil {
 		return nil, nil, fmt.Errorf("render the chart: %w", err)
 	}
