@@ -45,6 +45,10 @@ type CloudWatch struct {
 	Function time.Duration
 	// Threshold and PaceThreshold are the quota and pace alarms'.
 	Threshold, PaceThreshold float64
+	// RangeScale multiplies every alarm's evaluation range (how many
+	// periods CloudWatch retrieves, alarm.Shape.EvaluationRange); 0 or 1
+	// leaves it. Documented for one shape only.
+	RangeScale int
 }
 
 // DefaultCloudWatch is the model BENCHMARKS.md states.
@@ -70,26 +74,36 @@ type Assumption struct {
 }
 
 // Assumptions are the model as stated, then with each undocumented figure
-// doubled, then with all of them doubled, then with no delay at all
-// between a reading and the room and an evaluation every 10 s (the
+// doubled, then with the three delays doubled together, then with no delay
+// at all between a reading and the room and an evaluation every 10 s (the
 // fastest CloudWatch evaluates, a high-resolution alarm's): near the bound
 // that the monitor's readings alone set.
 func Assumptions() []Assumption {
 	base := DefaultCloudWatch()
-	emf, eb, fn, all, instant := base, base, base, base, base
+	emf, eb, fn, all, wide, instant := base, base, base, base, base, base
 	emf.EMFDelay *= 2
 	eb.EventBridge *= 2
 	fn.Function *= 2
 	all.EMFDelay, all.EventBridge, all.Function = 2*base.EMFDelay, 2*base.EventBridge, 2*base.Function
+	wide.RangeScale = 2
 	instant.EMFDelay, instant.Every, instant.EventBridge, instant.Function = 0, 10*time.Second, 0, 0
 	return []Assumption{
 		{"as stated", base},
 		{"EMF delay ×2", emf},
 		{"EventBridge delay ×2", eb},
 		{"function time ×2", fn},
-		{"all three ×2", all},
+		{"all three delays ×2", all},
+		{"evaluation range ×2", wide},
 		{"bound: no delay", instant},
 	}
+}
+
+// shape is s as the model evaluates it: its evaluation range scaled.
+func (cw CloudWatch) shape(s alarm.Shape) alarm.Shape {
+	if cw.RangeScale > 1 {
+		s.Range = s.EvaluationRange() * cw.RangeScale
+	}
+	return s
 }
 
 // Alarms is a design of the per-token alarms and of what the room hears
@@ -166,6 +180,9 @@ type transition struct {
 	// about is, for the pace alarm entering ALARM, the reset of the window
 	// of the newest reading whose projection breached.
 	about int64
+	// hold is, for a change to OK, how long after the newest reading that
+	// breached this alarm's threshold it came.
+	hold time.Duration
 }
 
 // message is what the room hears, when, and the transition that posted it.
@@ -192,16 +209,19 @@ func (a Alarms) replay(recs []sample.Record, label string, cw CloudWatch, until 
 	if a.PaceThreshold != 0 {
 		cw.PaceThreshold = a.PaceThreshold
 	}
-	quota := alarm.NewEvaluator(alarm.Rule{Threshold: cw.Threshold, Shape: a.Quota}, "quota")
+	quota := alarm.NewEvaluator(alarm.Rule{Threshold: cw.Threshold, Shape: cw.shape(a.Quota)}, "quota")
 	var pace *alarm.Evaluator
-	var paceSpan time.Duration
+	var paceReach time.Duration
 	if a.Pace.Period > 0 {
-		pace = alarm.NewEvaluator(alarm.Rule{Pace: true, Threshold: cw.PaceThreshold, Shape: a.Pace}, "pace")
-		paceSpan = pace.Rule().Span()
+		pace = alarm.NewEvaluator(alarm.Rule{Pace: true, Threshold: cw.PaceThreshold, Shape: cw.shape(a.Pace)}, "pace")
+		paceReach = pace.Rule().Reach()
 	}
 	var (
 		trans     []transition
 		projected []sample.Record // observed readings with a projection
+		// The newest observed readings breaching the quota alarm's
+		// threshold and the pace alarm's.
+		lastLow, lastFast time.Time
 	)
 	changes := func(evs []alarm.Event, isPace bool, now time.Time) {
 		for _, ev := range evs {
@@ -212,11 +232,14 @@ func (a Alarms) replay(recs []sample.Record, label string, cw CloudWatch, until 
 			t := transition{at: now, pace: isPace, alarm: ev.Detail.State.Value == alarm.StateAlarm}
 			if isPace && t.alarm {
 				for _, r := range slices.Backward(projected) {
-					if r.Time.After(now.Add(-paceSpan)) && float64(r.Projected) <= cw.PaceThreshold {
+					if r.Time.After(now.Add(-paceReach)) && float64(r.Projected) <= cw.PaceThreshold {
 						t.about = r.Reset
 						break
 					}
 				}
+			}
+			if !t.alarm {
+				t.hold = now.Sub(map[bool]time.Time{false: lastLow, true: lastFast}[isPace])
 			}
 			trans = append(trans, t)
 		}
@@ -228,17 +251,32 @@ func (a Alarms) replay(recs []sample.Record, label string, cw CloudWatch, until 
 	}
 	for i := 0; !at.After(until); at = at.Add(cw.Every) {
 		for ; i < len(mine) && !mine[i].Time.Add(cw.EMFDelay).After(at); i++ {
-			quota.Observe(mine[i])
+			r := mine[i]
+			quota.Observe(r)
+			if r.HasQuota && float64(r.Remaining) <= cw.Threshold {
+				lastLow = r.Time
+			}
 			if pace != nil {
-				pace.Observe(mine[i])
-				if mine[i].HasProjection {
-					projected = append(projected, mine[i])
+				pace.Observe(r)
+				if r.HasProjection {
+					projected = append(projected, r)
+					if float64(r.Projected) <= cw.PaceThreshold {
+						lastFast = r.Time
+					}
 				}
 			}
 		}
-		changes(quota.Evaluate(at), false, at)
+		// EMF metrics are stored per minute, so the periods are whole
+		// minutes, the newest the minute in progress with what has
+		// arrived of it: an evaluation between two whole minutes looks
+		// at periods ending at the next one.
+		end := at.Truncate(time.Minute)
+		if end.Before(at) {
+			end = end.Add(time.Minute)
+		}
+		changes(quota.Evaluate(end), false, at)
 		if pace != nil {
-			changes(pace.Evaluate(at), true, at)
+			changes(pace.Evaluate(end), true, at)
 		}
 	}
 	return trans, a.messages(trans, cw)
@@ -316,6 +354,10 @@ type Warning struct {
 	// posted on such a reading when no window ran dry either until the
 	// recovery was heard: what the room heard in vain.
 	FalsePace, FalseAlerts int
+	// Holds is, for each of the quota alarm [0] and the pace alarm [1],
+	// how long after its newest breaching reading each of its changes to
+	// OK came.
+	Holds [2][]time.Duration
 	// Alternating is false when the room heard two alerts, or two
 	// recoveries, in a row: a model invariant.
 	Alternating bool
@@ -404,6 +446,10 @@ func warning(tr *trace, label string, trans []transition, msgs []message) Warnin
 		if notDry, ok := measured[t.about]; t.pace && t.alarm && ok && notDry {
 			w.FalsePace++
 		}
+		if !t.alarm && !t.at.Before(tr.from) && t.at.Before(tr.to) {
+			i := map[bool]int{false: 0, true: 1}[t.pace]
+			w.Holds[i] = append(w.Holds[i], t.hold)
+		}
 	}
 	var dries []time.Time
 	for k, at := range tr.dry {
@@ -439,6 +485,9 @@ func (w *Warning) add(o Warning) {
 	w.PerEpisode = append(w.PerEpisode, o.PerEpisode...)
 	w.FalsePace += o.FalsePace
 	w.FalseAlerts += o.FalseAlerts
+	for i := range w.Holds {
+		w.Holds[i] = append(w.Holds[i], o.Holds[i]...)
+	}
 	w.Alternating = w.Alternating && o.Alternating
 }
 
@@ -501,6 +550,18 @@ func (w Warning) DelayQuantile(q float64) (time.Duration, bool) {
 // rank is the nearest-rank index of the q-quantile of n values.
 func rank(q float64, n int) int {
 	return min(max(int(math.Ceil(q*float64(n)))-1, 0), n-1)
+}
+
+// HoldQuantile is the q-quantile (nearest rank) of how long the quota
+// alarm (pace false) or the pace alarm held after its newest breaching
+// reading before it went OK; ok is false when it never did.
+func (w Warning) HoldQuantile(q float64, pace bool) (time.Duration, bool) {
+	hs := w.Holds[map[bool]int{false: 0, true: 1}[pace]]
+	if len(hs) == 0 {
+		return 0, false
+	}
+	hs = slices.Sorted(slices.Values(hs))
+	return hs[rank(q, len(hs))], true
 }
 
 // MessagesPerHour is the messages heard per hour of the measured span.
@@ -618,6 +679,38 @@ func WarnTable(ws []Warning) string {
 			known(w), delays(w), w.MessagesPerHour(), episodes(w), falsePace(w))
 	}
 	return b.String()
+}
+
+// HoldTable renders, for each warning, how long its alarms held after
+// their newest breaching reading before they went OK: the minimum, the
+// median, the p90 and the maximum, and how many times.
+func HoldTable(ws []Warning) string {
+	var b strings.Builder
+	b.WriteString("| load | mode | alarms | pace from | assumption | quota alarm: OKs, hold min / median / p90 / max | pace alarm: OKs, hold min / median / p90 / max |\n")
+	b.WriteString("|---|---|---|---|---|---:|---:|\n")
+	for _, w := range ws {
+		pace := paceFrom(w.RecentPace)
+		if !w.Pace {
+			pace = "–"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n", w.Load, w.Mode, w.Alarms, pace, w.Assumption, holds(w, false), holds(w, true))
+	}
+	return b.String()
+}
+
+func holds(w Warning, pace bool) string {
+	if pace && !w.Pace {
+		return "–"
+	}
+	q := func(v float64) string {
+		h, _ := w.HoldQuantile(v, pace)
+		return span(h)
+	}
+	n := len(w.Holds[map[bool]int{false: 0, true: 1}[pace]])
+	if n == 0 {
+		return "0"
+	}
+	return fmt.Sprintf("%d, %s / %s / %s / %s", n, q(0), q(0.5), q(0.9), q(1))
 }
 
 func pct(v float64) string {
