@@ -8,7 +8,8 @@ import (
 )
 
 // Each Lambda binary links only its own side: the monitor not the bot (its
-// phrase tables and regexps), the webhook not the SQS client.
+// phrase tables and regexps), the chart renderer, its font or the
+// CloudWatch client; the webhook not the SQS client.
 func TestBinariesLinkOnlyTheirSide(t *testing.T) {
 	const module = "github.com/quotabot/chatwork-quota-bot"
 	deps := func(pkg string) []string {
@@ -24,7 +25,11 @@ func TestBinariesLinkOnlyTheirSide(t *testing.T) {
 		t.Fatalf("go list -deps ./cmd/monitor does not list the monitor: %v", monitor)
 	}
 	for _, p := range monitor {
-		if p == module+"/bot" || strings.HasPrefix(p, module+"/bot/") {
+		switch {
+		case p == module+"/bot", strings.HasPrefix(p, module+"/bot/"),
+			p == module+"/internal/chart", p == module+"/internal/cwmetrics",
+			strings.HasPrefix(p, "golang.org/x/image/"), p == "image/png",
+			p == "github.com/aws/aws-sdk-go-v2/service/cloudwatch":
 			t.Errorf("the monitor binary links %s", p)
 		}
 	}
@@ -34,5 +39,8 @@ func TestBinariesLinkOnlyTheirSide(t *testing.T) {
 	}
 	if slices.Contains(webhook, "github.com/aws/aws-sdk-go-v2/service/sqs") {
 		t.Error("the webhook binary links the SQS client")
+	}
+	if !slices.Contains(webhook, module+"/internal/chart") || !slices.Contains(webhook, module+"/internal/cwmetrics") {
+		t.Error("the webhook binary does not link the charts (internal/chart, internal/cwmetrics): the check above would pass for nothing")
 	}
 }
