@@ -70,7 +70,7 @@ func BenchmarkLeadTime(b *testing.B) {
 				case d > 1 && c.Mode == chatworksim.WindowFixed && c.Load != LastBurst:
 					alt = append(alt, res[i][d][0])
 				}
-				if d <= 1 && (d == 1 || !c.RecentPace) && (c.Load == Overload || c.Load == Ramp || c.Load == Sustained) && c.Mode == chatworksim.WindowFixed {
+				if d <= 1 && (d == 1 || !c.RecentPace) && (c.Load == Bursts || c.Load == Overload || c.Load == Ramp || c.Load == Sustained) && c.Mode == chatworksim.WindowFixed {
 					doubled = append(doubled, res[i][d][1:]...)
 				}
 			}
