@@ -29,7 +29,8 @@ const (
 	// real datapoints it finds (see Evaluator).
 	TreatMissingData = "missing"
 	// ErrorsTreatMissingData is the token-errors alarm's: a period without
-	// failed readings is a clean one.
+	// failed readings counts as clean when the evaluation range holds too
+	// few real datapoints (see Evaluator).
 	ErrorsTreatMissingData = "notBreaching"
 	// ErrorsThreshold is the token-errors alarm's: a revoked token fails
 	// every reading of a window, one network blip fails one.
@@ -53,7 +54,8 @@ type Shape struct {
 	Evaluations int // EvaluationPeriods, N
 	Datapoints  int // DatapointsToAlarm, M
 	// Range is the evaluation range in periods, at least Evaluations; 0
-	// is Evaluations + ExtraPeriods.
+	// is Evaluations + ExtraPeriods. No alarm property sets it: CloudWatch
+	// chooses it, and this is the stand-in's assumption.
 	Range int
 }
 
@@ -69,9 +71,10 @@ const ExtraPeriods = 2
 // checks), so changing one is an edit here and there.
 //
 // The quota and pace alarms go to ALARM on the first breaching minute and
-// back to OK only after ten clean minutes, two ChatWork windows: a token
-// that runs low window after window stays in ALARM, one episode, one alert
-// and one recovery, instead of a pair per window.
+// back to OK only after ten clean datapoints (a minute without one is not
+// clean), two ChatWork windows or more: a token that runs low window
+// after window stays in ALARM, one episode, one alert and one recovery,
+// instead of a pair per window.
 var (
 	QuotaShape = Shape{Period: time.Minute, Evaluations: 10, Datapoints: 1}
 	PaceShape  = Shape{Period: time.Minute, Evaluations: 10, Datapoints: 1}
