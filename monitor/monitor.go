@@ -53,6 +53,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/quotabot/chatwork-quota-bot/internal/alarm"
 	"github.com/quotabot/chatwork-quota-bot/internal/chatwork"
 	"github.com/quotabot/chatwork-quota-bot/internal/fanout"
 	"github.com/quotabot/chatwork-quota-bot/internal/sample"
@@ -203,9 +204,14 @@ type memory struct {
 // newest ones are kept. A 5-minute window read once a minute has 7 at most.
 const windowReadings = 16
 
-// errorsPeriod is the period of the alarm on the errors metric (the
-// token-errors alarm in template.yaml).
-const errorsPeriod = 5 * time.Minute
+// errorsHold is how long after a token's last failed reading its
+// successes declare errors 0: as far back as the token-errors alarm looks
+// (its evaluation range). When its newest period holds no datapoint,
+// CloudWatch evaluates the most recent real one instead, however far back
+// in that range; the zeros make sure that is a period of successes, not
+// one that also holds the failures, so the alarm does not go back to
+// ALARM when a token that works again stops reporting errors.
+var errorsHold = alarm.ErrorsShape.Reach()
 
 // New returns a Monitor of the tokens that tokens lists at each invocation.
 // waker may be nil.
@@ -577,10 +583,8 @@ func (m *Monitor) latest(label string, all map[string]sample.Record) *sample.Rec
 }
 
 // recovering notes rec in label's memory and reports whether rec, a success,
-// declares errors 0 (sample.Record.Recovered): every success from the first
-// after a failure to the first in a later errorsPeriod of the clock than the
-// failure, so that the alarm sees the token's errors at zero whether it
-// evaluates the last five minutes or the clock's periods.
+// declares errors 0 (sample.Record.Recovered): every success less than
+// errorsHold after the token's last failure.
 func (m *Monitor) recovering(label string, rec sample.Record) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -588,11 +592,10 @@ func (m *Monitor) recovering(label string, rec sample.Record) bool {
 	if rec.Failed() {
 		r.failed = rec.Time
 	}
-	recovering := !rec.Failed() && !r.failed.IsZero()
-	if recovering && rec.Time.Truncate(errorsPeriod).After(r.failed.Truncate(errorsPeriod)) {
+	if !r.failed.IsZero() && rec.Time.Sub(r.failed) >= errorsHold {
 		r.failed = time.Time{}
 	}
-	return recovering
+	return !rec.Failed() && !r.failed.IsZero()
 }
 
 // project sets rec's projection from an earlier reading of its window, and

@@ -15,6 +15,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/quotabot/chatwork-quota-bot/internal/alarm"
 	"github.com/quotabot/chatwork-quota-bot/internal/chatwork"
 	"github.com/quotabot/chatwork-quota-bot/internal/fanout"
 	"github.com/quotabot/chatwork-quota-bot/internal/recordtest"
@@ -415,8 +416,8 @@ func TestReadingsKeepAMarginBeforeTheDeadline(t *testing.T) {
 }
 
 // After a failed reading, the token's successes declare errors 0 (Recovered)
-// until one falls in a later 5-minute period of the clock than the failure;
-// then, and for a token that never failed, no errors metric at all.
+// for the token-errors alarm's evaluation range (15 minutes); then, and for
+// a token that never failed, no errors metric at all.
 func TestRecoveryDeclaresZeroErrors(t *testing.T) {
 	var down atomic.Bool
 	flaky := func(now time.Time) (chatwork.Reading, error) {
@@ -435,9 +436,11 @@ func TestRecoveryDeclaresZeroErrors(t *testing.T) {
 		{10 * time.Second, false, false},
 		{70 * time.Second, true, false},
 		{130 * time.Second, false, true}, // the first success after the failure
-		{190 * time.Second, false, true}, // the failure's period still
-		{310 * time.Second, false, true}, // the first in a later period: the last
-		{370 * time.Second, false, false},
+		{190 * time.Second, false, true},
+		{310 * time.Second, false, true},  // a later 5-minute period, still within the range
+		{969 * time.Second, false, true},  // 14m59s after the failure: the last
+		{970 * time.Second, false, false}, // 15m after it
+		{1030 * time.Second, false, false},
 	} {
 		down.Store(x.down)
 		ft.clk.t = t0.Add(x.at)
@@ -535,5 +538,42 @@ func TestProjectionIsPerToken(t *testing.T) {
 			t.Fatalf("tick %d: projections %+v, want %+v", i, got, want[i])
 		}
 		down.Store(false)
+	}
+}
+
+// A token that fails for a few minutes and then works: the token-errors
+// alarm's stand-in, fed the records and evaluated every minute as
+// CloudWatch evaluates it, goes to ALARM once and back to OK once, and
+// stays there as the errors metric stops (its evaluation range ends in
+// successes' zeros, never in the failures' period).
+func TestErrorsAlarmRecoversOnce(t *testing.T) {
+	var down atomic.Bool
+	flaky := func(now time.Time) (chatwork.Reading, error) {
+		if down.Load() {
+			return chatwork.Reading{}, &chatwork.Error{Op: "read quota", Kind: chatwork.KindInvalidToken, Status: 401}
+		}
+		return window(now)
+	}
+	ft := newFleet(t, t0, nil, map[string]func(time.Time) (chatwork.Reading, error){"a": flaky})
+	ev := alarm.NewEvaluator(alarm.Rule{Errors: true, Threshold: alarm.ErrorsThreshold, Shape: alarm.ErrorsShape}, "errors")
+	seen := 0
+	var states []string
+	for minute := 1; minute <= 60; minute++ {
+		down.Store(minute >= 3 && minute <= 8)
+		ft.clk.t = t0.Add(time.Duration(minute)*time.Minute + 5*time.Second)
+		_, _ = ft.m.Tick(context.Background())
+		all := ft.rec.All()
+		for _, r := range all[seen:] {
+			ev.Observe(r)
+		}
+		seen = len(all)
+		for _, e := range ev.Evaluate(ft.clk.Now()) {
+			if e.Detail.AlarmContributor != nil {
+				states = append(states, e.Detail.State.Value)
+			}
+		}
+	}
+	if !slices.Equal(states, []string{alarm.StateAlarm, alarm.StateOK}) {
+		t.Errorf("the token's contributor states %v, want ALARM then OK once", states)
 	}
 }

@@ -179,8 +179,10 @@ func (r Rule) Query() string {
 // quota, a reading with a projection the projection for the pace.
 func (r Rule) value(rec sample.Record) (float64, bool) {
 	switch {
+	case r.Errors && rec.Failed():
+		return 1, true
 	case r.Errors:
-		return 1, rec.Failed()
+		return 0, rec.Recovered // a success that declares errors 0
 	case r.Pace && r.Percent:
 		return rec.ProjectedPercent(), rec.HasProjection
 	case r.Pace:
