@@ -31,7 +31,7 @@ var en = phrases{
   log                 %[7]s
   quota               %[8]d calls per %[9]v window; the monitor reads it every %[10]v
   alarms              quota at or under %[11]s; pace: remaining at the reset, at the pace seen, at or under 0;
-                      each clears after %[13]v without (the template's shapes, shortened with the window)
+                      each clears after about %[13]v without one (the template's shapes, shortened with the window)
   tokens              %[12]s (the first is the bot's own; each its own account and window)
 Type a message for the room: /quota asks the bot, !burn N spends N calls, !help lists more.`,
 	ctrlC: "Ctrl-C quits.",
@@ -82,7 +82,7 @@ var ja = phrases{
   ログ                     %[7]s
   API の上限               %[9]v ごとに %[8]d 回。モニターは %[10]v ごとに読み取ります
   アラーム                 %[11]s以下で発報。ペース: 今のペースでのリセット時の残りが 0 回以下で発報。
-                           どちらも %[13]v 続けて外れると解除（テンプレートの設定を枠の長さに合わせて短縮）
+                           どちらも約 %[13]v 続けて外れると解除（テンプレートの設定を枠の長さに合わせて短縮）
   トークン                 %[12]s（最初がボット自身のもの。それぞれ別のアカウントと枠）
 ルームへのメッセージを入力してください。/quota でボットに尋ね、!burn N で N 回使い、!help でほかのコマンドを表示します。`,
 	ctrlC: "Ctrl-C で終了します。",
