@@ -107,11 +107,15 @@ func (h heartbeat) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// alarmLoop evaluates the alarms every second, as CloudWatch evaluates its
-// alarms every minute, and runs the bot's housekeeping as often; deliver
+// alarmLoop evaluates the alarms as CloudWatch does, every minute,
+// shortened with the window like the alarms' periods (every 12 s with the
+// default 60 s window): an evaluation one period after the last shifts
+// the one-minute periods whole, as on AWS, where evaluating more often
+// would regroup the datapoints and let an alarm that reaches back past
+// empty periods flap. It runs the bot's housekeeping as often; deliver
 // carries the bot's work past the loop's end.
 func (s *session) alarmLoop(ctx, deliver context.Context) {
-	every(ctx, time.Second, func() { s.evaluate(ctx, deliver) })
+	every(ctx, alarm.Shape{Period: time.Minute}.Scaled(s.cfg.Window).Period, func() { s.evaluate(ctx, deliver) })
 }
 
 // evaluate runs one evaluation of the alarms and delivers their events to
