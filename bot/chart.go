@@ -203,9 +203,9 @@ func (b *Bot) drawChart(ctx context.Context, labels []string, label, period stri
 // token's episode (the quota or the pace alarm entering ALARM) carries a
 // chart of that token over alertPeriod when charts are configured
 // and it can be drawn: one upload whose message is body, unchanged. A
-// chart that cannot be drawn, or an upload ChatWork refuses as a request,
-// leaves the alert as text: the chart never costs the alert. It returns
-// what ChatWork made of the message, for the log.
+// chart that cannot be drawn, or an upload that textAfterUpload gives up
+// on, leaves the alert as text. It returns what ChatWork made of the
+// message, for the log.
 func (b *Bot) sendAlarm(ctx context.Context, ev alarm.Event, kind alarmKind, body string, attrs []any) ([]any, error) {
 	if ev.Detail.State.Value == alarm.StateAlarm && episodic(kind) && b.charts != nil {
 		label := cmp.Or(ev.Token(), b.cfg.TokenLabel)
@@ -214,16 +214,28 @@ func (b *Bot) sendAlarm(ctx context.Context, ev alarm.Event, kind alarmKind, bod
 		cancel()
 		if err == nil {
 			up, err := b.upload(ctx, b.cfg.RoomID, chatwork.File{Name: "quota-" + label + "-" + alertPeriod + ".png", Data: d.PNG, Message: body})
-			if chatwork.KindOf(err) != chatwork.KindBadRequest {
+			if err == nil || !textAfterUpload(err) {
 				return []any{"file_id", up.FileID}, err
 			}
-			b.log.WarnContext(ctx, "alert chart refused: posting the alert as text", append(attrs, "error", err)...)
+			b.log.WarnContext(ctx, "alert chart not uploaded: posting the alert as text", append(attrs, "kind", chatwork.KindOf(err).String(), "error", err)...)
 		} else {
 			b.log.WarnContext(ctx, "alert chart unavailable: posting the alert as text", append(attrs, "error", err)...)
 		}
 	}
 	posted, err := b.send(ctx, b.cfg.RoomID, body)
 	return []any{"message_id", posted.MessageID}, err
+}
+
+// textAfterUpload reports whether a message whose upload failed with err
+// goes out as text instead: ChatWork refused the upload (a 4xx other than
+// the token's and the room's limits) or failed on its side (a 5xx), which
+// a plain post may well survive. A token rejected, a quota used up or the
+// room's limit (after its wait) would meet the post too; a network
+// failure, or an answer that could not be read, may come after the upload
+// landed, and a post would repeat it: those stay the upload's error.
+func textAfterUpload(err error) bool {
+	k := chatwork.KindOf(err)
+	return k == chatwork.KindBadRequest || k == chatwork.KindServer
 }
 
 // chartView is everything the message of a chart says.

@@ -352,7 +352,8 @@ func TestAlertCharts(t *testing.T) {
 }
 
 // A chart that fails never costs the alert: it is posted as text, and an
-// upload ChatWork refuses as a request is posted again as text.
+// upload ChatWork refuses as a request, or fails with a 5xx, is posted
+// again as text.
 func TestAlertChartFails(t *testing.T) {
 	alarmReset := time.Date(2026, 11, 24, 12, 7, 30, 0, jst)
 	cases := []struct {
@@ -363,7 +364,8 @@ func TestAlertChartFails(t *testing.T) {
 		log      string
 	}{
 		{"the source fails", &fakeCharts{err: errors.New(leakyCause)}, nil, 0, "alert chart unavailable: posting the alert as text"},
-		{"the upload is refused", &fakeCharts{}, []error{apiErr(chatwork.KindBadRequest, 413, nil)}, 1, "alert chart refused: posting the alert as text"},
+		{"the upload is refused", &fakeCharts{}, []error{apiErr(chatwork.KindBadRequest, 413, nil)}, 1, "alert chart not uploaded: posting the alert as text"},
+		{"the files endpoint fails", &fakeCharts{}, []error{apiErr(chatwork.KindServer, 503, nil)}, 1, "alert chart not uploaded: posting the alert as text"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -95,12 +95,25 @@ func (b *Bot) DigestYesterday(ctx context.Context) error {
 	return b.Digest(ctx, b.cfg.Now().In(b.cfg.Location).AddDate(0, 0, -1))
 }
 
-// dayOf is the calendar day in loc that contains t: [start, end), 23 or
-// 25 hours on a day the clocks change.
+// dayOf is the calendar day in loc that contains t: [start, end), from the
+// first instant of its date to the first of the next; 23 or 25 hours on a
+// day the clocks change.
 func dayOf(t time.Time, loc *time.Location) (start, end time.Time) {
-	t = t.In(loc)
-	start = time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, loc)
-	return start, start.AddDate(0, 0, 1)
+	y, m, d := t.In(loc).Date()
+	return firstOf(y, m, d, loc), firstOf(y, m, d+1, loc)
+}
+
+// firstOf is the first instant of a date in loc: its midnight, or, where
+// the clocks skip midnight (they move forward at 00:00 in some zones, and
+// time.Date then answers an instant of the day before), the moment they
+// land on the date.
+func firstOf(y int, m time.Month, d int, loc *time.Location) time.Time {
+	date := time.Date(y, m, d, 0, 0, 0, 0, time.UTC) // normalises d
+	t := time.Date(y, m, d, 0, 0, 0, 0, loc)
+	for i := 0; i < 16 && t.In(loc).Format(time.DateOnly) < date.Format(time.DateOnly); i++ {
+		t = t.Add(15 * time.Minute) // zone offsets change in quarter hours
+	}
+	return t
 }
 
 // digestKey is the state key of a day's digest. It cannot be a
@@ -121,11 +134,11 @@ func (b *Bot) postDigest(ctx context.Context, start, end time.Time, attrs []any)
 		case err == nil:
 			b.log.InfoContext(ctx, "digest posted", append(attrs, "file_id", up.FileID)...)
 			return nil
-		case chatwork.KindOf(err) != chatwork.KindBadRequest:
+		case !textAfterUpload(err):
 			b.log.ErrorContext(ctx, "digest not posted: a retry posts it", append(attrs, "kind", chatwork.KindOf(err).String(), "error", err)...)
 			return fmt.Errorf("digest not posted: %w", err)
 		}
-		b.log.WarnContext(ctx, "digest chart refused: posting the digest as text", append(attrs, "error", err)...)
+		b.log.WarnContext(ctx, "digest chart not uploaded: posting the digest as text", append(attrs, "kind", chatwork.KindOf(err).String(), "error", err)...)
 		v.Drawn, v.Figures = 0, figuresNoChart
 	}
 	posted, err := b.send(ctx, b.cfg.RoomID, renderDigest(p, v))
@@ -270,6 +283,10 @@ type change struct {
 	Unmuted      bool // told when a mute ended: no change of state
 	Outcome      string
 	Settled      time.Time
+	// Contributor: the transition was a contributor's (its key ends in
+	// the contributor's id), so an empty Token is a token not recorded
+	// (settled before transitions kept theirs), not the own token.
+	Contributor bool
 }
 
 // dayTransitions reads the transitions settled from the oldest kept
@@ -320,7 +337,7 @@ func parseTransition(t state.Transition) (change, bool) {
 		st, at := parts[n], alarm.State{Timestamp: parts[n+1]}.Time()
 		name := strings.Join(parts[:n], "|")
 		if (st == alarm.StateAlarm || st == alarm.StateOK || st == alarm.StateInsufficient) && !at.IsZero() && name != "" {
-			c.Alarm, c.State, c.At = name, st, at
+			c.Alarm, c.State, c.At, c.Contributor = name, st, at, tail == 3
 			return c, true
 		}
 	}
@@ -370,7 +387,7 @@ func (b *Bot) kindByName(name string) alarmKind {
 // labelOf is the token a change is about: the one its claimant named, or
 // for a per-token alarm on one metric (no contributor), the own token.
 func (b *Bot) labelOf(c change, kind alarmKind) string {
-	if c.Token != "" || kind == kindHeartbeat || kind == kindOther {
+	if c.Token != "" || c.Contributor || kind == kindHeartbeat || kind == kindOther {
 		return c.Token
 	}
 	return b.cfg.TokenLabel
@@ -428,9 +445,9 @@ func (b *Bot) failures(ctx context.Context, changes []change, lasts []state.Last
 }
 
 // failedIn walks one token's token-errors alarm states (oldest first) and
-// reports whether the alarm was in ALARM at some time in [start, end):
-// since when (the entry into the first such ALARM) and until when (the
-// last exit from ALARM in the day, zero when it was still in ALARM at the
+// reports whether the alarm was in ALARM at some time in [start, end), and
+// its last such run: since when (its entry into ALARM, perhaps before the
+// day) and until when (its exit, zero when it was still in ALARM at the
 // end). Changes after end are ignored.
 func failedIn(cs []change, start, end time.Time) (f failure, failed bool) {
 	in := false // in ALARM at the time walked to
@@ -445,18 +462,12 @@ func failedIn(cs []change, start, end time.Time) (f failure, failed bool) {
 		case c.State != alarm.StateAlarm && in:
 			in = false
 			if !c.At.Before(start) {
-				if !failed {
-					f.Since = since
-				}
-				failed, f.Until = true, c.At
+				failed, f.Since, f.Until = true, since, c.At
 			}
 		}
 	}
 	if in {
-		if !failed {
-			f.Since = since
-		}
-		failed, f.Until = true, time.Time{}
+		failed, f.Since, f.Until = true, since, time.Time{}
 	}
 	return f, failed
 }

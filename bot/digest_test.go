@@ -286,8 +286,10 @@ func TestFailedIn(t *testing.T) {
 		{"after the day only", []change{ch(alarm.StateAlarm, 25)}, false, time.Time{}, time.Time{}},
 		{"all day", []change{ch(alarm.StateAlarm, -5)}, true, dayAt(-5, 0), time.Time{}},
 		{"into the day", []change{ch(alarm.StateAlarm, -5), ch(alarm.StateOK, 3)}, true, dayAt(-5, 0), dayAt(3, 0)},
-		{"twice", []change{ch(alarm.StateAlarm, 2), ch(alarm.StateOK, 3), ch(alarm.StateAlarm, 5), ch(alarm.StateOK, 6)}, true, dayAt(2, 0), dayAt(6, 0)},
-		{"into the night", []change{ch(alarm.StateAlarm, 2), ch(alarm.StateOK, 3), ch(alarm.StateAlarm, 23), ch(alarm.StateOK, 25)}, true, dayAt(2, 0), time.Time{}},
+		// The last run of the day: a token that worked from 03:00 to 05:00
+		// (or 23:00) did not fail since 02:00.
+		{"twice", []change{ch(alarm.StateAlarm, 2), ch(alarm.StateOK, 3), ch(alarm.StateAlarm, 5), ch(alarm.StateOK, 6)}, true, dayAt(5, 0), dayAt(6, 0)},
+		{"into the night", []change{ch(alarm.StateAlarm, 2), ch(alarm.StateOK, 3), ch(alarm.StateAlarm, 23), ch(alarm.StateOK, 25)}, true, dayAt(23, 0), time.Time{}},
 		{"the same change twice", []change{ch(alarm.StateAlarm, 2), ch(alarm.StateAlarm, 2)}, true, dayAt(2, 0), time.Time{}},
 	} {
 		f, failed := failedIn(c.cs, start, end)
@@ -316,6 +318,21 @@ func TestParseTransition(t *testing.T) {
 		if ok != c.ok || ok && (got.Alarm != c.alarm || got.State != c.state || got.Unmuted != c.unmuted || !got.At.Equal(at) || got.Token != "t") {
 			t.Errorf("%q: %+v %v", c.key, got, ok)
 		}
+	}
+}
+
+// A contributor's transition settled without its token (before
+// transitions kept theirs) is no token's, not the own token's; a single
+// alarm's is the own token's.
+func TestLabelOfTokenlessTransitions(t *testing.T) {
+	b := &Bot{cfg: Config{TokenLabel: "default"}}
+	contributor, _ := parseTransition(state.Transition{Key: "q-errors|ALARM|2025-06-01T03:10:00.000+0000|c0ffee", Outcome: state.Posted})
+	single, _ := parseTransition(state.Transition{Key: "q-errors|ALARM|2025-06-01T03:10:00.000+0000", Outcome: state.Posted})
+	if got := b.labelOf(contributor, kindErrors); got != "" {
+		t.Errorf("a tokenless contributor transition is labelled %q, want none", got)
+	}
+	if got := b.labelOf(single, kindErrors); got != "default" {
+		t.Errorf("a single alarm's transition is labelled %q, want the own token", got)
 	}
 }
 
@@ -608,6 +625,43 @@ func TestDigestYesterday(t *testing.T) {
 		start, end := lows.queries[0].From, lows.queries[0].To
 		if len(e.cw.uploads) != 1 || !strings.Contains(e.cw.uploads[0].Message, c.want) || start.In(c.loc).Format("Mon 2006-01-02 15:04") != c.want+" 00:00" || !end.Equal(start.AddDate(0, 0, 1)) {
 			t.Errorf("at %v: the day [%v, %v), uploads %d", c.now, start, end, len(e.cw.uploads))
+		}
+	}
+}
+
+// A day whose midnight the clocks skip (Santiago, 8 September 2024: 00:00
+// became 01:00) starts when they land on it, and keeps its own date; the
+// day before it ends there. A day whose midnight comes twice (Beirut,
+// 31 March 2024 started at 01:00) is still its own.
+func TestDayOfMidnightSkipped(t *testing.T) {
+	for _, c := range []struct {
+		zone, date string
+		hours      float64
+	}{
+		{"America/Santiago", "2024-09-07", 24},
+		{"America/Santiago", "2024-09-08", 23},
+		{"America/Santiago", "2024-09-09", 24},
+		{"Asia/Beirut", "2024-03-30", 24},
+		{"Asia/Beirut", "2024-03-31", 23},
+		{"America/New_York", "2024-11-03", 25},
+	} {
+		loc, err := time.LoadLocation(c.zone)
+		if err != nil {
+			t.Fatal(err)
+		}
+		day, _ := time.ParseInLocation(time.DateOnly, c.date, loc)
+		start, end := dayOf(day.Add(12*time.Hour), loc)
+		if got := start.In(loc).Format(time.DateOnly); got != c.date || digestKey(start) != "digest|"+c.date {
+			t.Errorf("%s %s: starts on %s (key %s)", c.zone, c.date, got, digestKey(start))
+		}
+		if prev := start.Add(-time.Nanosecond).In(loc).Format(time.DateOnly); prev >= c.date {
+			t.Errorf("%s %s: the instant before its start is on %s", c.zone, c.date, prev)
+		}
+		if got := end.In(loc).Format(time.DateOnly); got <= c.date {
+			t.Errorf("%s %s: ends on %s", c.zone, c.date, got)
+		}
+		if h := end.Sub(start).Hours(); h != c.hours {
+			t.Errorf("%s %s: %v hours, want %v", c.zone, c.date, h, c.hours)
 		}
 	}
 }

@@ -165,7 +165,11 @@ func runHistory(ctx context.Context, args []string, e env) int {
 		}
 	}
 	if *pngPath != "" {
-		if err := writeChart(ctx, e, *pngPath, read, chart.Query{From: from, To: now}, chart.Spec{
+		say := e.stdout
+		if *asJSON {
+			say = e.stderr
+		}
+		if err := writeChart(ctx, say, *pngPath, read, chart.Query{From: from, To: now}, chart.Spec{
 			Title: chart.Title(label, *kind == "percent", sinceText), Loc: loc,
 			Threshold: float64(*threshold), Percent: *kind == "percent",
 		}); err != nil {
@@ -356,8 +360,9 @@ func (m memHistory) Samples(_ context.Context, token string, since, until time.T
 }
 
 // writeChart draws every token of read (chart.Draw) into the PNG file path
-// and says so, naming the tokens left out.
-func writeChart(ctx context.Context, e env, path string, read memHistory, q chart.Query, s chart.Spec) error {
+// and says so on say (stderr when stdout carries JSON), naming the tokens
+// left out.
+func writeChart(ctx context.Context, say io.Writer, path string, read memHistory, q chart.Query, s chart.Spec) error {
 	q.Labels = slices.Sorted(maps.Keys(read))
 	img, rest, err := chart.Draw(ctx, chart.FromRecords(read), q, s)
 	if err != nil {
@@ -366,9 +371,9 @@ func writeChart(ctx context.Context, e env, path string, read memHistory, q char
 	if err := os.WriteFile(path, img, 0o644); err != nil {
 		return fmt.Errorf("write the chart: %w", err)
 	}
-	fmt.Fprintf(e.stdout, "chart of %d tokens written to %s\n", len(q.Labels)-len(rest), path)
+	fmt.Fprintf(say, "chart of %d tokens written to %s\n", len(q.Labels)-len(rest), path)
 	if len(rest) > 0 {
-		fmt.Fprintf(e.stdout, "(the %d lowest are drawn; left out: %s)\n", chart.MaxLines, strings.Join(rest, ", "))
+		fmt.Fprintf(say, "(the %d lowest are drawn; left out: %s)\n", chart.MaxLines, strings.Join(rest, ", "))
 	}
 	return nil
 }

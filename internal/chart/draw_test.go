@@ -9,6 +9,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/quotabot/chatwork-quota-bot/internal/sample"
 )
 
 // fakeSource answers every label with one point, lower for later labels,
@@ -78,6 +80,16 @@ func TestTitle(t *testing.T) {
 	} {
 		if got := Title(c.label, c.percent, c.span); got != c.want {
 			t.Errorf("Title(%q, %v, %q) = %q, want %q", c.label, c.percent, c.span, got, c.want)
+		}
+	}
+}
+
+// Every period /quota chart takes is a reserved label: a token labelled
+// "24h" could not be charted alone.
+func TestPeriodsAreReservedLabels(t *testing.T) {
+	for p := range Periods {
+		if !slices.Contains(sample.ReservedLabels, p) || sample.CheckLabel(p) == nil {
+			t.Errorf("period %q is not a reserved label", p)
 		}
 	}
 }

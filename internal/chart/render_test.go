@@ -137,7 +137,7 @@ func percent24h() Spec {
 func example24h() Spec {
 	from := testTo.Add(-24 * time.Hour)
 	return Spec{
-		Title: "quota: lowest remaining per 5-minute window, last 24 h", From: from, To: testTo, Loc: jst, Threshold: 60,
+		Title: Title("", false, "24h"), From: from, To: testTo, Loc: jst, Threshold: 60,
 		Series: []Series{
 			token("default", from, testTo, 21, 90, nil, nil),
 			token("deploy", from, testTo, 22, 150, []int{windowOf(from, from, 15, 10)}, nil),

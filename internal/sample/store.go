@@ -14,9 +14,10 @@ const DefaultLabel = "default"
 
 var labelRE = regexp.MustCompile(`^[A-Za-z0-9_.\-]{1,64}$`)
 
-// ReservedLabels are the words /quota takes after it (in any case): a token
-// so labelled could never be asked for by name.
-var ReservedLabels = []string{"all", "chart", "help", "mute", "mutes", "unmute"}
+// ReservedLabels are the words /quota takes after it (in any case), and
+// the chart periods /quota chart takes (internal/chart's Periods; a test
+// there checks): a token so labelled could never be asked for by name.
+var ReservedLabels = []string{"all", "chart", "help", "mute", "mutes", "unmute", "3h", "24h", "7d"}
 
 // CheckLabel reports whether s can label a token: it names a log stream and
 // a metric dimension value, so 1 to 64 letters, digits, '.', '_' or '-', and
