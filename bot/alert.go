@@ -267,7 +267,7 @@ func (b *Bot) alarmBody(ctx context.Context, ev alarm.Event, kind alarmKind, pre
 		}
 		return b.alertBody(ctx, ev, tok)
 	case kind == kindPace && contributor:
-		return b.paceRecoveryBody(ctx, ev, prev.At), nil
+		return b.paceRecoveryBody(ctx, ev, prev.Began()), nil
 	case kind == kindPace && d.State.Value == alarm.StateOK && d.PreviousState.Value == alarm.StateAlarm:
 		return b.paceRecoveryBody(ctx, ev, d.PreviousState.Time()), nil
 	case kind == kindPace:
@@ -281,7 +281,7 @@ func (b *Bot) alarmBody(ctx context.Context, ev alarm.Event, kind alarmKind, pre
 	case kind == kindQuota && !contributor:
 		return b.silentBody(ctx, ev)
 	case kind == kindQuota:
-		return renderRecovery(b.text, b.recoveryView(ctx, ev, kind, prev.At)), nil
+		return renderRecovery(b.text, b.recoveryView(ctx, ev, kind, prev.Began())), nil
 	case kind == kindHeartbeat && d.PreviousState.Value == alarm.StateAlarm:
 		return renderRecovery(b.text, b.recoveryView(ctx, ev, kind, d.PreviousState.Time())), nil
 	case prevErr != nil && kind != kindHeartbeat:

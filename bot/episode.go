@@ -138,7 +138,7 @@ func (b *Bot) episode(ctx context.Context, ev alarm.Event, kind alarmKind, last 
 	case post != PostNothing:
 		return "", true
 	case d.State.Value == alarm.StateAlarm:
-		last.Posted = keep.Posted
+		last.Posted, last.Since = keep.Posted, other.Began()
 		if keep.Muted {
 			// Held back with the episode: the housekeeping after the
 			// mute renders this event if it is still in ALARM then.
@@ -148,8 +148,14 @@ func (b *Bot) episode(ctx context.Context, ev alarm.Event, kind alarmKind, last 
 		b.log.InfoContext(ctx, "the token's episode is running under its other alarm: this one joins it, not posted", append(attrs, "episode_alarm", truncate(other.Alarm, maxAlarmName), "heard", keep.Posted)...)
 		return outcomeJoined, false
 	case other.State == alarm.StateAlarm:
-		if mine.Posted && !other.Posted {
+		changed := mine.Posted && !other.Posted
+		if changed {
 			other.Posted = true
+		}
+		if began := prev.Began(); prevErr == nil && !prev.At.IsZero() && began.Before(other.Began()) {
+			other.Since, changed = began, true // the episode goes on under the other: it began with this one
+		}
+		if changed {
 			b.setLast(ctx, other, attrs)
 		}
 		b.setLast(ctx, last, attrs)

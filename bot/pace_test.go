@@ -488,3 +488,18 @@ func TestEpisodeMutedAlarmLeavesBeforeHousekeeping(t *testing.T) {
 		t.Fatalf("the episode's end:\n%s", strings.Join(p, "\n---\n"))
 	}
 }
+
+// The recovery of an episode says how long the room's episode lasted, from
+// its first alarm: the pace alarm's at 03:04:10, not the quota alarm's
+// that joined at 03:05:10 and left last at 03:30:10.
+func TestEpisodeRecoveryLastsFromItsStart(t *testing.T) {
+	r := episodeRoom(t, nil)
+	r.alarm(paceAlarmOf(t, "deploy"))
+	r.alarm(quotaAlarmOf(t, "deploy"))
+	r.alarm(paceOKOf(t, "deploy"))
+	r.alarm(quotaOKOf(t, "deploy"))
+	p := r.cw.postBodies()
+	if len(p) != 2 || !strings.Contains(p[1], quotaOKSays) || !strings.Contains(p[1], "The alert lasted 26m") {
+		t.Fatalf("want the alert and a recovery of 26m:\n%s", strings.Join(p, "\n---\n"))
+	}
+}

@@ -212,8 +212,24 @@ func (d *Dynamo) Last(ctx context.Context, alarm, token string) (Last, bool, err
 func lastOf(it item) Last {
 	return Last{
 		Alarm: str(it, "alarm"), Token: str(it, "token"), State: str(it, "state"), At: time.UnixMilli(num(it, "state_at")),
-		Posted: boolean(it, "posted"), Muted: boolean(it, "muted"), Event: str(it, "event"),
+		Posted: boolean(it, "posted"), Muted: boolean(it, "muted"), Event: str(it, "event"), Since: sinceTime(num(it, "since")),
 	}
+}
+
+// sinceMilli and sinceTime store Last.Since as Unix milliseconds, 0 for
+// none (items written before the attribute existed read as none too).
+func sinceMilli(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+func sinceTime(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms)
 }
 
 // Lasts lists every alarm's tokens' last states.
@@ -231,7 +247,7 @@ func (d *Dynamo) Lasts(ctx context.Context) ([]Last, error) {
 func (d *Dynamo) SetLast(ctx context.Context, l Last, now time.Time) error {
 	_, err := d.put(ctx, with(key(kindLast, lastKey(l.Alarm, l.Token)), item{
 		"alarm": s(l.Alarm), "token": s(l.Token), "state": s(l.State), "state_at": n(l.At.UnixMilli()),
-		"posted": b(l.Posted), "muted": b(l.Muted), "event": s(l.Event), TTLAttribute: ttl(now, LastTTL),
+		"posted": b(l.Posted), "muted": b(l.Muted), "event": s(l.Event), "since": n(sinceMilli(l.Since)), TTLAttribute: ttl(now, LastTTL),
 	}), "attribute_not_exists(pk) OR #a <= :at", names{"#a": "state_at"}, item{":at": n(l.At.UnixMilli())})
 	if err != nil {
 		return d.err("record a last state", err)

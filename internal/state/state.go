@@ -87,6 +87,18 @@ type Last struct {
 	Posted       bool      // the room was told
 	Muted        bool      // not told because the token was muted
 	Event        string    // the alarm event (JSON), to tell the room when a mute ends
+	// Since is when the room's episode this ALARM belongs to began, when
+	// that was before At: an alarm that joined, or took over, an episode
+	// another alarm of the token began. Zero: At.
+	Since time.Time
+}
+
+// Began is when the episode of l began: Since, or At.
+func (l Last) Began() time.Time {
+	if !l.Since.IsZero() && l.Since.Before(l.At) {
+		return l.Since
+	}
+	return l.At
 }
 
 // Mute silences one token's alarms, or every token's, until Until.

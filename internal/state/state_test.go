@@ -177,7 +177,7 @@ func transitions(t *testing.T, st loggedState) {
 
 func lasts(t *testing.T, st bot.State) {
 	ctx := context.Background()
-	alert := state.Last{Alarm: "q-quota-low", Token: "deploy", State: "ALARM", At: t0.Add(1234 * time.Millisecond), Muted: true, Event: `{"id":"1"}`}
+	alert := state.Last{Alarm: "q-quota-low", Token: "deploy", State: "ALARM", At: t0.Add(1234 * time.Millisecond), Muted: true, Event: `{"id":"1"}`, Since: t0.Add(-time.Minute)}
 	if _, ok, err := st.Last(ctx, alert.Alarm, alert.Token); ok || err != nil {
 		t.Fatalf("a last state before any: %v, %v", ok, err)
 	}
@@ -197,7 +197,7 @@ func lasts(t *testing.T, st bot.State) {
 	}
 	same := func(got, want state.Last) bool {
 		return got.Alarm == want.Alarm && got.Token == want.Token && got.State == want.State && got.At.Equal(want.At) &&
-			got.Posted == want.Posted && got.Muted == want.Muted && got.Event == want.Event
+			got.Posted == want.Posted && got.Muted == want.Muted && got.Event == want.Event && got.Since.Equal(want.Since)
 	}
 	set(alert)
 	if got := get(alert.Alarm, alert.Token); !same(got, alert) {
