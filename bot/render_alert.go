@@ -379,7 +379,7 @@ func paceLines(p *phrases, r sample.Record, at bool, now time.Time, loc *time.Lo
 		line = fmt.Sprintf(a.paceAt, pace, clock(r.Time, now, loc))
 	}
 	lines := []string{line, fmt.Sprintf(a.projected, levelText(p, level{Value: float64(r.Projected)}))}
-	if out, ok := runOut(r); ok {
+	if out, ok := r.RunsOut(); ok {
 		format := a.runsOut
 		if out.Before(now) {
 			format = a.ranOut
@@ -387,20 +387,6 @@ func paceLines(p *phrases, r sample.Record, at bool, now time.Time, loc *time.Lo
 		lines = append(lines, fmt.Sprintf(format, clock(out, now, loc), p.duration(r.ResetTime().Sub(out).Truncate(time.Second))))
 	}
 	return lines
-}
-
-// runOut is about when r's remaining reaches 0 at r's pace; ok is false
-// unless that is at least a second before r's reset.
-func runOut(r sample.Record) (time.Time, bool) {
-	out := r.Time
-	switch {
-	case r.Remaining <= 0:
-	case r.Pace > 0:
-		out = out.Add(time.Duration(float64(r.Remaining) / r.Pace * float64(time.Minute)))
-	default:
-		return time.Time{}, false
-	}
-	return out, r.ResetTime().Sub(out) >= time.Second
 }
 
 // pacePointLine is the pace alarm's datapoint: the projected remaining.

@@ -52,3 +52,20 @@ func (r Record) ProjectedPercent() float64 {
 	}
 	return float64(r.Projected) * 100 / float64(r.Limit)
 }
+
+// RunsOut is when r's remaining count reaches 0 if the pace of its
+// projection goes on: by the projection itself (no rounding of the pace),
+// at or before the reset; r's own time when it is 0 already. ok is false
+// without a projection, or with one that lasts past the reset.
+func (r Record) RunsOut() (at time.Time, ok bool) {
+	switch {
+	case !r.HasProjection || r.Projected > 0:
+		return time.Time{}, false
+	case r.Remaining <= 0:
+		return r.Time, true
+	}
+	// Until the reset the pace spends Remaining - Projected (> 0) calls:
+	// the Remaining of them take that share of the time left.
+	left := r.ResetTime().Sub(r.Time)
+	return r.Time.Add(time.Duration(float64(left) * float64(r.Remaining) / float64(r.Remaining-r.Projected))), true
+}

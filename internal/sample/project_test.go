@@ -96,3 +96,30 @@ func TestProjectedPercent(t *testing.T) {
 		}
 	}
 }
+
+func TestRunsOut(t *testing.T) {
+	at := time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)
+	reset := at.Add(60 * time.Second)
+	rec := func(remaining, projected int, has bool) Record {
+		return Record{Time: at, HasQuota: true, Remaining: remaining, Limit: 300, Reset: reset.Unix(), HasProjection: has, Projected: projected}
+	}
+	for _, c := range []struct {
+		name string
+		r    Record
+		ok   bool
+		want time.Time
+	}{
+		{"no projection", rec(100, -50, false), false, time.Time{}},
+		{"lasts past the reset", rec(100, 1, true), false, time.Time{}},
+		{"exactly at the reset", rec(100, 0, true), true, reset},
+		// 101 calls until the reset at this pace, the 100 left take 100/101 of the 60 s.
+		{"just before the reset", rec(100, -1, true), true, at.Add(60 * time.Second * 100 / 101)},
+		{"half way", rec(50, -50, true), true, at.Add(30 * time.Second)},
+		{"already out", rec(0, -90, true), true, at},
+	} {
+		got, ok := c.r.RunsOut()
+		if ok != c.ok || !got.Equal(c.want) {
+			t.Errorf("%s: RunsOut() = %v, %v; want %v, %v", c.name, got, ok, c.want, c.ok)
+		}
+	}
+}
