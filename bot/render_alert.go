@@ -391,7 +391,7 @@ func paceLines(p *phrases, r sample.Record, at bool, now time.Time, loc *time.Lo
 
 // pacePointLine is the pace alarm's datapoint: the projected remaining.
 func pacePointLine(p *phrases, pt alarmPoint) string {
-	return fmt.Sprintf(p.alert.pacePoint, levelText(p, level{pt.Value, pt.Threshold.Percent}), p.duration(cmp.Or(pt.Period, alarm.Period)))
+	return fmt.Sprintf(p.alert.pacePoint, levelText(p, level{pt.Value, pt.Threshold.Percent}), p.duration(cmp.Or(pt.Period, alarm.PaceShape.Period)))
 }
 
 // renderRecovery renders the OK message. How long the previous state lasted
@@ -513,7 +513,7 @@ func pointLines(p *phrases, pt alarmPoint) []string {
 	if pt.HasValue {
 		period := pt.Period
 		if period <= 0 {
-			period = alarm.Period
+			period = alarm.QuotaShape.Period // the event named none: the template's
 		}
 		lines = append(lines, fmt.Sprintf(p.alert.point, levelText(p, level{pt.Value, pt.Threshold.Percent}), p.duration(period)))
 	}
