@@ -13,11 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
-	"github.com/aws/aws-sdk-go-v2/service/cloudwatch/schemas"
-	"github.com/aws/smithy-go/transport/http/protocol/awsjson"
-
 	"github.com/quotabot/chatwork-quota-bot/internal/awstest"
 	"github.com/quotabot/chatwork-quota-bot/internal/chart"
 	"github.com/quotabot/chatwork-quota-bot/internal/cwmetrics"
@@ -152,15 +147,6 @@ func (c *cloudWatchJSON) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	fail("NextToken %q", in.NextToken)
 }
 
-// webhookCloudWatch is the CloudWatch client as the webhook builds it
-// (internal/app/webhookfn): the SDK's client on awsJson 1.0, nothing
-// else changed.
-func webhookCloudWatch(cfg aws.Config) *cloudwatch.Client {
-	return cloudwatch.NewFromConfig(cfg, func(o *cloudwatch.Options) {
-		o.Protocol = awsjson.New10(schemas.GraniteServiceVersion20100801)
-	})
-}
-
 // BenchmarkChart7d100 is what the webhook spends on /quota chart 7d for
 // 100 tokens, in process: the GetMetricData requests through the SDK
 // client (2 pages of 100,800 points from a local server: loopback, no
@@ -202,7 +188,7 @@ func BenchmarkChart7d100(b *testing.B) {
 	}
 	ts := httptest.NewServer(srv)
 	b.Cleanup(ts.Close)
-	src := cwmetrics.New(webhookCloudWatch(awstest.Config(b, ts.URL)))
+	src := cwmetrics.New(cwmetrics.NewClient(awstest.Config(b, ts.URL)))
 	spec := chart.Spec{Title: chart.Title("", false, "7d"), Loc: time.FixedZone("JST", 9*3600), Threshold: 30}
 	draw := func() {
 		png, rest, err := chart.Draw(b.Context(), src, q, spec)

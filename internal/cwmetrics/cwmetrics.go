@@ -17,8 +17,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch/schemas"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/transport/http/protocol/awsjson"
 
 	"github.com/quotabot/chatwork-quota-bot/internal/chart"
 	"github.com/quotabot/chatwork-quota-bot/internal/sample"
@@ -230,3 +232,16 @@ type safeError struct {
 
 func (e *safeError) Error() string { return e.msg }
 func (e *safeError) Unwrap() error { return e.err }
+
+// NewClient is the CloudWatch client the charts read through, from the
+// same AWS configuration as the other clients (AWS_ENDPOINT_URL included).
+// It speaks CloudWatch's awsJson 1.0 protocol instead of the SDK's default
+// RPC v2 CBOR: CloudWatch serves both, with the same operations and
+// members, and the AWS emulator the tests run against (moto) serves only
+// the former, so the code under test is the code deployed. opts apply
+// after.
+func NewClient(cfg aws.Config, opts ...func(*cloudwatch.Options)) *cloudwatch.Client {
+	return cloudwatch.NewFromConfig(cfg, append([]func(*cloudwatch.Options){func(o *cloudwatch.Options) {
+		o.Protocol = awsjson.New10(schemas.GraniteServiceVersion20100801)
+	}}, opts...)...)
+}

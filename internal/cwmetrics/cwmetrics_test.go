@@ -11,9 +11,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
-	"github.com/aws/aws-sdk-go-v2/service/cloudwatch/schemas"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
-	"github.com/aws/smithy-go/transport/http/protocol/awsjson"
 
 	"github.com/quotabot/chatwork-quota-bot/internal/awstest"
 	"github.com/quotabot/chatwork-quota-bot/internal/chart"
@@ -91,16 +89,11 @@ func extract(t *testing.T, r sample.Record, m sample.Metrics) map[string][]types
 	return out
 }
 
-// motoClient is a CloudWatch client for moto. The SDK speaks CloudWatch's
-// RPC v2 CBOR protocol, which moto 5.2 does not serve (it answers 404);
-// moto takes the awsJson 1.0 protocol CloudWatch also serves, and the
-// operations, members and values are the same. moto fails on the SDK's
-// gzipped PutMetricData bodies (over 10 KB), so they go uncompressed.
+// motoClient is the charts' CloudWatch client (NewClient) for moto, which
+// fails on the SDK's gzipped PutMetricData bodies (over 10 KB): the test's
+// puts go uncompressed.
 func motoClient(cfg aws.Config) *cloudwatch.Client {
-	return cloudwatch.NewFromConfig(cfg, func(o *cloudwatch.Options) {
-		o.Protocol = awsjson.New10(schemas.GraniteServiceVersion20100801)
-		o.DisableRequestCompression = true
-	})
+	return cwmetrics.NewClient(cfg, func(o *cloudwatch.Options) { o.DisableRequestCompression = true })
 }
 
 // day builds a day of readings, one every 150 s, for three tokens:

@@ -15,6 +15,7 @@ import (
 
 	"github.com/quotabot/chatwork-quota-bot/internal/app"
 	"github.com/quotabot/chatwork-quota-bot/internal/awstest"
+	"github.com/quotabot/chatwork-quota-bot/internal/cwmetrics"
 	"github.com/quotabot/chatwork-quota-bot/internal/sample"
 )
 
@@ -59,7 +60,7 @@ func TestDigestPayload(t *testing.T) {
 			Dimensions: []types.Dimension{{Name: aws.String(sample.Dimension), Value: aws.String(label)}},
 		})
 	}
-	client := cloudWatch(cfg)
+	client := cwmetrics.NewClient(cfg)
 	for len(data) > 0 {
 		n := min(len(data), 1000)
 		if _, err := client.PutMetricData(t.Context(), &cloudwatch.PutMetricDataInput{Namespace: aws.String(sample.Namespace), MetricData: data[:n]}, func(o *cloudwatch.Options) {

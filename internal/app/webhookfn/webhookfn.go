@@ -17,12 +17,9 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
-	"github.com/aws/aws-sdk-go-v2/service/cloudwatch/schemas"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
-	"github.com/aws/smithy-go/transport/http/protocol/awsjson"
 
 	"github.com/quotabot/chatwork-quota-bot/bot"
 	"github.com/quotabot/chatwork-quota-bot/internal/alarm"
@@ -88,7 +85,7 @@ func wire(_ context.Context, getenv app.Getenv, awsCfg aws.Config, stdout io.Wri
 		History:  cwlogs.NewHistory(logs, s.LogGroup),
 		Logger:   log,
 		State:    st,
-		Charts:   cwmetrics.New(cloudWatch(awsCfg)),
+		Charts:   cwmetrics.New(cwmetrics.NewClient(awsCfg)),
 		Metrics:  stdout,
 		Tokens: func(ctx context.Context) []bot.Token {
 			ms := tokens.Members(ctx)
@@ -114,19 +111,6 @@ func wire(_ context.Context, getenv app.Getenv, awsCfg aws.Config, stdout io.Wri
 		return nil, err
 	}
 	return Handler(b.Handler(), b, log), nil
-}
-
-// cloudWatch is the CloudWatch client of the charts and the digest, from
-// the same AWS configuration as the other clients (AWS_ENDPOINT_URL
-// included). It speaks CloudWatch's awsJson 1.0 protocol instead of the
-// SDK's default RPC v2 CBOR: CloudWatch serves both, with the same
-// operations and members, and the AWS emulator the tests run against
-// (moto) serves only the former, so the code under test is the code
-// deployed.
-func cloudWatch(awsCfg aws.Config) *cloudwatch.Client {
-	return cloudwatch.NewFromConfig(awsCfg, func(o *cloudwatch.Options) {
-		o.Protocol = awsjson.New10(schemas.GraniteServiceVersion20100801)
-	})
 }
 
 // botConfig names the variables the bot needs and maps the settings onto
