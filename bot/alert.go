@@ -269,7 +269,7 @@ func (b *Bot) alarmBody(ctx context.Context, ev alarm.Event, kind alarmKind, pre
 	case kind == kindPace && contributor:
 		return b.paceRecoveryBody(ctx, ev, prev.Began()), nil
 	case kind == kindPace && d.State.Value == alarm.StateOK && d.PreviousState.Value == alarm.StateAlarm:
-		return b.paceRecoveryBody(ctx, ev, d.PreviousState.Time()), nil
+		return b.paceRecoveryBody(ctx, ev, episodeFrom(prev, d.PreviousState.Time())), nil
 	case kind == kindPace:
 		// A window with one reading has no projection: a single pace
 		// alarm's INSUFFICIENT_DATA says nothing of the monitor (the
@@ -277,7 +277,7 @@ func (b *Bot) alarmBody(ctx context.Context, ev alarm.Event, kind alarmKind, pre
 		b.log.InfoContext(ctx, "the pace alarm has no projection to judge: nothing to post", attrs...)
 		return "", nil
 	case kind == kindQuota && !contributor && d.State.Value == alarm.StateOK:
-		return renderRecovery(b.text, b.recoveryView(ctx, ev, kind, d.PreviousState.Time())), nil
+		return renderRecovery(b.text, b.recoveryView(ctx, ev, kind, episodeFrom(prev, d.PreviousState.Time()))), nil
 	case kind == kindQuota && !contributor:
 		return b.silentBody(ctx, ev)
 	case kind == kindQuota:
@@ -293,6 +293,16 @@ func (b *Bot) alarmBody(ctx context.Context, ev alarm.Event, kind alarmKind, pre
 		return "", nil
 	}
 	return renderRecovery(b.text, b.recoveryView(ctx, ev, kind, prev.At)), nil
+}
+
+// episodeFrom is when the episode a single alarm's recovery ends began:
+// from, the alarm's own ALARM (its event's previous state), or earlier
+// when its last state says another alarm of the token began the episode.
+func episodeFrom(prev state.Last, from time.Time) time.Time {
+	if prev.State == alarm.StateAlarm && !prev.Since.IsZero() && prev.Since.Before(from) {
+		return prev.Since
+	}
+	return from
 }
 
 // setLast records the token's last state; a failure is logged.

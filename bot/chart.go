@@ -229,10 +229,12 @@ func (b *Bot) sendAlarm(ctx context.Context, ev alarm.Event, kind alarmKind, bod
 // textAfterUpload reports whether a message whose upload failed with err
 // goes out as text instead: ChatWork refused the upload (a 4xx other than
 // the token's and the room's limits) or failed on its side (a 5xx), which
-// a plain post may well survive. A token rejected, a quota used up or the
-// room's limit (after its wait) would meet the post too; a network
-// failure, or an answer that could not be read, may come after the upload
-// landed, and a post would repeat it: those stay the upload's error.
+// a plain post may well survive. A 5xx from a gateway may come after
+// ChatWork took the file, and the room then sees the alert twice: better
+// than not at all. A token rejected, a quota used up or the room's limit
+// (after its wait) would meet the post too; a network failure, or an
+// answer that could not be read, may well come after the upload landed,
+// and a post would repeat it: those stay the upload's error.
 func textAfterUpload(err error) bool {
 	k := chatwork.KindOf(err)
 	return k == chatwork.KindBadRequest || k == chatwork.KindServer

@@ -92,7 +92,8 @@ func (b *Bot) Digest(ctx context.Context, day time.Time) error {
 // DigestYesterday posts the digest of the day before today (by
 // Config.Now, in Config.Location): the morning schedule's.
 func (b *Bot) DigestYesterday(ctx context.Context) error {
-	return b.Digest(ctx, b.cfg.Now().In(b.cfg.Location).AddDate(0, 0, -1))
+	y, m, d := b.cfg.Now().In(b.cfg.Location).Date()
+	return b.Digest(ctx, firstOf(y, m, d-1, b.cfg.Location)) // by date: a time a day back may not exist
 }
 
 // dayOf is the calendar day in loc that contains t: [start, end), from the
@@ -105,7 +106,7 @@ func dayOf(t time.Time, loc *time.Location) (start, end time.Time) {
 
 // firstOf is the first instant of a date in loc: its midnight, or, where
 // the clocks skip midnight (they move forward at 00:00 in some zones, and
-// time.Date then answers an instant of the day before), the moment they
+// time.Date may answer an instant of the day before), the moment they
 // land on the date.
 func firstOf(y int, m time.Month, d int, loc *time.Location) time.Time {
 	date := time.Date(y, m, d, 0, 0, 0, 0, time.UTC) // normalises d

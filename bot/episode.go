@@ -152,7 +152,7 @@ func (b *Bot) episode(ctx context.Context, ev alarm.Event, kind alarmKind, last 
 		if changed {
 			other.Posted = true
 		}
-		if began := prev.Began(); prevErr == nil && !prev.At.IsZero() && began.Before(other.Began()) {
+		if began := prev.Began(); prevErr == nil && prev.State == alarm.StateAlarm && began.Before(other.Began()) {
 			other.Since, changed = began, true // the episode goes on under the other: it began with this one
 		}
 		if changed {

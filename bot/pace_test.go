@@ -503,3 +503,22 @@ func TestEpisodeRecoveryLastsFromItsStart(t *testing.T) {
 		t.Fatalf("want the alert and a recovery of 26m:\n%s", strings.Join(p, "\n---\n"))
 	}
 }
+
+// The run-out line says how long before the reset the quota runs out; a
+// projection of 0 runs out at the reset itself, which the expected 0 says:
+// no "0s before the reset".
+func TestPaceLinesRunOut(t *testing.T) {
+	at := time.Date(2026, 11, 24, 12, 5, 0, 0, jst)
+	rec := func(remaining, projected int) sample.Record {
+		return sample.Record{Time: at, HasQuota: true, Remaining: remaining, Limit: 300, Reset: at.Add(time.Minute).Unix(),
+			HasProjection: true, Projected: projected, Pace: 60}
+	}
+	en := languages["en"]
+	has := func(lines []string) bool { return strings.Contains(strings.Join(lines, "\n"), "before the reset.") }
+	if lines := paceLines(en, rec(50, -50), false, at, jst); !has(lines) {
+		t.Errorf("half way: no run-out line:\n%s", strings.Join(lines, "\n"))
+	}
+	if lines := paceLines(en, rec(100, 0), false, at, jst); has(lines) {
+		t.Errorf("a projection of 0 has a run-out line:\n%s", strings.Join(lines, "\n"))
+	}
+}

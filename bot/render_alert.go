@@ -379,7 +379,9 @@ func paceLines(p *phrases, r sample.Record, at bool, now time.Time, loc *time.Lo
 		line = fmt.Sprintf(a.paceAt, pace, clock(r.Time, now, loc))
 	}
 	lines := []string{line, fmt.Sprintf(a.projected, levelText(p, level{Value: float64(r.Projected)}))}
-	if out, ok := r.RunsOut(); ok {
+	// A run-out within the reset's last second is the reset: the expected
+	// 0 at the reset above says it.
+	if out, ok := r.RunsOut(); ok && r.ResetTime().Sub(out) >= time.Second {
 		format := a.runsOut
 		if out.Before(now) {
 			format = a.ranOut
