@@ -654,6 +654,15 @@ func RunWarnAll(cases []WarnCase, p Params, designs []Alarms, as []Assumption, w
 	return out, nil
 }
 
+// paceBase names w's pace base for the tables: "–" for alarms without
+// the pace alarm.
+func (w Warning) paceBase() string {
+	if !w.Pace {
+		return "–"
+	}
+	return paceFrom(w.RecentPace)
+}
+
 // paceFrom names a monitor's pace base for the tables.
 func paceFrom(recent bool) string {
 	if recent {
@@ -668,10 +677,7 @@ func WarnTable(ws []Warning) string {
 	b.WriteString("| load | mode | alarms | pace from | assumption | dry windows | warned before dry | first of episode warned | median lead | p10 lead | first of episode: median lead | crossings known | crossing→alert median / p90 | messages/hour | messages/episode mean (max) | false pace alarms / alerts |\n")
 	b.WriteString("|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, w := range ws {
-		pace := paceFrom(w.RecentPace)
-		if !w.Pace {
-			pace = "–"
-		}
+		pace := w.paceBase()
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %.2f | %s | %s |\n",
 			w.Load, w.Mode, w.Alarms, pace, w.Assumption, len(w.Dry),
 			pct(w.WarnedShare(false)), pct(w.WarnedShare(true)),
@@ -689,10 +695,7 @@ func HoldTable(ws []Warning) string {
 	b.WriteString("| load | mode | alarms | pace from | assumption | quota alarm: OKs, hold min / median / p90 / max | pace alarm: OKs, hold min / median / p90 / max |\n")
 	b.WriteString("|---|---|---|---|---|---:|---:|\n")
 	for _, w := range ws {
-		pace := paceFrom(w.RecentPace)
-		if !w.Pace {
-			pace = "–"
-		}
+		pace := w.paceBase()
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n", w.Load, w.Mode, w.Alarms, pace, w.Assumption, holds(w, false), holds(w, true))
 	}
 	return b.String()

@@ -324,6 +324,15 @@ func New(cfg Config, deps Deps) (*Bot, error) {
 // own is the bot's own token.
 func (b *Bot) own() Token { return Token{b.cfg.TokenLabel, b.cw} }
 
+// labelsOf is the labels of tokens, in their order.
+func labelsOf(tokens []Token) []string {
+	labels := make([]string, len(tokens))
+	for i, t := range tokens {
+		labels[i] = t.Label
+	}
+	return labels
+}
+
 // tokens lists the deployment's tokens, the own first, each label once.
 func (b *Bot) tokens(ctx context.Context) []Token {
 	out := []Token{b.own()}

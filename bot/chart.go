@@ -122,10 +122,7 @@ func periodNames() string {
 // (the sandbox's !chart). rest names the tokens left out.
 func (b *Bot) Chart(ctx context.Context, args string) (png []byte, rest []string, err error) {
 	tokens := b.tokens(ctx)
-	labels := make([]string, len(tokens))
-	for i, t := range tokens {
-		labels[i] = t.Label
-	}
+	labels := labelsOf(tokens)
 	a, bad, ok := parseChartArgs(strings.Fields(args), labels)
 	if !ok {
 		return nil, nil, fmt.Errorf("chart: want [LABEL] [%s], a label among %s (%q is neither)", periodNames(), strings.Join(labels, ", "), safeArg(bad))
@@ -143,10 +140,7 @@ func (b *Bot) Chart(ctx context.Context, args string) (png []byte, rest []string
 // renderer that fails get a line of text instead. No call is spent on a
 // reading: the upload is the one call.
 func (b *Bot) answerChart(ctx context.Context, cmd command, to replyTo, tokens []Token) {
-	labels := make([]string, len(tokens))
-	for i, t := range tokens {
-		labels[i] = t.Label
-	}
+	labels := labelsOf(tokens)
 	a, bad, ok := parseChartArgs(strings.Fields(cmd.args), labels)
 	if !ok {
 		b.post(ctx, to.Room, renderChartUsage(b.text, to, safeArg(bad), labels))

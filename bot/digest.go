@@ -158,11 +158,7 @@ func (b *Bot) digestView(ctx context.Context, start, end time.Time) (digestView,
 	ctx, cancel := context.WithTimeout(ctx, digestFiguresTimeout)
 	defer cancel()
 	v := digestView{Day: start, Loc: b.cfg.Location, Threshold: b.threshold()}
-	tokens := b.tokens(ctx)
-	labels := make([]string, len(tokens))
-	for i, t := range tokens {
-		labels[i] = t.Label
-	}
+	labels := labelsOf(b.tokens(ctx))
 	var png []byte
 	if b.charts == nil {
 		v.Figures = figuresNoSource

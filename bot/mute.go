@@ -145,10 +145,7 @@ func (b *Bot) runMute(ctx context.Context, cmd command, to replyTo, tokens []Tok
 		label, ok = b.labelFor(args[0], tokens, running)
 	}
 	if !ok {
-		labels := make([]string, len(tokens))
-		for i, t := range tokens {
-			labels[i] = t.Label
-		}
+		labels := labelsOf(tokens)
 		if arg := safeArg(args[0]); arg != "" {
 			return to.prefix() + fmt.Sprintf(p.unknown, arg, labelList(b.text, labels))
 		}
