@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -20,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 
 	"github.com/quotabot/chatwork-quota-bot/internal/alarm"
+	"github.com/quotabot/chatwork-quota-bot/internal/app"
 	"github.com/quotabot/chatwork-quota-bot/internal/chart"
 	"github.com/quotabot/chatwork-quota-bot/internal/cwlogs"
 	"github.com/quotabot/chatwork-quota-bot/internal/fanout"
@@ -73,20 +73,15 @@ func runHistory(ctx context.Context, args []string, e env) int {
 	})
 	asJSON := fs.Bool("json", false, "print the windows as JSON: an array, one element per token")
 	pngPath := fs.String("png", "", "also write the chart of the tokens' low points per 5 minutes to `FILE` (PNG, as the bot posts it)")
-	threshold := fs.Int("threshold", 0, "the chart's alert threshold line at `N` (default QUOTA_ALARM_THRESHOLD; 0: none)")
-	kind := fs.String("threshold-kind", cmp.Or(e.getenv("QUOTA_ALARM_THRESHOLD_KIND"), "count"), "the chart's figures: count or percent of the limit (QUOTA_ALARM_THRESHOLD_KIND)")
+	envThreshold, envPercent, envErr := app.Threshold(e.getenv)
+	threshold := fs.Int("threshold", envThreshold, "the chart's alert threshold line at `N` (default QUOTA_ALARM_THRESHOLD; 0: none)")
+	kind := fs.String("threshold-kind", map[bool]string{false: "count", true: "percent"}[envPercent], "the chart's figures: count or percent of the limit (QUOTA_ALARM_THRESHOLD_KIND)")
 	fs.BoolVar(&e.verbose, "verbose", false, "with an AWS error, also print the SDK's own message")
 	if code, done := parseFlags(fs, args, e, "(--log-group NAME | --file PATH) [--since 24h] [--token LABEL] [--json] [--png FILE [--threshold N] [--threshold-kind count|percent]] [--verbose]"); done {
 		return code
 	}
-	if !flagSet(fs, "threshold") {
-		if v := e.getenv("QUOTA_ALARM_THRESHOLD"); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil {
-				return usageError(e, "history", "QUOTA_ALARM_THRESHOLD %q: not a whole number", v)
-			}
-			*threshold = n
-		}
+	if envErr != nil && (!flagSet(fs, "threshold") || !flagSet(fs, "threshold-kind")) {
+		return usageError(e, "history", "%v", envErr)
 	}
 	if err := alarm.CheckThreshold(*threshold, *kind == "percent"); err != nil || (*kind != "count" && *kind != "percent") {
 		return usageError(e, "history", "--threshold %d --threshold-kind %q: want a threshold of 0 or more, of count or percent", *threshold, *kind)

@@ -350,4 +350,10 @@ func TestHistoryPNG(t *testing.T) {
 			t.Errorf("%v: exit %d, stderr %q: want one line and a failure", args, r.code, r.stderr)
 		}
 	}
+	// A threshold in the environment that the functions would refuse is
+	// refused here too, with the functions' words.
+	r = runWith(t, map[string]string{"QUOTA_ALARM_THRESHOLD": "sixty"}, nil, "history", "--file", path, "--png", out)
+	if r.code == 0 || !strings.Contains(r.stderr, `QUOTA_ALARM_THRESHOLD "sixty" is not an integer`) {
+		t.Errorf("a bad QUOTA_ALARM_THRESHOLD: exit %d, stderr %q", r.code, r.stderr)
+	}
 }

@@ -104,19 +104,30 @@ func Load(getenv Getenv) (Settings, error) {
 			errs = append(errs, fmt.Errorf("CHATWORK_BOT_ACCOUNT_ID %q is not an account id", v))
 		}
 	}
+	if s.Threshold, s.ThresholdPercent, err = Threshold(getenv); err != nil {
+		errs = append(errs, err)
+	}
+	return s, errors.Join(errs...)
+}
+
+// Threshold parses QUOTA_ALARM_THRESHOLD (default 0) and
+// QUOTA_ALARM_THRESHOLD_KIND (count, the default, or percent), for the
+// functions' settings and the operator's command line alike.
+func Threshold(getenv Getenv) (threshold int, percent bool, err error) {
+	var errs []error
 	if v := getenv("QUOTA_ALARM_THRESHOLD"); v != "" {
-		if s.Threshold, err = strconv.Atoi(strings.TrimSpace(v)); err != nil {
+		if threshold, err = strconv.Atoi(strings.TrimSpace(v)); err != nil {
 			errs = append(errs, fmt.Errorf("QUOTA_ALARM_THRESHOLD %q is not an integer", v))
 		}
 	}
 	switch k := or(getenv("QUOTA_ALARM_THRESHOLD_KIND"), "count"); k {
 	case "count":
 	case "percent":
-		s.ThresholdPercent = true
+		percent = true
 	default:
 		errs = append(errs, fmt.Errorf("QUOTA_ALARM_THRESHOLD_KIND %q: want count or percent", k))
 	}
-	return s, errors.Join(errs...)
+	return threshold, percent, errors.Join(errs...)
 }
 
 // Location is the parsed QUOTA_TIME_ZONE; nil when it is not set, for the
