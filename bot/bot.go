@@ -81,6 +81,9 @@ type State interface {
 	Mutes(ctx context.Context) ([]state.Mute, error)
 	SetMute(ctx context.Context, m state.Mute, now time.Time) error
 	DropMute(ctx context.Context, m state.Mute) error
+	// Transitions lists the alarm transitions settled in [from, to): the
+	// digest's alarm messages and the token-errors alarm's changes.
+	Transitions(ctx context.Context, from, to time.Time) ([]state.Transition, error)
 }
 
 // Deps are the bot's collaborators. All but Logger, Tokens, State and

@@ -32,14 +32,6 @@ const (
 	maxDigestRows = 20
 )
 
-// TransitionLog lists the alarm transitions settled in [from, to): the
-// digest's "alarm messages posted and muted" and the token-errors alarm's
-// changes of the day. *state.Memory and *state.Dynamo implement it; a
-// Deps.State without it leaves the digest without those, and it says so.
-type TransitionLog interface {
-	Transitions(ctx context.Context, from, to time.Time) ([]state.Transition, error)
-}
-
 // Digest posts into Config.RoomID the digest of the calendar day (in
 // Config.Location) that contains day, as one upload: a chart of every
 // token's low points over the day (the chart.MaxLines lowest) with the
@@ -290,18 +282,7 @@ type change struct {
 // (state.TransitionTTL) until digestSettleSlack past end, as changes; ok
 // is false when the state cannot list them.
 func (b *Bot) dayTransitions(ctx context.Context, start, end time.Time) ([]change, bool) {
-	inner := b.state
-	if t, ok := inner.(timedState); ok {
-		inner = t.State
-	}
-	tl, ok := inner.(TransitionLog)
-	if !ok {
-		b.log.WarnContext(ctx, "the state lists no transitions: digest without the alarm messages and the failing tokens")
-		return nil, false
-	}
-	tctx, cancel := timed(ctx)
-	defer cancel()
-	ts, err := tl.Transitions(tctx, start.Add(-state.TransitionTTL), end.Add(digestSettleSlack))
+	ts, err := b.state.Transitions(ctx, start.Add(-state.TransitionTTL), end.Add(digestSettleSlack))
 	if err != nil {
 		b.log.WarnContext(ctx, "state unavailable: digest without the alarm messages and the failing tokens", "error", err)
 		return nil, false

@@ -48,6 +48,9 @@ func (s brokenState) SetMute(ctx context.Context, _ state.Mute, _ time.Time) err
 	return s.fail(ctx)
 }
 func (s brokenState) DropMute(ctx context.Context, _ state.Mute) error { return s.fail(ctx) }
+func (s brokenState) Transitions(ctx context.Context, _, _ time.Time) ([]state.Transition, error) {
+	return nil, s.fail(ctx)
+}
 
 // room is a bot watching two more tokens (deploy and report), on a clock
 // the test moves, with a person typing in its room.

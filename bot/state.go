@@ -74,6 +74,12 @@ func (t timedState) SetMute(ctx context.Context, m state.Mute, now time.Time) er
 	return t.State.SetMute(ctx, m, now)
 }
 
+func (t timedState) Transitions(ctx context.Context, from, to time.Time) ([]state.Transition, error) {
+	ctx, cancel := timed(ctx)
+	defer cancel()
+	return t.State.Transitions(ctx, from, to)
+}
+
 func (t timedState) DropMute(ctx context.Context, m state.Mute) error {
 	ctx, cancel := timed(ctx)
 	defer cancel()

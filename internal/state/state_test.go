@@ -18,10 +18,8 @@ import (
 func TestMain(m *testing.M) { awstest.Main(m) }
 
 var (
-	_ bot.State         = (*state.Memory)(nil)
-	_ bot.State         = (*state.Dynamo)(nil)
-	_ bot.TransitionLog = (*state.Memory)(nil)
-	_ bot.TransitionLog = (*state.Dynamo)(nil)
+	_ bot.State = (*state.Memory)(nil)
+	_ bot.State = (*state.Dynamo)(nil)
 )
 
 var t0 = time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
@@ -44,7 +42,7 @@ func TestContract(t *testing.T) {
 			t.Run("claims", func(t *testing.T) { claims(t, st) })
 			t.Run("last states", func(t *testing.T) { lasts(t, st) })
 			t.Run("mutes", func(t *testing.T) { mutes(t, st) })
-			t.Run("transitions", func(t *testing.T) { transitions(t, st.(loggedState)) })
+			t.Run("transitions", func(t *testing.T) { transitions(t, st) })
 		})
 	}
 }
@@ -130,14 +128,9 @@ func claims(t *testing.T, st bot.State) {
 	}
 }
 
-type loggedState interface {
-	bot.State
-	bot.TransitionLog
-}
-
 // transitions: the settled ones are listed by when they were settled, with
 // their outcome and token, in [from, to); claims held or released are not.
-func transitions(t *testing.T, st loggedState) {
+func transitions(t *testing.T, st bot.State) {
 	ctx := context.Background()
 	day := t0.Add(10 * 24 * time.Hour) // clear of the other subtests' times
 	settle := func(key, token, outcome string, at time.Time) {
